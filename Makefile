@@ -1,0 +1,129 @@
+# vecward: `make run` and `make test` are the two commands (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+CC      ?= cc
+PKGS    := libcurl openssl yajl yaml-0.1 libevent libevent_openssl
+CSTD    := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+OPT     ?= -O2 -g
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) -Icommon -Ioperator/kube -Ioperator/controller -Iwebhook $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
+LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lyajl -lpthread
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+CACHE   ?= $(HOME)/.cache/vecward
+TOOLBIN := $(CACHE)/bin
+WORK    := $(CURDIR)/.work
+export PATH := $(TOOLBIN):$(PATH)
+
+# ---- sources --------------------------------------------------------------
+COMMON_SRC   := $(wildcard common/*.c)
+KUBE_SRC     := $(wildcard operator/kube/*.c)
+CTRL_SRC     := $(wildcard operator/controller/*.c)
+LIB_SRC      := $(COMMON_SRC) $(KUBE_SRC) $(CTRL_SRC)
+OPERATOR_SRC := operator/main.c
+WEBHOOK_SRC  := $(wildcard webhook/*.c)
+UNIT_TESTS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+FUZZERS      := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+E2E_PROGS    := $(patsubst tests/e2e/%.c,%,$(wildcard tests/e2e/*.c))
+
+# build/<variant>/... objects; variants: rel (default), san (ASan+UBSan)
+obj = $(patsubst %.c,build/$(1)/%.o,$(2))
+
+.PHONY: all deps tools run test unit unit-san fuzz-smoke e2e clean fmt lint version
+all: deps bin/vecward-operator bin/vecward-webhook
+
+# ---- dependencies ---------------------------------------------------------
+DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libssl-dev libyajl-dev \
+            libyaml-dev libcmocka-dev libevent-dev libcrypt-dev clang libclang-rt-14-dev \
+            openssl curl ca-certificates
+deps: .work/deps.stamp
+.work/deps.stamp: Makefile
+	@mkdir -p .work
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@touch $@
+
+tools: deps
+	tools/build.sh
+
+# ---- build rules ----------------------------------------------------------
+build/rel/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DVECWARD_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
+
+SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+build/san/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(SANFLAGS) -DVECWARD_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
+
+FUZZFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+build/fuzz/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	clang $(CFLAGS_ALL) $(FUZZFLAGS) -DVECWARD_VERSION='"$(VERSION)"' -DVECWARD_FUZZ -c $< -o $@
+
+bin/vecward-operator: $(call obj,rel,$(OPERATOR_SRC) $(LIB_SRC))
+	@mkdir -p bin
+	$(CC) $(OPT) $^ -o $@ $(LIBS)
+
+bin/vecward-webhook: $(call obj,rel,$(WEBHOOK_SRC) $(LIB_SRC))
+	@mkdir -p bin
+	$(CC) $(OPT) $^ -o $@ $(LIBS)
+
+# ---- unit tests (cmocka), plain and under ASan+UBSan -------------------------
+bin/unit/%: $(call obj,rel,tests/unit/%.c $(LIB_SRC))
+	@mkdir -p bin/unit
+	$(CC) $(OPT) $^ -o $@ $(LIBS) -lcmocka
+
+bin/unit-san/%: $(call obj,san,tests/unit/%.c $(LIB_SRC))
+	@mkdir -p bin/unit-san
+	$(CC) $(SANFLAGS) $^ -o $@ $(LIBS) -lcmocka
+
+unit: $(addprefix bin/unit/,$(UNIT_TESTS))
+	@tests/unit/run.sh bin/unit $(UNIT_TESTS)
+
+unit-san: $(addprefix bin/unit-san/,$(UNIT_TESTS))
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		tests/unit/run.sh bin/unit-san $(UNIT_TESTS)
+
+# ---- fuzzing (libFuzzer); a short smoke run is part of make test ------------
+bin/fuzz/%: $(call obj,fuzz,tests/fuzz/%.c $(LIB_SRC))
+	@mkdir -p bin/fuzz
+	clang -fsanitize=fuzzer,address,undefined $^ -o $@ $(LIBS)
+
+FUZZ_SECONDS ?= 20
+fuzz-smoke: $(addprefix bin/fuzz/,$(FUZZERS))
+	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+# ---- end-to-end against the real local control plane ----------------------
+bin/e2e/%: $(call obj,rel,tests/e2e/%.c $(LIB_SRC))
+	@mkdir -p bin/e2e
+	$(CC) $(OPT) $^ -o $@ $(LIBS)
+
+e2e: all tools $(addprefix bin/e2e/,$(E2E_PROGS))
+	tests/e2e/run.sh
+
+# ---- the two commands -------------------------------------------------------
+test: all tools
+	$(MAKE) unit
+	$(MAKE) unit-san
+	$(MAKE) fuzz-smoke
+	$(MAKE) e2e
+
+run: all tools
+	tools/run.sh
+
+version:
+	@echo $(VERSION)
+
+fmt:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)
