@@ -1,0 +1,335 @@
+#include "workqueue.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "strmap.h"
+#include "util.h"
+
+struct item {
+	char *key;
+	struct item *next;     /* in the ready FIFO */
+	int queued;            /* in the ready FIFO */
+	int processing;        /* handed to a worker */
+	int dirty;             /* added while processing */
+	int failures;          /* for the backoff */
+	long long ready_at_ms; /* >0: waiting in the delayed set */
+};
+
+struct workqueue {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct strmap *items; /* key -> struct item */
+	struct item *head, *tail;
+	size_t nready;
+	size_t ndelayed;
+	int shutdown;
+	long base_ms, max_ms;
+};
+
+struct workqueue *wq_new(long base_ms, long max_ms)
+{
+	struct workqueue *q = calloc(1, sizeof(*q));
+	pthread_condattr_t ca;
+
+	if (!q)
+		return NULL;
+	q->items = strmap_new();
+	if (!q->items) {
+		free(q);
+		return NULL;
+	}
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	q->base_ms = base_ms > 0 ? base_ms : 5;
+	q->max_ms = max_ms > q->base_ms ? max_ms : q->base_ms;
+	return q;
+}
+
+static void item_free(void *p)
+{
+	struct item *it = p;
+	if (it) {
+		free(it->key);
+		free(it);
+	}
+}
+
+void wq_free(struct workqueue *q)
+{
+	if (!q)
+		return;
+	strmap_free(q->items, item_free);
+	pthread_mutex_destroy(&q->lock);
+	pthread_cond_destroy(&q->cond);
+	free(q);
+}
+
+static struct item *get_item(struct workqueue *q, const char *key)
+{
+	struct item *it = strmap_get(q->items, key);
+
+	if (it)
+		return it;
+	it = calloc(1, sizeof(*it));
+	if (!it)
+		return NULL;
+	it->key = strdup(key);
+	if (!it->key || strmap_put(q->items, key, it, NULL)) {
+		item_free(it);
+		return NULL;
+	}
+	return it;
+}
+
+/* Drop bookkeeping for a key that is idle and has nothing to remember. */
+static void maybe_release(struct workqueue *q, struct item *it)
+{
+	if (!it->queued && !it->processing && !it->ready_at_ms && it->failures == 0) {
+		strmap_del(q->items, it->key);
+		item_free(it);
+	}
+}
+
+static void enqueue_locked(struct workqueue *q, struct item *it)
+{
+	if (it->queued)
+		return;
+	if (it->processing) {
+		it->dirty = 1;
+		return;
+	}
+	if (it->ready_at_ms) {
+		it->ready_at_ms = 0;
+		q->ndelayed--;
+	}
+	it->queued = 1;
+	it->next = NULL;
+	if (q->tail)
+		q->tail->next = it;
+	else
+		q->head = it;
+	q->tail = it;
+	q->nready++;
+	pthread_cond_signal(&q->cond);
+}
+
+void wq_add(struct workqueue *q, const char *key)
+{
+	struct item *it;
+
+	pthread_mutex_lock(&q->lock);
+	if (!q->shutdown && (it = get_item(q, key)) != NULL)
+		enqueue_locked(q, it);
+	pthread_mutex_unlock(&q->lock);
+}
+
+static void delay_locked(struct workqueue *q, struct item *it, long delay_ms)
+{
+	long long at = now_ms() + (delay_ms > 0 ? delay_ms : 0);
+
+	if (it->queued)
+		return; /* already due now */
+	if (it->ready_at_ms && it->ready_at_ms <= at)
+		return; /* an earlier wake-up is already set */
+	if (!it->ready_at_ms)
+		q->ndelayed++;
+	it->ready_at_ms = at;
+	pthread_cond_broadcast(&q->cond);
+}
+
+void wq_add_after(struct workqueue *q, const char *key, long delay_ms)
+{
+	struct item *it;
+
+	if (delay_ms <= 0) {
+		wq_add(q, key);
+		return;
+	}
+	pthread_mutex_lock(&q->lock);
+	if (!q->shutdown && (it = get_item(q, key)) != NULL)
+		delay_locked(q, it, delay_ms);
+	pthread_mutex_unlock(&q->lock);
+}
+
+long wq_add_rate_limited(struct workqueue *q, const char *key)
+{
+	struct item *it;
+	long delay = 0;
+
+	pthread_mutex_lock(&q->lock);
+	if (!q->shutdown && (it = get_item(q, key)) != NULL) {
+		delay = q->base_ms;
+		for (int i = 0; i < it->failures && delay < q->max_ms; i++)
+			delay *= 2;
+		if (delay > q->max_ms)
+			delay = q->max_ms;
+		if (it->failures < 64)
+			it->failures++;
+		delay_locked(q, it, delay);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return delay;
+}
+
+void wq_forget(struct workqueue *q, const char *key)
+{
+	struct item *it;
+
+	pthread_mutex_lock(&q->lock);
+	it = strmap_get(q->items, key);
+	if (it) {
+		it->failures = 0;
+		maybe_release(q, it);
+	}
+	pthread_mutex_unlock(&q->lock);
+}
+
+int wq_failures(struct workqueue *q, const char *key)
+{
+	struct item *it;
+	int n;
+
+	pthread_mutex_lock(&q->lock);
+	it = strmap_get(q->items, key);
+	n = it ? it->failures : 0;
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
+
+struct due_ctx {
+	struct workqueue *q;
+	long long now;
+	long long next; /* earliest future ready time */
+	struct item *due[64];
+	int ndue;
+};
+
+static int collect_due(const char *key, void *val, void *ctx)
+{
+	struct due_ctx *d = ctx;
+	struct item *it = val;
+
+	if (!it->ready_at_ms)
+		return 0;
+	if (it->ready_at_ms <= d->now) {
+		d->due[d->ndue++] = it;
+		return d->ndue == 64;
+	}
+	if (!d->next || it->ready_at_ms < d->next)
+		d->next = it->ready_at_ms;
+	return 0;
+}
+
+/* Move delayed items whose time has come; returns the next wake-up (0: none). */
+static long long promote_locked(struct workqueue *q)
+{
+	struct due_ctx d;
+
+	if (!q->ndelayed)
+		return 0;
+	do {
+		memset(&d, 0, sizeof(d));
+		d.q = q;
+		d.now = now_ms();
+		strmap_foreach(q->items, collect_due, &d);
+		for (int i = 0; i < d.ndue; i++)
+			enqueue_locked(q, d.due[i]);
+	} while (d.ndue == 64);
+	return d.next;
+}
+
+int wq_get(struct workqueue *q, char **key)
+{
+	struct item *it;
+	char *k;
+
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		long long next = promote_locked(q);
+		if (q->head || q->shutdown)
+			break;
+		if (next) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			long long wait = next - now_ms();
+			if (wait < 1)
+				wait = 1;
+			ts.tv_sec += wait / 1000;
+			ts.tv_nsec += (wait % 1000) * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&q->cond, &q->lock, &ts);
+		} else {
+			pthread_cond_wait(&q->cond, &q->lock);
+		}
+	}
+	if (q->shutdown || !q->head) {
+		pthread_mutex_unlock(&q->lock);
+		return -1;
+	}
+	it = q->head;
+	q->head = it->next;
+	if (!q->head)
+		q->tail = NULL;
+	q->nready--;
+	it->next = NULL;
+	it->queued = 0;
+	it->processing = 1;
+	k = strdup(it->key);
+	if (!k) {
+		it->processing = 0;
+		enqueue_locked(q, it);
+		pthread_mutex_unlock(&q->lock);
+		return -1;
+	}
+	pthread_mutex_unlock(&q->lock);
+	*key = k;
+	return 0;
+}
+
+void wq_done(struct workqueue *q, const char *key)
+{
+	struct item *it;
+
+	pthread_mutex_lock(&q->lock);
+	it = strmap_get(q->items, key);
+	if (it) {
+		it->processing = 0;
+		if (it->dirty && !q->shutdown) {
+			it->dirty = 0;
+			enqueue_locked(q, it);
+		} else {
+			it->dirty = 0;
+			maybe_release(q, it);
+		}
+	}
+	pthread_mutex_unlock(&q->lock);
+}
+
+void wq_shutdown(struct workqueue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->shutdown = 1;
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+}
+
+size_t wq_len(struct workqueue *q)
+{
+	size_t n;
+
+	pthread_mutex_lock(&q->lock);
+	promote_locked(q);
+	n = q->nready;
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}

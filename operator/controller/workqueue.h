@@ -1,0 +1,41 @@
+/*
+ * workqueue: a de-duplicating, rate-limited queue of string keys shared by
+ * informer threads (producers) and worker threads (consumers), with the
+ * semantics of client-go's workqueue:
+ *   - a key is in the queue at most once, however often it is added;
+ *   - a key being processed is never handed to a second worker; if it is added
+ *     meanwhile it is queued again when the worker calls wq_done();
+ *   - wq_add_rate_limited() re-adds after an exponential per-key backoff
+ *     (base * 2^failures, capped); wq_forget() resets the key's failures;
+ *   - wq_add_after() re-adds after a delay (a resync or a certificate renewal).
+ * Keys are copied in; wq_get() hands out a copy the worker frees after wq_done().
+ */
+#ifndef VW_WORKQUEUE_H
+#define VW_WORKQUEUE_H
+
+#include <stddef.h>
+
+struct workqueue;
+
+/* base_ms, max_ms: the per-key backoff range (e.g. 5 ms .. 300 s). */
+struct workqueue *wq_new(long base_ms, long max_ms);
+void wq_free(struct workqueue *q);
+
+void wq_add(struct workqueue *q, const char *key);
+void wq_add_after(struct workqueue *q, const char *key, long delay_ms);
+/* Re-add after the key's next backoff; returns the delay used (ms). */
+long wq_add_rate_limited(struct workqueue *q, const char *key);
+void wq_forget(struct workqueue *q, const char *key);
+int wq_failures(struct workqueue *q, const char *key);
+
+/* Block until a key is ready; *key (caller frees) and 0, or -1 once the queue
+ * is shut down and empty of ready work. */
+int wq_get(struct workqueue *q, char **key);
+void wq_done(struct workqueue *q, const char *key);
+
+/* Wake every waiter; wq_get returns -1 from now on. */
+void wq_shutdown(struct workqueue *q);
+/* Keys ready to run (not counting delayed or in-process ones). */
+size_t wq_len(struct workqueue *q);
+
+#endif

@@ -1,0 +1,257 @@
+/*
+ * vecward-operator: runs the vecward controllers against a Kubernetes API.
+ *
+ * Config: --kubeconfig PATH, else $KUBECONFIG, else in-cluster. With leader
+ * election on (the default) only the holder of the Lease reconciles; a clean
+ * stop (SIGTERM, SIGINT) releases it so a standby takes over at once.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "controller.h"
+#include "json.h"
+#include "kube.h"
+#include "kubeconfig.h"
+#include "leader.h"
+#include "log.h"
+#include "util.h"
+
+static volatile sig_atomic_t g_lost;
+static volatile sig_atomic_t g_lead;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vecward-operator [options]\n"
+		"  --kubeconfig PATH       kubeconfig (default $KUBECONFIG, then in-cluster)\n"
+		"  --namespace NS          watch only NS (default: all namespaces)\n"
+		"  --workers N             reconcile workers (default 2)\n"
+		"  --leader-elect BOOL     use a Lease so one replica acts (default true)\n"
+		"  --lease-namespace NS    namespace of the Lease (default: the config's)\n"
+		"  --lease-name NAME       (default vecward-operator)\n"
+		"  --lease-duration SECS   (default 15)\n"
+		"  --identity ID           leader identity (default hostname_pid)\n"
+		"  --log-format json|human (default json)\n"
+		"  --log-level LEVEL       debug|info|warn|error (default info)\n"
+		"  --version, --help\n");
+}
+
+/* Until the Cluster, User and EncryptionKey reconcilers land, the operator
+ * observes: it logs what it sees and changes nothing. */
+static enum reconcile_result observe(struct controller *ctl, struct kube_client *kc,
+				     const char *ns, const char *name, yajl_val obj,
+				     long *requeue_ms, void *ctx)
+{
+	const char *kind = ctx;
+	char obj_name[600];
+	char gen[32];
+	const char *kv[7];
+
+	snprintf(obj_name, sizeof(obj_name), "%s %s/%s", kind, ns, name);
+	if (!obj) {
+		log_info(obj_name, "gone");
+		return RECONCILE_DONE;
+	}
+	snprintf(gen, sizeof(gen), "%lld", json_get_int(obj, 0, "metadata", "generation", NULL));
+	kv[0] = "generation";
+	kv[1] = gen;
+	kv[2] = "resourceVersion";
+	kv[3] = json_get_str(obj, "metadata", "resourceVersion", NULL);
+	kv[4] = "uid";
+	kv[5] = json_get_str(obj, "metadata", "uid", NULL);
+	kv[6] = NULL;
+	if (!kv[3] || !kv[5])
+		kv[2] = NULL;
+	log_kv(LOG_INFO, obj_name, "seen", kv);
+	return RECONCILE_DONE;
+}
+
+static void on_started(void *ctx)
+{
+	g_lead = 1;
+}
+
+static void on_lost(void *ctx)
+{
+	g_lost = 1;
+}
+
+static int parse_bool(const char *s, int *out)
+{
+	if (!strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "yes")) {
+		*out = 1;
+		return 0;
+	}
+	if (!strcmp(s, "false") || !strcmp(s, "0") || !strcmp(s, "no")) {
+		*out = 0;
+		return 0;
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *kubeconfig = NULL, *ns = NULL, *lease_ns = NULL, *lease_name = "vecward-operator";
+	const char *identity = NULL;
+	long workers = 2, lease_s = 15;
+	int leader_elect = 1, rc = 1;
+	enum log_format lf = LOG_JSON;
+	enum log_level ll = LOG_INFO;
+	struct kube_config *cfg = NULL;
+	struct controller *ctl = NULL;
+	struct leader *ld = NULL;
+	char err[512], idbuf[300];
+	sigset_t set;
+	static const struct option opts[] = {
+		{ "kubeconfig", required_argument, NULL, 'k' },
+		{ "namespace", required_argument, NULL, 'n' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "leader-elect", required_argument, NULL, 'L' },
+		{ "lease-namespace", required_argument, NULL, 'N' },
+		{ "lease-name", required_argument, NULL, 'l' },
+		{ "lease-duration", required_argument, NULL, 'd' },
+		{ "identity", required_argument, NULL, 'i' },
+		{ "log-format", required_argument, NULL, 'f' },
+		{ "log-level", required_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k': kubeconfig = optarg; break;
+		case 'n': ns = optarg; break;
+		case 'w':
+			if (parse_long(optarg, 1, 64, &workers)) {
+				fprintf(stderr, "vecward-operator: --workers must be 1..64\n");
+				return 2;
+			}
+			break;
+		case 'L':
+			if (parse_bool(optarg, &leader_elect)) {
+				fprintf(stderr, "vecward-operator: --leader-elect must be true or false\n");
+				return 2;
+			}
+			break;
+		case 'N': lease_ns = optarg; break;
+		case 'l': lease_name = optarg; break;
+		case 'd':
+			if (parse_long(optarg, 2, 3600, &lease_s)) {
+				fprintf(stderr, "vecward-operator: --lease-duration must be 2..3600 seconds\n");
+				return 2;
+			}
+			break;
+		case 'i': identity = optarg; break;
+		case 'f':
+			if (!strcmp(optarg, "json"))
+				lf = LOG_JSON;
+			else if (!strcmp(optarg, "human"))
+				lf = LOG_HUMAN;
+			else {
+				fprintf(stderr, "vecward-operator: --log-format must be json or human\n");
+				return 2;
+			}
+			break;
+		case 'v':
+			if (log_level_parse(optarg, &ll)) {
+				fprintf(stderr, "vecward-operator: --log-level must be debug, info, warn or error\n");
+				return 2;
+			}
+			break;
+		case 'V': printf("vecward-operator %s\n", VECWARD_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vecward-operator: unexpected argument %s\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	log_init(lf, ll);
+
+	/* signals are taken synchronously by the main thread only */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (kube_config_load_default(kubeconfig, &cfg, err, sizeof(err))) {
+		log_errorx(NULL, "%s", err);
+		return 1;
+	}
+	log_info(NULL, "vecward-operator %s starting: api %s, %s", VECWARD_VERSION, cfg->server,
+		 ns ? ns : "all namespaces");
+	if (!identity) {
+		char host[256] = "unknown";
+		gethostname(host, sizeof(host) - 1);
+		snprintf(idbuf, sizeof(idbuf), "%s_%ld", host, (long)getpid());
+		identity = idbuf;
+	}
+
+	struct controller_opts co = { ns, (int)workers };
+	ctl = controller_new(cfg, &co);
+	if (!ctl || controller_add_kind(ctl, &KUBE_VW_CLUSTER, observe, (void *)"cluster") ||
+	    controller_add_kind(ctl, &KUBE_VW_USER, observe, (void *)"user") ||
+	    controller_add_kind(ctl, &KUBE_VW_ENCRYPTIONKEY, observe, (void *)"encryptionkey")) {
+		log_errorx(NULL, "cannot set up the controllers (out of memory)");
+		goto out;
+	}
+	if (leader_elect) {
+		struct leader_opts lo = { 0 };
+		lo.namespace = lease_ns ? lease_ns : cfg->namespace;
+		lo.name = lease_name;
+		lo.identity = identity;
+		lo.lease_s = (int)lease_s;
+		lo.on_started = on_started;
+		lo.on_lost = on_lost;
+		ld = leader_new(cfg, &lo);
+		if (!ld || leader_start(ld)) {
+			log_errorx(NULL, "cannot start leader election");
+			goto out;
+		}
+	} else {
+		g_lead = 1;
+	}
+
+	int started = 0;
+	for (;;) {
+		struct timespec ts = { 0, 200 * 1000000L };
+		int sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_info(NULL, "received %s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			rc = 0;
+			break;
+		}
+		if (g_lost) {
+			log_errorx(NULL, "leadership lost: exiting so a new leader takes over");
+			rc = 1;
+			break;
+		}
+		if (g_lead && !started) {
+			if (controller_start(ctl)) {
+				log_errorx(NULL, "cannot start the controllers");
+				break;
+			}
+			started = 1;
+		}
+	}
+out:
+	controller_stop(ctl);
+	leader_stop(ld); /* releases the Lease when held */
+	leader_free(ld);
+	controller_free(ctl);
+	kube_config_free(cfg);
+	log_info(NULL, "stopped");
+	return rc;
+}
