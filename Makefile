@@ -7,7 +7,7 @@ PKGS    := libcurl openssl yajl yaml-0.1 libevent libevent_openssl
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 OPT     ?= -O2 -g
-CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) -Icommon -Ioperator/kube -Ioperator/controller -Iwebhook $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(addprefix -I,$(INC_DIRS)) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
 LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lyajl -lpthread
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
@@ -17,12 +17,14 @@ WORK    := $(CURDIR)/.work
 export PATH := $(TOOLBIN):$(PATH)
 
 # ---- sources --------------------------------------------------------------
-COMMON_SRC   := $(wildcard common/*.c)
-KUBE_SRC     := $(wildcard operator/kube/*.c)
-CTRL_SRC     := $(wildcard operator/controller/*.c)
-LIB_SRC      := $(COMMON_SRC) $(KUBE_SRC) $(CTRL_SRC)
+# Everything but the two main()s goes into one static library per build
+# variant; the linker takes from it only what each program uses.
 OPERATOR_SRC := operator/main.c
-WEBHOOK_SRC  := $(wildcard webhook/*.c)
+WEBHOOK_SRC  := webhook/main.c
+LIB_SRC      := $(wildcard common/*.c) \
+                $(filter-out $(OPERATOR_SRC),$(wildcard operator/*.c operator/*/*.c)) \
+                $(filter-out $(WEBHOOK_SRC),$(wildcard webhook/*.c))
+INC_DIRS     := common $(sort $(dir $(wildcard operator/*/*.h))) webhook
 UNIT_TESTS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 FUZZERS      := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 E2E_PROGS    := $(patsubst tests/e2e/%.c,%,$(wildcard tests/e2e/*.c))
@@ -66,20 +68,30 @@ build/fuzz/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	clang $(CFLAGS_ALL) $(FUZZFLAGS) -DVECWARD_VERSION='"$(VERSION)"' -DVECWARD_FUZZ -c $< -o $@
 
-bin/vecward-operator: $(call obj,rel,$(OPERATOR_SRC) $(LIB_SRC))
+build/rel/libvecward.a: $(call obj,rel,$(LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+build/san/libvecward.a: $(call obj,san,$(LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+build/fuzz/libvecward.a: $(call obj,fuzz,$(LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+bin/vecward-operator: $(call obj,rel,$(OPERATOR_SRC)) build/rel/libvecward.a
 	@mkdir -p bin
 	$(CC) $(OPT) $^ -o $@ $(LIBS)
 
-bin/vecward-webhook: $(call obj,rel,$(WEBHOOK_SRC) $(LIB_SRC))
+bin/vecward-webhook: $(call obj,rel,$(WEBHOOK_SRC)) build/rel/libvecward.a
 	@mkdir -p bin
 	$(CC) $(OPT) $^ -o $@ $(LIBS)
 
 # ---- unit tests (cmocka), plain and under ASan+UBSan -------------------------
-bin/unit/%: $(call obj,rel,tests/unit/%.c $(LIB_SRC))
+bin/unit/%: build/rel/tests/unit/%.o build/rel/libvecward.a
 	@mkdir -p bin/unit
 	$(CC) $(OPT) $^ -o $@ $(LIBS) -lcmocka
 
-bin/unit-san/%: $(call obj,san,tests/unit/%.c $(LIB_SRC))
+bin/unit-san/%: build/san/tests/unit/%.o build/san/libvecward.a
 	@mkdir -p bin/unit-san
 	$(CC) $(SANFLAGS) $^ -o $@ $(LIBS) -lcmocka
 
@@ -91,7 +103,7 @@ unit-san: $(addprefix bin/unit-san/,$(UNIT_TESTS))
 		tests/unit/run.sh bin/unit-san $(UNIT_TESTS)
 
 # ---- fuzzing (libFuzzer); a short smoke run is part of make test ------------
-bin/fuzz/%: $(call obj,fuzz,tests/fuzz/%.c $(LIB_SRC))
+bin/fuzz/%: build/fuzz/tests/fuzz/%.o build/fuzz/libvecward.a
 	@mkdir -p bin/fuzz
 	clang -fsanitize=fuzzer,address,undefined $^ -o $@ $(LIBS)
 
@@ -100,7 +112,7 @@ fuzz-smoke: $(addprefix bin/fuzz/,$(FUZZERS))
 	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
 
 # ---- end-to-end against the real local control plane ----------------------
-bin/e2e/%: $(call obj,rel,tests/e2e/%.c $(LIB_SRC))
+bin/e2e/%: build/rel/tests/e2e/%.o build/rel/libvecward.a
 	@mkdir -p bin/e2e
 	$(CC) $(OPT) $^ -o $@ $(LIBS)
 
@@ -125,5 +137,7 @@ fmt:
 
 clean:
 	rm -rf build bin
+
+.SECONDARY:
 
 -include $(shell find build -name '*.d' 2>/dev/null)
