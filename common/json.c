@@ -10,6 +10,8 @@
 
 #include "buf.h"
 
+#include <openssl/crypto.h>
+
 /* A node on the build stack: an open object or array and its capacity. */
 struct frame {
 	yajl_val node;
@@ -30,9 +32,23 @@ struct builder {
 	int ndone;
 };
 
+/*
+ * yajl keeps a token that is split across chunks (a long string) in its own
+ * buffer until the token ends, where the builder cannot see or charge it. So
+ * the stream also counts raw input, in slices at fixed stream offsets: a slice
+ * in which no top-level value ended belongs to the value in progress, and once
+ * those slices add up to more than max_bytes the value is too large. Fixed
+ * offsets keep the outcome independent of how the input was chunked; yajl
+ * then holds at most max_bytes plus two slices.
+ */
 struct json_stream {
 	yajl_handle h;
 	struct builder b;
+	size_t slice;     /* slice length */
+	size_t slice_off; /* bytes fed into the current slice */
+	size_t raw;       /* bytes of whole slices since a value last ended */
+	int ndone_mark;   /* b.ndone when the current slice began */
+	int started;      /* anything but whitespace was fed */
 };
 
 const char *json_strerror(int err)
@@ -359,18 +375,50 @@ struct json_stream *json_stream_new(int max_depth, size_t max_bytes, json_value_
 		return NULL;
 	}
 	yajl_config(js->h, yajl_allow_multiple_values, 1);
+	js->slice = js->b.max_bytes / 8;
+	if (js->slice < 64)
+		js->slice = 64;
+	if (js->slice > 4096)
+		js->slice = 4096;
 	return js;
 }
 
 int json_stream_feed(struct json_stream *js, const void *data, size_t len)
 {
+	const unsigned char *p = data;
+
 	if (js->b.err)
 		return js->b.err;
-	if (yajl_parse(js->h, data, len) != yajl_status_ok) {
-		if (!js->b.err)
-			js->b.err = JSON_ESYNTAX;
-		builder_reset(&js->b);
-		return js->b.err;
+	for (size_t i = 0; !js->started && i < len; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
+			js->started = 1;
+	while (len > 0) {
+		size_t n = js->slice - js->slice_off;
+		if (n > len)
+			n = len;
+		if (yajl_parse(js->h, p, n) != yajl_status_ok) {
+			if (!js->b.err)
+				js->b.err = JSON_ESYNTAX;
+			builder_reset(&js->b);
+			return js->b.err;
+		}
+		p += n;
+		len -= n;
+		js->slice_off += n;
+		if (js->slice_off < js->slice)
+			continue;
+		js->slice_off = 0;
+		if (js->b.ndone != js->ndone_mark) {
+			js->ndone_mark = js->b.ndone;
+			js->raw = 0;
+		} else {
+			js->raw += js->slice;
+			if (js->raw > js->b.max_bytes) {
+				js->b.err = JSON_ESIZE;
+				builder_reset(&js->b);
+				return js->b.err;
+			}
+		}
 	}
 	return 0;
 }
@@ -381,6 +429,8 @@ int json_stream_finish(struct json_stream *js)
 		return js->b.err;
 	if (js->b.depth > 0)
 		return JSON_ESYNTAX;
+	if (!js->started) /* no value at all: yajl would call that premature */
+		return 0;
 	if (yajl_complete_parse(js->h) != yajl_status_ok)
 		return js->b.err ? js->b.err : JSON_ESYNTAX;
 	return 0;
@@ -569,4 +619,76 @@ yajl_val json_clone(yajl_val v)
 		out = NULL;
 	free(s);
 	return out;
+}
+
+int json_subset(yajl_val want, yajl_val have)
+{
+	if (!want)
+		return 1;
+	if (!have)
+		return want->type == yajl_t_null;
+	switch (want->type) {
+	case yajl_t_object:
+		if (have->type != yajl_t_object)
+			return 0;
+		for (size_t i = 0; i < want->u.object.len; i++) {
+			yajl_val hv = NULL;
+			for (size_t j = 0; j < have->u.object.len; j++) {
+				if (strcmp(want->u.object.keys[i], have->u.object.keys[j]) == 0) {
+					hv = have->u.object.values[j];
+					break;
+				}
+			}
+			if (!json_subset(want->u.object.values[i], hv))
+				return 0;
+		}
+		return 1;
+	case yajl_t_array:
+		if (have->type != yajl_t_array || have->u.array.len != want->u.array.len)
+			return 0;
+		for (size_t i = 0; i < want->u.array.len; i++)
+			if (!json_subset(want->u.array.values[i], have->u.array.values[i]))
+				return 0;
+		return 1;
+	case yajl_t_string:
+		return have->type == yajl_t_string && strcmp(want->u.string, have->u.string) == 0;
+	case yajl_t_number:
+		if (have->type != yajl_t_number)
+			return 0;
+		if ((want->u.number.flags & YAJL_NUMBER_INT_VALID) &&
+		    (have->u.number.flags & YAJL_NUMBER_INT_VALID))
+			return want->u.number.i == have->u.number.i;
+		return strcmp(want->u.number.r, have->u.number.r) == 0;
+	default:
+		return want->type == have->type;
+	}
+}
+
+static void wipe(yajl_val v)
+{
+	if (!v)
+		return;
+	switch (v->type) {
+	case yajl_t_string:
+		OPENSSL_cleanse(v->u.string, strlen(v->u.string));
+		break;
+	case yajl_t_object:
+		for (size_t i = 0; i < v->u.object.len; i++) {
+			OPENSSL_cleanse((char *)v->u.object.keys[i], strlen(v->u.object.keys[i]));
+			wipe(v->u.object.values[i]);
+		}
+		break;
+	case yajl_t_array:
+		for (size_t i = 0; i < v->u.array.len; i++)
+			wipe(v->u.array.values[i]);
+		break;
+	default:
+		break;
+	}
+}
+
+void json_free_secret(yajl_val v)
+{
+	wipe(v);
+	yajl_tree_free(v);
 }

@@ -41,6 +41,11 @@ int json_parse(const char *s, size_t len, int max_depth, size_t max_bytes, yajl_
  * returns JSON_ECANCEL). */
 typedef int (*json_value_cb)(yajl_val v, void *ctx);
 
+/* max_bytes also bounds the raw input of one value while it streams in (yajl
+ * would otherwise buffer a long token whole): a value whose encoding is longer
+ * than max_bytes fails with JSON_ESIZE after at most max_bytes plus two slices
+ * of min(4096, max(64, max_bytes / 8)) bytes were read. An empty stream (no
+ * input, or only whitespace) finishes without error. */
 struct json_stream;
 struct json_stream *json_stream_new(int max_depth, size_t max_bytes, json_value_cb cb, void *ctx);
 /* Feed the next chunk (any split, even mid-token). 0 or a json_err. */
@@ -69,6 +74,16 @@ char *json_dump(yajl_val v);
 /* Strings for yajl_gen. */
 int json_gen_str(yajl_gen g, const char *s);
 int json_gen_kv(yajl_gen g, const char *k, const char *v); /* skips v == NULL */
+/* 1 when every field of want is in have with an equal value (objects: a
+ * subset of keys, recursively; arrays: same length, element-wise subset;
+ * scalars: equal text). Fields the server adds (defaults, status, metadata)
+ * are ignored, so "the live object already says what we would apply" is
+ * json_subset(desired, live). Pure. */
+int json_subset(yajl_val want, yajl_val have);
+
+/* yajl_tree_free after wiping every string and key (trees holding secrets). */
+void json_free_secret(yajl_val v);
+
 /* Deep copy (caller frees with yajl_tree_free); NULL on OOM. */
 yajl_val json_clone(yajl_val v);
 

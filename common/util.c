@@ -152,9 +152,14 @@ int parse_duration(const char *s, double *seconds)
 		char *end;
 		double v;
 		double unit;
+		/* digits with an optional fraction only: strtod alone would also
+		 * take blanks, signs, exponents, hex, "nan" and "inf" */
+		size_t span = strspn(s, "0123456789.");
+		if (span == 0)
+			return -1;
 		errno = 0;
 		v = strtod(s, &end);
-		if (end == s || errno || v < 0)
+		if (end != s + span || errno || v < 0)
 			return -1;
 		s = end;
 		if (strncmp(s, "ns", 2) == 0) {

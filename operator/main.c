@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apply.h"
+#include "cluster.h"
 #include "controller.h"
 #include "json.h"
 #include "kube.h"
@@ -38,13 +40,17 @@ static void usage(FILE *f)
 		"  --lease-name NAME       (default vecward-operator)\n"
 		"  --lease-duration SECS   (default 15)\n"
 		"  --identity ID           leader identity (default hostname_pid)\n"
+		"  --operator-namespace NS where the operator runs (NetworkPolicies admit it;\n"
+		"                          default: the config's namespace)\n"
+		"  --resync SECS           re-check converged objects for drift (default 600)\n"
+		"  --recycle-day-seconds N length of a recycle-bin day (default 86400; tests)\n"
 		"  --log-format json|human (default json)\n"
 		"  --log-level LEVEL       debug|info|warn|error (default info)\n"
 		"  --version, --help\n");
 }
 
-/* Until the Cluster, User and EncryptionKey reconcilers land, the operator
- * observes: it logs what it sees and changes nothing. */
+/* Until the User and EncryptionKey reconcilers land, the operator observes
+ * those kinds: it logs what it sees and changes nothing. */
 static enum reconcile_result observe(struct controller *ctl, struct kube_client *kc,
 				     const char *ns, const char *name, yajl_val obj,
 				     long *requeue_ms, void *ctx)
@@ -100,7 +106,8 @@ int main(int argc, char **argv)
 {
 	const char *kubeconfig = NULL, *ns = NULL, *lease_ns = NULL, *lease_name = "vecward-operator";
 	const char *identity = NULL;
-	long workers = 2, lease_s = 15;
+	long workers = 2, lease_s = 15, resync_s = 600, day_s = 86400;
+	const char *operator_ns = NULL;
 	int leader_elect = 1, rc = 1;
 	enum log_format lf = LOG_JSON;
 	enum log_level ll = LOG_INFO;
@@ -118,6 +125,9 @@ int main(int argc, char **argv)
 		{ "lease-name", required_argument, NULL, 'l' },
 		{ "lease-duration", required_argument, NULL, 'd' },
 		{ "identity", required_argument, NULL, 'i' },
+		{ "operator-namespace", required_argument, NULL, 'O' },
+		{ "resync", required_argument, NULL, 'r' },
+		{ "recycle-day-seconds", required_argument, NULL, 'R' },
 		{ "log-format", required_argument, NULL, 'f' },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
@@ -151,6 +161,19 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'i': identity = optarg; break;
+		case 'O': operator_ns = optarg; break;
+		case 'r':
+			if (parse_long(optarg, 1, 86400, &resync_s)) {
+				fprintf(stderr, "vecward-operator: --resync must be 1..86400 seconds\n");
+				return 2;
+			}
+			break;
+		case 'R':
+			if (parse_long(optarg, 1, 86400, &day_s)) {
+				fprintf(stderr, "vecward-operator: --recycle-day-seconds must be 1..86400\n");
+				return 2;
+			}
+			break;
 		case 'f':
 			if (!strcmp(optarg, "json"))
 				lf = LOG_JSON;
@@ -199,9 +222,12 @@ int main(int argc, char **argv)
 		identity = idbuf;
 	}
 
+	apply_set_identity(identity);
+	struct cluster_reconciler crc = { operator_ns ? operator_ns : cfg->namespace,
+					  resync_s * 1000, day_s };
 	struct controller_opts co = { ns, (int)workers };
 	ctl = controller_new(cfg, &co);
-	if (!ctl || controller_add_kind(ctl, &KUBE_VW_CLUSTER, observe, (void *)"cluster") ||
+	if (!ctl || controller_add_kind(ctl, &KUBE_VW_CLUSTER, cluster_reconcile, &crc) ||
 	    controller_add_kind(ctl, &KUBE_VW_USER, observe, (void *)"user") ||
 	    controller_add_kind(ctl, &KUBE_VW_ENCRYPTIONKEY, observe, (void *)"encryptionkey")) {
 		log_errorx(NULL, "cannot set up the controllers (out of memory)");
@@ -225,6 +251,8 @@ int main(int argc, char **argv)
 	}
 
 	int started = 0;
+	long long next_purge = 0;
+	struct kube_client *purge_kc = kube_client_new(cfg);
 	for (;;) {
 		struct timespec ts = { 0, 200 * 1000000L };
 		int sig = sigtimedwait(&set, NULL, &ts);
@@ -245,7 +273,15 @@ int main(int argc, char **argv)
 			}
 			started = 1;
 		}
+		if (started && purge_kc && now_ms() >= next_purge) {
+			/* the recycle bin: purge what has outlived its window */
+			int n = cluster_purge_recycled(purge_kc, ns, (long long)time(NULL));
+			if (n > 0)
+				log_info(NULL, "recycle bin: purged %d object(s)", n);
+			next_purge = now_ms() + (day_s < 600 ? day_s * 1000 / 4 + 1000 : 300000);
+		}
 	}
+	kube_client_free(purge_kc);
 out:
 	controller_stop(ctl);
 	leader_stop(ld); /* releases the Lease when held */

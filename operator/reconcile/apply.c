@@ -1,0 +1,197 @@
+#include "apply.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "buf.h"
+#include "jgen.h"
+#include "json.h"
+#include "leader.h"
+#include "log.h"
+#include "util.h"
+
+static atomic_ulong g_writes;
+static char g_identity[256] = "vecward-operator";
+
+unsigned long apply_writes(void)
+{
+	return atomic_load(&g_writes);
+}
+
+void apply_count_write(void)
+{
+	atomic_fetch_add(&g_writes, 1);
+}
+
+void apply_set_identity(const char *identity)
+{
+	snprintf(g_identity, sizeof(g_identity), "%s", identity);
+}
+
+int apply_get(struct kube_client *kc, const struct kube_kind *kind, const char *ns,
+	      const char *name, yajl_val *out, struct kube_error *err)
+{
+	struct buf p = BUF_INIT(2048);
+	int rc;
+
+	if (kube_path(&p, kind, ns, name, NULL)) {
+		memset(err, 0, sizeof(*err));
+		snprintf(err->message, sizeof(err->message), "name too long");
+		return -1;
+	}
+	rc = kube_get(kc, p.ptr, out, err);
+	buf_free(&p);
+	if (rc && kube_is_not_found(err))
+		return 1;
+	return rc;
+}
+
+int apply_ensure(struct kube_client *kc, const struct kube_kind *kind, const char *desired,
+		 int force, enum apply_outcome *outcome, yajl_val *live, struct kube_error *err)
+{
+	yajl_val want = NULL, have = NULL, out = NULL;
+	const char *ns, *name;
+	struct buf p = BUF_INIT(2048);
+	int rc = -1, r;
+
+	memset(err, 0, sizeof(*err));
+	if (json_parse(desired, strlen(desired), JSON_MAX_DEPTH, 0, &want, err->message,
+		       sizeof(err->message)))
+		goto out;
+	ns = json_get_str(want, "metadata", "namespace", NULL);
+	name = json_get_str(want, "metadata", "name", NULL);
+	if (!name || kube_path(&p, kind, ns, name, NULL)) {
+		snprintf(err->message, sizeof(err->message), "rendered object without a name");
+		goto out;
+	}
+	r = apply_get(kc, kind, ns, name, &have, err);
+	if (r < 0)
+		goto out;
+	if (r == 0 && json_subset(want, have)) {
+		*outcome = APPLY_UNCHANGED;
+		if (live) {
+			*live = have;
+			have = NULL;
+		}
+		rc = 0;
+		goto out;
+	}
+	apply_count_write();
+	if (kube_apply(kc, p.ptr, desired, force, live ? &out : NULL, err))
+		goto out;
+	*outcome = r == 1 ? APPLY_CREATED : APPLY_UPDATED;
+	if (live) {
+		*live = out;
+		out = NULL;
+	}
+	rc = 0;
+out:
+	yajl_tree_free(want);
+	yajl_tree_free(have);
+	yajl_tree_free(out);
+	buf_free(&p);
+	return rc;
+}
+
+int apply_create_once(struct kube_client *kc, const struct kube_kind *kind, const char *ns,
+		      const char *desired, int *created, yajl_val *live, struct kube_error *err)
+{
+	struct buf p = BUF_INIT(2048);
+	yajl_val out = NULL;
+	int rc = -1;
+
+	if (kube_path(&p, kind, ns, NULL, NULL))
+		goto out;
+	apply_count_write();
+	if (kube_create(kc, p.ptr, desired, &out, err) == 0) {
+		*created = 1;
+		*live = out;
+		rc = 0;
+		goto out;
+	}
+	if (err->http != 409)
+		goto out;
+	{
+		/* someone (an earlier run of ours) created it first: use theirs */
+		yajl_val want = NULL;
+		const char *name;
+		if (json_parse(desired, strlen(desired), JSON_MAX_DEPTH, 0, &want, NULL, 0))
+			goto out;
+		name = json_get_str(want, "metadata", "name", NULL);
+		rc = name ? apply_get(kc, kind, ns, name, live, err) : -1;
+		yajl_tree_free(want);
+		if (rc == 1)
+			rc = -1; /* deleted between the two calls: retry later */
+		*created = 0;
+	}
+out:
+	buf_free(&p);
+	return rc;
+}
+
+void event_emit(struct kube_client *kc, yajl_val regarding, const char *type, const char *reason,
+		const char *action, const char *note)
+{
+	const char *ns = json_get_str(regarding, "metadata", "namespace", NULL);
+	const char *name = json_get_str(regarding, "metadata", "name", NULL);
+	struct buf p = BUF_INIT(2048);
+	struct kube_error err;
+	unsigned char rnd[6];
+	char ename[400], now[64], ebuf[700];
+	yajl_gen g;
+	char *body;
+
+	if (!ns || !name || kube_path(&p, &KUBE_EVENT, ns, NULL, NULL))
+		goto out;
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		goto out;
+	snprintf(ename, sizeof(ename), "%.200s.%02x%02x%02x%02x%02x%02x", name, rnd[0], rnd[1],
+		 rnd[2], rnd[3], rnd[4], rnd[5]);
+	leader_microtime(now, sizeof(now));
+	g = jgen_new();
+	jo(g);
+	jkv(g, "apiVersion", "events.k8s.io/v1");
+	jkv(g, "kind", "Event");
+	jko(g, "metadata");
+	jkv(g, "name", ename);
+	jkv(g, "namespace", ns);
+	jc(g);
+	jkv(g, "eventTime", now);
+	jkv(g, "reportingController", "vecward.io/operator");
+	jkv(g, "reportingInstance", g_identity);
+	jkv(g, "action", action);
+	jkv(g, "reason", reason);
+	jkv(g, "type", type);
+	jkv(g, "note", note);
+	jko(g, "regarding");
+	jkv(g, "apiVersion", json_get_str(regarding, "apiVersion", NULL));
+	jkv(g, "kind", json_get_str(regarding, "kind", NULL));
+	jkv(g, "namespace", ns);
+	jkv(g, "name", name);
+	jkv(g, "uid", json_get_str(regarding, "metadata", "uid", NULL));
+	jc(g);
+	jc(g);
+	body = jgen_finish(g);
+	if (!body)
+		goto out;
+	apply_count_write();
+	if (kube_create(kc, p.ptr, body, NULL, &err))
+		log_warnx(name, "event %s not recorded: %s", reason, kube_strerror(&err, ebuf, sizeof(ebuf)));
+	free(body);
+out:
+	buf_free(&p);
+}
+
+int secret_data(yajl_val secret, const char *key, struct buf *out)
+{
+	const char *v = json_get_str(secret, "data", key, NULL);
+
+	if (!v)
+		return -1;
+	return b64_decode(v, strlen(v), out);
+}

@@ -1,0 +1,56 @@
+/*
+ * apply: the write discipline every reconciler shares.
+ *
+ *   - apply_ensure(): server-side apply of a rendered object only when the live
+ *     object does not already say the same (json_subset), so a resync with
+ *     nothing changed writes nothing, and a hand edit or deletion is restored;
+ *   - apply_create_once(): for generated secrets (passwords, CA keys): POST,
+ *     never apply, so a retry, a restart or a second worker can never replace
+ *     what exists; on AlreadyExists the live object is returned instead;
+ *   - event_emit(): an events.k8s.io/v1 Event about an object (no secrets).
+ *
+ * Every write is counted (apply_writes) so tests can prove a no-op resync.
+ */
+#ifndef VW_APPLY_H
+#define VW_APPLY_H
+
+#include <yajl/yajl_tree.h>
+
+#include "kube.h"
+
+enum apply_outcome { APPLY_UNCHANGED = 0, APPLY_CREATED, APPLY_UPDATED };
+
+/* desired: JSON of the whole object (apiVersion, kind, metadata.name,
+ * metadata.namespace). *live (may be NULL) gets the object as it now is.
+ * force: take ownership of conflicting fields (vecward-owned objects). */
+int apply_ensure(struct kube_client *kc, const struct kube_kind *kind, const char *desired,
+		 int force, enum apply_outcome *outcome, yajl_val *live, struct kube_error *err);
+
+/* GET ns/name of kind; 0 and *out, 1 when not found, -1 on error. */
+int apply_get(struct kube_client *kc, const struct kube_kind *kind, const char *ns,
+	      const char *name, yajl_val *out, struct kube_error *err);
+
+/* POST desired unless it exists. *live gets what is stored (ours or the one
+ * that was there). *created 1 when ours was written. */
+int apply_create_once(struct kube_client *kc, const struct kube_kind *kind, const char *ns,
+		      const char *desired, int *created, yajl_val *live, struct kube_error *err);
+
+/* Event about `regarding` (an object tree with apiVersion, kind, metadata).
+ * type "Normal" or "Warning"; reason CamelCase; note a human sentence. Errors
+ * are logged, never fatal. */
+void event_emit(struct kube_client *kc, yajl_val regarding, const char *type, const char *reason,
+		const char *action, const char *note);
+
+/* The value of data[key] of a Secret tree, base64-decoded into out. 0, or
+ * -1 when absent or malformed. */
+struct buf;
+int secret_data(yajl_val secret, const char *key, struct buf *out);
+
+/* Total writes (apply/create/update/patch/delete) by this process. */
+unsigned long apply_writes(void);
+void apply_count_write(void);
+
+/* The identity Events are reported with (set once at start). */
+void apply_set_identity(const char *identity);
+
+#endif

@@ -1,0 +1,1035 @@
+#include "cluster.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "apply.h"
+#include "buf.h"
+#include "cluster_render.h"
+#include "jgen.h"
+#include "json.h"
+#include "log.h"
+#include "pki.h"
+#include "secret.h"
+#include "util.h"
+
+#define CA_LIFETIME_S (10L * 365 * 86400)
+#define CA_RENEW_BEFORE_S (365L * 86400)
+#define NOT_READY_REQUEUE_MS 5000
+#define ERROR_REQUEUE_MS 30000
+
+enum { C_READY, C_CERTS, C_CREDS, C_NET, C_ENC, C_DEGRADED, C_N };
+static const char *const cond_types[C_N] = { "Ready", "CertificatesReady", "CredentialsReady",
+					     "NetworkIsolated", "EncryptionReady", "Degraded" };
+
+struct cond {
+	int set;
+	int status; /* 1 True, 0 False */
+	char reason[64];
+	char message[400];
+};
+
+/* Everything one pass learns, for the status. */
+struct pass {
+	const char *what; /* "cluster ns/name" */
+	struct cluster_view v;
+	yajl_val obj;
+	time_t now;
+	struct cond c[C_N];
+	char ca_not_after[32], not_after[32], renewal[32], serial[64];
+	long long renew_at; /* unix time the server certificate is due */
+	long long ca_renew_at;
+	long ready_replicas;
+	int deployment_available;
+	char root_secret[300];
+	int failed; /* a step failed: retry */
+};
+
+static void cond_set(struct pass *p, int i, int status, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static void cond_set(struct pass *p, int i, int status, const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->c[i].set = 1;
+	p->c[i].status = status;
+	snprintf(p->c[i].reason, sizeof(p->c[i].reason), "%s", reason);
+	va_start(ap, fmt);
+	vsnprintf(p->c[i].message, sizeof(p->c[i].message), fmt, ap);
+	va_end(ap);
+}
+
+static void kerr(struct pass *p, int cond, const char *step, const struct kube_error *err)
+{
+	char ebuf[700];
+
+	kube_strerror(err, ebuf, sizeof(ebuf));
+	log_warnx(p->what, "%s: %s", step, ebuf);
+	cond_set(p, cond, 0, "APIError", "%s failed: %.300s", step, ebuf);
+	p->failed = 1;
+}
+
+static char *secret_str(yajl_val secret, const char *key)
+{
+	struct buf b = BUF_INIT(PKI_PEM_MAX);
+
+	if (secret_data(secret, key, &b) || !b.ptr) {
+		buf_free_secret(&b);
+		return NULL;
+	}
+	return buf_take(&b);
+}
+
+static void free_secret_str(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+static void rfc3339(time_t t, char *out, size_t n)
+{
+	if (pki_time_rfc3339(t, out, n))
+		out[0] = '\0';
+}
+
+/* ---- finalizer -------------------------------------------------------------- */
+
+static int has_finalizer(yajl_val obj)
+{
+	yajl_val f = json_get(obj, "metadata", "finalizers", NULL);
+
+	for (size_t i = 0; i < json_array_len(f); i++) {
+		const char *s = json_str(json_array_at(f, i));
+		if (s && strcmp(s, CLUSTER_FINALIZER) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Add or drop our finalizer with a JSON merge patch of the whole list guarded by
+ * the resourceVersion, so another controller's finalizer is never lost. */
+static int set_finalizer(struct kube_client *kc, struct pass *p, int want)
+{
+	yajl_val f = json_get(p->obj, "metadata", "finalizers", NULL);
+	const char *rv = json_get_str(p->obj, "metadata", "resourceVersion", NULL);
+	struct buf path = BUF_INIT(2048);
+	struct kube_error err;
+	yajl_gen g = jgen_new();
+	char *body;
+	int rc = -1;
+
+	jo(g);
+	jko(g, "metadata");
+	jkv(g, "resourceVersion", rv);
+	jka(g, "finalizers");
+	for (size_t i = 0; i < json_array_len(f); i++) {
+		const char *s = json_str(json_array_at(f, i));
+		if (s && strcmp(s, CLUSTER_FINALIZER) != 0)
+			js(g, s);
+	}
+	if (want)
+		js(g, CLUSTER_FINALIZER);
+	jac(g);
+	jc(g);
+	jc(g);
+	body = jgen_finish(g);
+	if (!body || kube_path(&path, &KUBE_VW_CLUSTER, p->v.ns, p->v.name, NULL))
+		goto out;
+	apply_count_write();
+	if (kube_merge_patch(kc, path.ptr, body, NULL, &err)) {
+		if (!kube_is_conflict(&err) && !kube_is_not_found(&err))
+			kerr(p, C_READY, want ? "add finalizer" : "remove finalizer", &err);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(body);
+	buf_free(&path);
+	return rc;
+}
+
+/* ---- CA ------------------------------------------------------------------ */
+
+/* Load or create the CA; fills ca (cert and key PEM). 0 or -1. */
+static int ensure_ca(struct kube_client *kc, struct pass *p, struct pki_pair *ca)
+{
+	struct cluster_view *v = &p->v;
+	struct kube_error err;
+	yajl_val sec = NULL;
+	char name[300], ebuf[300];
+	int r, rc = -1;
+
+	if (v->ca_secret) {
+		r = apply_get(kc, &KUBE_SECRET, v->ns, v->ca_secret, &sec, &err);
+		if (r == 1) {
+			cond_set(p, C_CERTS, 0, "CASecretNotFound",
+				 "spec.tls.caSecretRef: Secret %s not found in %s: create it with "
+				 "ca.crt and ca.key, or remove caSecretRef to let vecward manage the CA",
+				 v->ca_secret, v->ns);
+			goto out;
+		}
+		if (r < 0) {
+			kerr(p, C_CERTS, "read the CA secret", &err);
+			goto out;
+		}
+	} else {
+		cluster_obj_name(v, "ca", name, sizeof(name));
+		r = apply_get(kc, &KUBE_SECRET, v->ns, name, &sec, &err);
+		if (r < 0) {
+			kerr(p, C_CERTS, "read the CA secret", &err);
+			goto out;
+		}
+		if (r == 1) {
+			struct pki_pair fresh = { 0 };
+			char cn[200], *json;
+			int created = 0;
+			snprintf(cn, sizeof(cn), "vecward %s/%s CA", v->ns, v->name);
+			if (pki_ca_create(cn, PKI_KEY_ECDSA_P256, CA_LIFETIME_S, p->now, &fresh, ebuf,
+					  sizeof(ebuf))) {
+				cond_set(p, C_CERTS, 0, "CAGenerationFailed", "creating the CA: %s", ebuf);
+				p->failed = 1;
+				goto out;
+			}
+			const char *keys[] = { "ca.crt", "ca.key" };
+			const char *vals[] = { fresh.cert_pem, fresh.key_pem };
+			json = cluster_render_secret(v, name, NULL, keys, vals, 2);
+			pki_pair_free(&fresh);
+			if (!json) {
+				p->failed = 1;
+				goto out;
+			}
+			r = apply_create_once(kc, &KUBE_SECRET, v->ns, json, &created, &sec, &err);
+			cluster_free_secret_json(json);
+			if (r) {
+				kerr(p, C_CERTS, "create the CA secret", &err);
+				goto out;
+			}
+			if (created) {
+				log_info(p->what, "generated CA %s", name);
+				event_emit(kc, p->obj, "Normal", "CAGenerated", "Generate",
+					   "vecward generated the cluster's certificate authority");
+			}
+		}
+	}
+	ca->cert_pem = secret_str(sec, "ca.crt");
+	ca->key_pem = secret_str(sec, "ca.key");
+	if (!ca->cert_pem || !ca->key_pem) {
+		cond_set(p, C_CERTS, 0, "CASecretIncomplete",
+			 "Secret %s must hold ca.crt and ca.key (PEM)",
+			 v->ca_secret ? v->ca_secret : name);
+		goto out;
+	}
+	r = pki_key_matches(ca->cert_pem, ca->key_pem, ebuf, sizeof(ebuf));
+	if (r != 1) {
+		cond_set(p, C_CERTS, 0, "CASecretInvalid", "Secret %s: %s",
+			 v->ca_secret ? v->ca_secret : name,
+			 r == 0 ? "ca.key does not belong to ca.crt" : ebuf);
+		goto out;
+	}
+	{
+		time_t due = 0;
+		struct pki_cert_info info;
+		enum pki_renew_reason why =
+			pki_ca_renewal_due(ca->cert_pem, p->now, CA_RENEW_BEFORE_S, &due);
+		if (why == PKI_RENEW_UNPARSABLE) {
+			cond_set(p, C_CERTS, 0, "CASecretInvalid", "Secret %s: ca.crt is not a CA certificate",
+				 v->ca_secret ? v->ca_secret : name);
+			goto out;
+		}
+		if (why == PKI_RENEW_EXPIRING && !v->ca_secret) {
+			/* rotate: a new CA; the old one stays in the trust bundle */
+			struct pki_pair fresh = { 0 };
+			char cn[200], *json;
+			struct buf path = BUF_INIT(2048);
+			yajl_val tmp = NULL;
+			snprintf(cn, sizeof(cn), "vecward %s/%s CA", v->ns, v->name);
+			if (pki_ca_create(cn, PKI_KEY_ECDSA_P256, CA_LIFETIME_S, p->now, &fresh, ebuf,
+					  sizeof(ebuf)) == 0) {
+				const char *keys[] = { "ca.crt", "ca.key" };
+				const char *vals[] = { fresh.cert_pem, fresh.key_pem };
+				json = cluster_render_secret(v, name, NULL, keys, vals, 2);
+				kube_path(&path, &KUBE_SECRET, v->ns, name, NULL);
+				apply_count_write();
+				if (json && kube_apply(kc, path.ptr, json, 1, &tmp, &err) == 0) {
+					event_emit(kc, p->obj, "Normal", "CARotated", "Rotate",
+						   "the CA is near its end of life: a new CA signs from "
+						   "now on; the old one stays trusted until every "
+						   "certificate is re-issued");
+					pki_secret_free(ca->cert_pem);
+					pki_secret_free(ca->key_pem);
+					ca->cert_pem = fresh.cert_pem;
+					ca->key_pem = fresh.key_pem;
+					fresh.cert_pem = fresh.key_pem = NULL;
+				} else if (json) {
+					kerr(p, C_CERTS, "rotate the CA", &err);
+				}
+				cluster_free_secret_json(json);
+				yajl_tree_free(tmp);
+				buf_free(&path);
+			}
+			pki_pair_free(&fresh);
+			pki_ca_renewal_due(ca->cert_pem, p->now, CA_RENEW_BEFORE_S, &due);
+		}
+		p->ca_renew_at = due;
+		if (pki_cert_info(ca->cert_pem, &info, NULL, 0) == 0) {
+			rfc3339(info.not_after, p->ca_not_after, sizeof(p->ca_not_after));
+			pki_cert_info_free(&info);
+		}
+	}
+	rc = 0;
+out:
+	json_free_secret(sec);
+	return rc;
+}
+
+/* <name>-ca-cert: the trust bundle (current CA first, older CAs kept). */
+static int ensure_bundle(struct kube_client *kc, struct pass *p, const char *ca_pem, char **bundle)
+{
+	struct kube_error err;
+	enum apply_outcome oc;
+	yajl_val sec = NULL;
+	char name[300], ebuf[300], *prev = NULL, *json = NULL;
+	int r, rc = -1;
+
+	cluster_obj_name(&p->v, "ca-cert", name, sizeof(name));
+	r = apply_get(kc, &KUBE_SECRET, p->v.ns, name, &sec, &err);
+	if (r < 0) {
+		kerr(p, C_CERTS, "read the CA bundle", &err);
+		goto out;
+	}
+	if (r == 0)
+		prev = secret_str(sec, "ca.crt");
+	if (pki_bundle_build(ca_pem, prev, p->now, bundle, ebuf, sizeof(ebuf))) {
+		cond_set(p, C_CERTS, 0, "CABundleFailed", "building the trust bundle: %s", ebuf);
+		p->failed = 1;
+		goto out;
+	}
+	{
+		const char *keys[] = { "ca.crt" };
+		const char *vals[] = { *bundle };
+		json = cluster_render_secret(&p->v, name, NULL, keys, vals, 1);
+	}
+	if (!json || apply_ensure(kc, &KUBE_SECRET, json, 1, &oc, NULL, &err)) {
+		if (json)
+			kerr(p, C_CERTS, "write the CA bundle", &err);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(json);
+	free(prev);
+	yajl_tree_free(sec);
+	return rc;
+}
+
+/* <name>-server-tls: issued by the CA, renewed renewBefore its end. */
+static int ensure_server_cert(struct kube_client *kc, struct pass *p, const struct pki_pair *ca,
+			      const char *bundle, char **cert_out)
+{
+	struct cluster_view *v = &p->v;
+	struct kube_error err;
+	enum apply_outcome oc;
+	enum pki_key_alg alg;
+	enum pki_renew_reason why;
+	struct pki_pair leaf = { 0 };
+	yajl_val sec = NULL;
+	char name[300], names[4][256], ebuf[300];
+	const char *dns[5];
+	char *json = NULL;
+	time_t due = 0;
+	int r, rc = -1;
+
+	cluster_obj_name(v, "server-tls", name, sizeof(name));
+	cluster_dns_names(v, names);
+	for (int i = 0; i < 4; i++)
+		dns[i] = names[i];
+	dns[4] = "localhost"; /* in-pod components reach each other locally */
+	if (pki_key_alg_parse(v->key_algorithm, &alg)) {
+		cond_set(p, C_CERTS, 0, "InvalidKeyAlgorithm",
+			 "spec.tls.keyAlgorithm: %s is not ECDSA-P256, RSA-2048 or RSA-4096",
+			 v->key_algorithm);
+		goto out;
+	}
+	r = apply_get(kc, &KUBE_SECRET, v->ns, name, &sec, &err);
+	if (r < 0) {
+		kerr(p, C_CERTS, "read the server certificate", &err);
+		goto out;
+	}
+	leaf.cert_pem = r == 0 ? secret_str(sec, "tls.crt") : NULL;
+	leaf.key_pem = r == 0 ? secret_str(sec, "tls.key") : NULL;
+	{
+		struct pki_renew_want want = { leaf.key_pem, dns, 5, NULL, 0, PKI_USAGE_BOTH, alg,
+					       (time_t)v->renew_before_s };
+		why = pki_renewal_due(leaf.cert_pem, ca->cert_pem, &want, p->now, &due);
+	}
+	if (why != PKI_RENEW_NONE) {
+		struct pki_leaf_req req = { names[3], dns, 5, NULL, 0, PKI_USAGE_BOTH, alg,
+					    (time_t)v->duration_s };
+		pki_pair_free(&leaf);
+		if (pki_issue(ca->cert_pem, ca->key_pem, &req, p->now, &leaf, ebuf, sizeof(ebuf))) {
+			cond_set(p, C_CERTS, 0, "IssueFailed", "issuing the server certificate: %s", ebuf);
+			p->failed = 1;
+			goto out;
+		}
+		{
+			struct pki_renew_want want = { leaf.key_pem, dns, 5, NULL, 0, PKI_USAGE_BOTH, alg,
+						       (time_t)v->renew_before_s };
+			pki_renewal_due(leaf.cert_pem, ca->cert_pem, &want, p->now, &due);
+		}
+	}
+	{
+		const char *keys[] = { "tls.crt", "tls.key", "ca.crt" };
+		const char *vals[] = { leaf.cert_pem, leaf.key_pem, bundle };
+		json = cluster_render_secret(v, name, "kubernetes.io/tls", keys, vals, 3);
+	}
+	if (!json || apply_ensure(kc, &KUBE_SECRET, json, 1, &oc, NULL, &err)) {
+		if (json)
+			kerr(p, C_CERTS, "write the server certificate", &err);
+		goto out;
+	}
+	if (why != PKI_RENEW_NONE) {
+		char note[1400];
+		snprintf(note, sizeof(note),
+			 "server certificate %s (%s): valid for %s, %s, %s, %s", 
+			 why == PKI_RENEW_MISSING ? "issued" : "re-issued", pki_renew_reason_name(why),
+			 names[0], names[1], names[2], names[3]);
+		log_info(p->what, "%s", note);
+		event_emit(kc, p->obj, "Normal",
+			   why == PKI_RENEW_MISSING ? "CertificateIssued" : "CertificateRenewed",
+			   "Issue", note);
+	}
+	{
+		struct pki_cert_info info;
+		if (pki_cert_info(leaf.cert_pem, &info, NULL, 0) == 0) {
+			rfc3339(info.not_after, p->not_after, sizeof(p->not_after));
+			snprintf(p->serial, sizeof(p->serial), "%s", info.serial);
+			pki_cert_info_free(&info);
+		}
+		rfc3339(due, p->renewal, sizeof(p->renewal));
+		p->renew_at = due;
+	}
+	*cert_out = leaf.cert_pem;
+	leaf.cert_pem = NULL;
+	rc = 0;
+out:
+	pki_pair_free(&leaf);
+	cluster_free_secret_json(json);
+	json_free_secret(sec);
+	return rc;
+}
+
+/* ---- credentials ------------------------------------------------------------ */
+
+static int ensure_root(struct kube_client *kc, struct pass *p)
+{
+	struct cluster_view *v = &p->v;
+	struct kube_error err;
+	yajl_val sec = NULL;
+	char *pw = NULL;
+	int r, rc = -1;
+
+	if (v->root_generated) {
+		char password[SECRET_PASSWORD_LEN + 1];
+		char *json;
+		int created = 0;
+		cluster_obj_name(v, "root", p->root_secret, sizeof(p->root_secret));
+		r = apply_get(kc, &KUBE_SECRET, v->ns, p->root_secret, &sec, &err);
+		if (r < 0) {
+			kerr(p, C_CREDS, "read the root credentials", &err);
+			goto out;
+		}
+		if (r == 1) {
+			if (secret_password(password, SECRET_PASSWORD_LEN)) {
+				cond_set(p, C_CREDS, 0, "RandomFailed", "the CSPRNG failed");
+				p->failed = 1;
+				goto out;
+			}
+			const char *keys[] = { "username", "password" };
+			const char *vals[] = { "root", password };
+			json = cluster_render_secret(v, p->root_secret, "kubernetes.io/basic-auth", keys,
+						     vals, 2);
+			OPENSSL_cleanse(password, sizeof(password));
+			if (!json) {
+				p->failed = 1;
+				goto out;
+			}
+			r = apply_create_once(kc, &KUBE_SECRET, v->ns, json, &created, &sec, &err);
+			cluster_free_secret_json(json);
+			if (r) {
+				kerr(p, C_CREDS, "create the root credentials", &err);
+				goto out;
+			}
+			if (created) {
+				log_info(p->what, "generated the root password into Secret %s",
+					 p->root_secret);
+				event_emit(kc, p->obj, "Normal", "RootPasswordGenerated", "Generate",
+					   "vecward generated a 32-character root password into a "
+					   "Secret; it is never shown anywhere else");
+			}
+		}
+	} else {
+		snprintf(p->root_secret, sizeof(p->root_secret), "%s", v->root_secret);
+		r = apply_get(kc, &KUBE_SECRET, v->ns, v->root_secret, &sec, &err);
+		if (r < 0) {
+			kerr(p, C_CREDS, "read the root password secret", &err);
+			goto out;
+		}
+		if (r == 1) {
+			cond_set(p, C_CREDS, 0, "RootSecretNotFound",
+				 "spec.authentication.rootPasswordSecretRef: Secret %s not found in %s: "
+				 "create it, or remove the reference to let vecward generate one",
+				 v->root_secret, v->ns);
+			goto out;
+		}
+	}
+	pw = secret_str(sec, v->root_generated ? "password" : v->root_key);
+	if (!pw) {
+		cond_set(p, C_CREDS, 0, "RootSecretIncomplete", "Secret %s has no key %s",
+			 p->root_secret, v->root_generated ? "password" : v->root_key);
+		goto out;
+	}
+	{
+		size_t n = strlen(pw);
+		if (n < 12 || n > 72 || secret_class_count(pw) < 3) {
+			cond_set(p, C_CREDS, 0, "WeakRootPassword",
+				 "the root password in Secret %s must have 12-72 characters from at "
+				 "least 3 of: lower case, upper case, digits, symbols", p->root_secret);
+			goto out;
+		}
+	}
+	cond_set(p, C_CREDS, 1, "CredentialsReady", "root credentials are in Secret %s",
+		 p->root_secret);
+	rc = 0;
+out:
+	free_secret_str(pw);
+	json_free_secret(sec);
+	return rc;
+}
+
+/* ---- workload and network ------------------------------------------------------ */
+
+static void hash_hex(const char *const *parts, size_t n, char out[33])
+{
+	unsigned char md[32];
+	unsigned int len = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	out[0] = '\0';
+	if (!ctx)
+		return;
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	for (size_t i = 0; i < n; i++) {
+		EVP_DigestUpdate(ctx, parts[i] ? parts[i] : "", parts[i] ? strlen(parts[i]) : 0);
+		EVP_DigestUpdate(ctx, "\0", 1);
+	}
+	EVP_DigestFinal_ex(ctx, md, &len);
+	EVP_MD_CTX_free(ctx);
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static int ensure(struct kube_client *kc, struct pass *p, const struct kube_kind *kind, char *json,
+		  const char *step, int cond, yajl_val *live)
+{
+	struct kube_error err;
+	enum apply_outcome oc;
+	int rc;
+
+	if (!json) {
+		p->failed = 1;
+		return -1;
+	}
+	rc = apply_ensure(kc, kind, json, 1, &oc, live, &err);
+	free(json);
+	if (rc) {
+		kerr(p, cond, step, &err);
+		return -1;
+	}
+	if (oc != APPLY_UNCHANGED)
+		log_info(p->what, "%s %s", oc == APPLY_CREATED ? "created" : "updated", step);
+	return 0;
+}
+
+static int ensure_workload(struct kube_client *kc, struct pass *p, const char *server_cert,
+			   const char *bundle, const char *operator_ns)
+{
+	struct cluster_view *v = &p->v;
+	char *yaml = cluster_render_milvus_config(v);
+	char *np[CLUSTER_NETPOLS];
+	char hash[33];
+	yajl_val dep = NULL;
+	int n, rc = -1;
+
+	if (!yaml) {
+		p->failed = 1;
+		return -1;
+	}
+	if (ensure(kc, p, &KUBE_CONFIGMAP, cluster_render_configmap(v, yaml), "configmap " "config",
+		   C_READY, NULL))
+		goto out;
+	if (ensure(kc, p, &KUBE_PVC, cluster_render_pvc(v), "persistentvolumeclaim", C_READY, NULL) ||
+	    ensure(kc, p, &KUBE_SERVICE, cluster_render_service(v), "service", C_READY, NULL))
+		goto out;
+	n = cluster_render_netpols(v, operator_ns, NULL, np);
+	if (n < 0) {
+		p->failed = 1;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		if (ensure(kc, p, &KUBE_NETWORKPOLICY, np[i], "networkpolicy", C_NET, NULL)) {
+			for (int j = i + 1; j < n; j++)
+				free(np[j]);
+			goto out;
+		}
+	}
+	cond_set(p, C_NET, 1, "DefaultDeny",
+		 "ingress and egress denied except: clients from the namespace, %zu namespace(s) "
+		 "and %zu CIDR(s) to %d/%d; the operator to %d; DNS",
+		 json_array_len(v->allowed_namespaces), json_array_len(v->allowed_cidrs),
+		 CLUSTER_PORT_GRPC, CLUSTER_PORT_HTTP, CLUSTER_PORT_HTTP);
+	{
+		const char *parts[] = { yaml, server_cert, bundle, p->root_secret };
+		hash_hex(parts, 4, hash);
+	}
+	if (ensure(kc, p, &KUBE_DEPLOYMENT, cluster_render_deployment(v, hash), "deployment", C_READY,
+		   &dep))
+		goto out;
+	p->ready_replicas = (long)json_get_int(dep, 0, "status", "readyReplicas", NULL);
+	{
+		long long avail = json_get_int(dep, 0, "status", "availableReplicas", NULL);
+		long long ogen = json_get_int(dep, 0, "status", "observedGeneration", NULL);
+		long long gen = json_get_int(dep, 0, "metadata", "generation", NULL);
+		p->deployment_available = avail >= 1 && ogen >= gen;
+	}
+	rc = 0;
+out:
+	yajl_tree_free(dep);
+	free(yaml);
+	return rc;
+}
+
+/* ---- status --------------------------------------------------------------------- */
+
+static yajl_val old_cond(yajl_val obj, const char *type)
+{
+	yajl_val cs = json_get(obj, "status", "conditions", NULL);
+
+	for (size_t i = 0; i < json_array_len(cs); i++) {
+		const char *t = json_get_str(json_array_at(cs, i), "type", NULL);
+		if (t && strcmp(t, type) == 0)
+			return json_array_at(cs, i);
+	}
+	return NULL;
+}
+
+static int write_status(struct kube_client *kc, struct pass *p)
+{
+	struct cluster_view *v = &p->v;
+	struct buf path = BUF_INIT(2048);
+	struct kube_error err;
+	char now[32], ep[400], rest[400], allow[600];
+	yajl_val want = NULL;
+	yajl_gen g;
+	char *body = NULL;
+	int rc = -1;
+
+	rfc3339(p->now, now, sizeof(now));
+	snprintf(ep, sizeof(ep), "%s.%s.svc:%d", v->name, v->ns, CLUSTER_PORT_GRPC);
+	snprintf(rest, sizeof(rest), "%s://%s.%s.svc:%d", v->tls_mode ? "https" : "http", v->name,
+		 v->ns, CLUSTER_PORT_HTTP);
+	{
+		struct buf a = BUF_INIT(sizeof(allow) - 1);
+		buf_adds(&a, "namespace");
+		for (size_t i = 0; i < json_array_len(v->allowed_namespaces); i++)
+			buf_printf(&a, ",ns:%s", json_str(json_array_at(v->allowed_namespaces, i)));
+		for (size_t i = 0; i < json_array_len(v->allowed_cidrs); i++)
+			buf_printf(&a, ",%s", json_str(json_array_at(v->allowed_cidrs, i)));
+		snprintf(allow, sizeof(allow), "%s", a.ptr ? a.ptr : "(too long to show)");
+		buf_free(&a);
+	}
+	g = jgen_new();
+	jo(g);
+	jkv(g, "apiVersion", "vecward.io/v1alpha1");
+	jkv(g, "kind", "Cluster");
+	jko(g, "metadata");
+	jkv(g, "name", v->name);
+	jkv(g, "namespace", v->ns);
+	jc(g);
+	jko(g, "status");
+	jki(g, "observedGeneration", v->generation);
+	jkv(g, "endpoint", ep);
+	jkv(g, "restEndpoint", rest);
+	jkv(g, "version", v->version);
+	jkv(g, "image", v->image);
+	jki(g, "readyReplicas", p->ready_replicas);
+	if (p->not_after[0] || p->ca_not_after[0]) {
+		jko(g, "certificate");
+		if (p->not_after[0])
+			jkv(g, "notAfter", p->not_after);
+		if (p->renewal[0])
+			jkv(g, "renewalTime", p->renewal);
+		if (p->ca_not_after[0])
+			jkv(g, "caNotAfter", p->ca_not_after);
+		if (p->serial[0])
+			jkv(g, "serialNumber", p->serial);
+		jc(g);
+	}
+	{
+		char n1[300], n2[300];
+		cluster_obj_name(v, "ca-cert", n1, sizeof(n1));
+		cluster_obj_name(v, "server-tls", n2, sizeof(n2));
+		jko(g, "secrets");
+		jkv(g, "caCertificate", n1);
+		if (p->root_secret[0])
+			jkv(g, "rootCredentials", p->root_secret);
+		jkv(g, "serverTLS", n2);
+		jc(g);
+	}
+	jko(g, "security");
+	jkv(g, "tlsMode", v->tls_mode == TLS_MUTUAL ? "mutual" : v->tls_mode == TLS_SERVER ? "server" : "disabled");
+	jkb(g, "internalTLS", v->tls_internal);
+	jkb(g, "authentication", 1);
+	jkv(g, "encryption", v->encryption_key ? v->encryption_key : "none");
+	jkb(g, "networkIsolated", p->c[C_NET].set && p->c[C_NET].status);
+	jkv(g, "allowlist", allow);
+	jkb(g, "audit", v->audit_enabled);
+	jki(g, "recycleBinDays", v->recycle_bin_days);
+	jc(g);
+	jka(g, "conditions");
+	for (int i = 0; i < C_N; i++) {
+		yajl_val old;
+		const char *ltt = now;
+		const char *st;
+		if (!p->c[i].set)
+			continue;
+		st = p->c[i].status ? "True" : "False";
+		old = old_cond(p->obj, cond_types[i]);
+		if (old && json_get_str(old, "status", NULL) &&
+		    strcmp(json_get_str(old, "status", NULL), st) == 0 &&
+		    json_get_str(old, "lastTransitionTime", NULL))
+			ltt = json_get_str(old, "lastTransitionTime", NULL);
+		jo(g);
+		jkv(g, "type", cond_types[i]);
+		jkv(g, "status", st);
+		jki(g, "observedGeneration", v->generation);
+		jkv(g, "lastTransitionTime", ltt);
+		jkv(g, "reason", p->c[i].reason);
+		jkv(g, "message", p->c[i].message);
+		jc(g);
+	}
+	jac(g);
+	jc(g);
+	jc(g);
+	body = jgen_finish(g);
+	if (!body || json_parse(body, strlen(body), JSON_MAX_DEPTH, 0, &want, NULL, 0))
+		goto out;
+	/* nothing new to say: write nothing */
+	if (json_subset(json_get(want, "status", NULL), json_get(p->obj, "status", NULL)) &&
+	    json_array_len(json_get(want, "status", "conditions", NULL)) ==
+		    json_array_len(json_get(p->obj, "status", "conditions", NULL))) {
+		rc = 0;
+		goto out;
+	}
+	if (kube_path(&path, &KUBE_VW_CLUSTER, v->ns, v->name, NULL))
+		goto out;
+	apply_count_write();
+	if (kube_apply_status(kc, path.ptr, body, 1, NULL, &err)) {
+		char ebuf[700];
+		if (!kube_is_not_found(&err))
+			log_warnx(p->what, "status: %s", kube_strerror(&err, ebuf, sizeof(ebuf)));
+		goto out;
+	}
+	rc = 0;
+out:
+	yajl_tree_free(want);
+	free(body);
+	buf_free(&path);
+	return rc;
+}
+
+/* ---- deletion and the recycle bin ---------------------------------------------------- */
+
+/* Detach obj from the Cluster and label it with its purge time. */
+static int recycle_one(struct kube_client *kc, struct pass *p, const struct kube_kind *kind,
+		       const char *name, long long purge_at)
+{
+	struct buf path = BUF_INIT(2048);
+	struct kube_error err;
+	yajl_val live = NULL;
+	char body[1024];
+	int r, rc = -1;
+
+	r = apply_get(kc, kind, p->v.ns, name, &live, &err);
+	if (r == 1)
+		return 0; /* nothing to keep */
+	if (r < 0)
+		goto fail;
+	/* a merge patch: drop the owner references (so garbage collection keeps
+	 * it) and label it; resourceVersion guards against a concurrent change */
+	snprintf(body, sizeof(body),
+		 "{\"metadata\":{\"resourceVersion\":\"%s\",\"ownerReferences\":null,"
+		 "\"labels\":{\"" CLUSTER_PURGE_LABEL "\":\"%lld\",\"vecward.io/recycled-uid\":\"%s\"}}}",
+		 json_get_str(live, "metadata", "resourceVersion", NULL), purge_at, p->v.uid);
+	if (kube_path(&path, kind, p->v.ns, name, NULL))
+		goto out;
+	apply_count_write();
+	if (kube_merge_patch(kc, path.ptr, body, NULL, &err))
+		goto fail;
+	log_info(p->what, "kept %s %s in the recycle bin until %lld", kind->kind, name, purge_at);
+	rc = 0;
+	goto out;
+fail:
+	kerr(p, C_READY, "recycle", &err);
+out:
+	json_free_secret(live);
+	buf_free(&path);
+	return rc;
+}
+
+static enum reconcile_result finalize(struct kube_client *kc, struct pass *p,
+				      const struct cluster_reconciler *cr)
+{
+	char n[300];
+	long long purge_at;
+
+	if (!has_finalizer(p->obj))
+		return RECONCILE_DONE;
+	if (p->v.recycle_bin_days > 0) {
+		purge_at = (long long)p->now + p->v.recycle_bin_days * cr->recycle_day_s;
+		/* the data and the key material outlive the Cluster for a while */
+		cluster_obj_name(&p->v, "data", n, sizeof(n));
+		if (recycle_one(kc, p, &KUBE_PVC, n, purge_at))
+			return RECONCILE_RETRY;
+		if (p->v.root_generated) {
+			cluster_obj_name(&p->v, "root", n, sizeof(n));
+			if (recycle_one(kc, p, &KUBE_SECRET, n, purge_at))
+				return RECONCILE_RETRY;
+		}
+		if (!p->v.ca_secret) {
+			cluster_obj_name(&p->v, "ca", n, sizeof(n));
+			if (recycle_one(kc, p, &KUBE_SECRET, n, purge_at))
+				return RECONCILE_RETRY;
+		}
+		event_emit(kc, p->obj, "Normal", "RecycleBin", "Delete",
+			   "data volume and key material kept in the recycle bin; re-create the "
+			   "Cluster with the same name before the purge time to get them back");
+	}
+	if (set_finalizer(kc, p, 0))
+		return RECONCILE_RETRY;
+	log_info(p->what, "finalized");
+	return RECONCILE_DONE;
+}
+
+/* Drop the recycle-bin label from an object we adopt again. */
+static void adopt(struct kube_client *kc, struct pass *p, const struct kube_kind *kind,
+		  const char *name)
+{
+	struct buf path = BUF_INIT(2048);
+	struct kube_error err;
+	yajl_val live = NULL;
+
+	if (apply_get(kc, kind, p->v.ns, name, &live, &err) != 0)
+		goto out;
+	if (!json_get_str(live, "metadata", "labels", CLUSTER_PURGE_LABEL, NULL))
+		goto out;
+	if (kube_path(&path, kind, p->v.ns, name, NULL))
+		goto out;
+	apply_count_write();
+	if (kube_merge_patch(kc, path.ptr,
+			     "{\"metadata\":{\"labels\":{\"" CLUSTER_PURGE_LABEL
+			     "\":null,\"vecward.io/recycled-uid\":null}}}",
+			     NULL, &err) == 0) {
+		log_info(p->what, "adopted %s %s back from the recycle bin", kind->kind, name);
+		event_emit(kc, p->obj, "Normal", "Adopted", "Adopt",
+			   "an object kept in the recycle bin was adopted again");
+	}
+out:
+	json_free_secret(live);
+	buf_free(&path);
+}
+
+struct purge_ctx {
+	struct kube_client *kc;
+	const struct kube_kind *kind;
+	long long now;
+	int n;
+};
+
+static int purge_item(yajl_val item, void *ctx)
+{
+	struct purge_ctx *pc = ctx;
+	const char *at = json_get_str(item, "metadata", "labels", CLUSTER_PURGE_LABEL, NULL);
+	const char *ns = json_get_str(item, "metadata", "namespace", NULL);
+	const char *name = json_get_str(item, "metadata", "name", NULL);
+	const char *uid = json_get_str(item, "metadata", "uid", NULL);
+	long v;
+
+	if (!at || !ns || !name || parse_long(at, 0, 0x7fffffffL, &v) || v > pc->now)
+		return KUBE_ITEM_KEEP;
+	{
+		struct buf path = BUF_INIT(2048);
+		struct kube_error err;
+		char what[400];
+		snprintf(what, sizeof(what), "%s %s/%s", pc->kind->kind, ns, name);
+		if (kube_path(&path, pc->kind, ns, name, NULL) == 0) {
+			apply_count_write();
+			if (kube_delete(pc->kc, path.ptr, uid, NULL, "Background", &err) == 0) {
+				log_info(what, "purged from the recycle bin");
+				pc->n++;
+			}
+		}
+		buf_free(&path);
+	}
+	return KUBE_ITEM_KEEP;
+}
+
+int cluster_purge_recycled(struct kube_client *kc, const char *ns, long long now_s)
+{
+	const struct kube_kind *kinds[] = { &KUBE_PVC, &KUBE_SECRET };
+	struct kube_error err;
+	int total = 0;
+
+	for (int i = 0; i < 2; i++) {
+		struct buf path = BUF_INIT(2048);
+		struct purge_ctx pc = { kc, kinds[i], now_s, 0 };
+		int r = kube_path(&path, kinds[i], ns, NULL, NULL) ||
+			kube_list(kc, path.ptr, CLUSTER_PURGE_LABEL, 200, purge_item, &pc, NULL, &err);
+		buf_free(&path);
+		if (r)
+			return -1;
+		total += pc.n;
+	}
+	return total;
+}
+
+/* ---- the reconcile ----------------------------------------------------------------- */
+
+enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_client *kc,
+					const char *ns, const char *name, yajl_val obj,
+					long *requeue_ms, void *ctx)
+{
+	const struct cluster_reconciler *cr = ctx;
+	struct pass *p;
+	struct pki_pair ca = { 0 };
+	char what[400], err[512];
+	char *bundle = NULL, *server_cert = NULL;
+	enum reconcile_result res = RECONCILE_DONE;
+
+	if (!obj)
+		return RECONCILE_DONE; /* gone: owned objects follow by garbage collection */
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return RECONCILE_RETRY;
+	snprintf(what, sizeof(what), "cluster %s/%s", ns, name);
+	p->what = what;
+	p->obj = obj;
+	p->now = time(NULL);
+	if (cluster_view_parse(obj, &p->v, err, sizeof(err))) {
+		/* the webhook and CEL should have refused it; say so and wait for a fix */
+		memset(&p->v, 0, sizeof(p->v));
+		p->v.name = name;
+		p->v.ns = ns;
+		p->v.generation = json_get_int(obj, 0, "metadata", "generation", NULL);
+		p->v.version = json_get_str(obj, "spec", "version", NULL);
+		cond_set(p, C_READY, 0, "InvalidSpec", "%s", err);
+		log_warnx(what, "invalid spec: %s", err);
+		write_status(kc, p);
+		goto out;
+	}
+	if (json_get(obj, "metadata", "deletionTimestamp", NULL)) {
+		res = finalize(kc, p, cr);
+		goto out;
+	}
+	if (!has_finalizer(obj)) {
+		/* the finalizer first: nothing is created that deletion would not see */
+		if (set_finalizer(kc, p, 1) == 0) {
+			res = RECONCILE_DONE; /* the update brings us back */
+			goto out;
+		}
+		res = RECONCILE_RETRY;
+		goto out;
+	}
+	{
+		char n[300];
+		cluster_obj_name(&p->v, "data", n, sizeof(n));
+		adopt(kc, p, &KUBE_PVC, n);
+		cluster_obj_name(&p->v, "ca", n, sizeof(n));
+		adopt(kc, p, &KUBE_SECRET, n);
+		cluster_obj_name(&p->v, "root", n, sizeof(n));
+		adopt(kc, p, &KUBE_SECRET, n);
+	}
+	if (p->v.tls_mode != TLS_DISABLED || p->v.tls_internal) {
+		if (ensure_ca(kc, p, &ca) == 0 && ensure_bundle(kc, p, ca.cert_pem, &bundle) == 0 &&
+		    ensure_server_cert(kc, p, &ca, bundle, &server_cert) == 0)
+			cond_set(p, C_CERTS, 1, "Issued",
+				 "server certificate valid until %s, renewed from %s", p->not_after,
+				 p->renewal);
+	} else {
+		cond_set(p, C_CERTS, 1, "TLSDisabled",
+			 "spec.tls.mode is disabled and internal TLS is off: no certificates (allowed "
+			 "only in namespaces labelled vecward.io/allow-insecure=true)");
+	}
+	ensure_root(kc, p);
+	if (p->c[C_CERTS].status && p->c[C_CREDS].status)
+		ensure_workload(kc, p, server_cert, bundle, cr->operator_namespace);
+	if (p->v.encryption_key)
+		cond_set(p, C_ENC, 0, "KeyNotReconciled",
+			 "EncryptionKey %s: the key hierarchy is not managed by this version yet",
+			 p->v.encryption_key);
+	else
+		cond_set(p, C_ENC, 1, "NotRequested", "spec.encryption is not set");
+
+	/* the summary */
+	{
+		int ok = p->c[C_CERTS].status && p->c[C_CREDS].status && p->c[C_NET].set &&
+			 p->c[C_NET].status && !p->failed;
+		if (ok && p->deployment_available)
+			cond_set(p, C_READY, 1, "Available",
+				 "Milvus is available at %s.%s.svc:%d with %s TLS and authentication on",
+				 p->v.name, p->v.ns, CLUSTER_PORT_GRPC,
+				 p->v.tls_mode == TLS_MUTUAL ? "mutual" : p->v.tls_mode ? "server" : "no");
+		else if (ok)
+			cond_set(p, C_READY, 0, "Progressing", "waiting for the Milvus pod to be available");
+		else {
+			for (int i = 1; i < C_N; i++)
+				if (p->c[i].set && !p->c[i].status && i != C_ENC) {
+					cond_set(p, C_READY, 0, p->c[i].reason, "%s", p->c[i].message);
+					break;
+				}
+			if (!p->c[C_READY].set)
+				cond_set(p, C_READY, 0, "Progressing", "reconciling");
+		}
+		cond_set(p, C_DEGRADED, p->failed, p->failed ? "ReconcileError" : "AsExpected",
+			 "%s", p->failed ? "a step failed; retrying with backoff" : "no errors");
+	}
+	write_status(kc, p);
+
+	if (p->failed) {
+		res = RECONCILE_RETRY;
+	} else {
+		long long next = cr->resync_ms;
+		if (!p->deployment_available || !p->c[C_READY].status)
+			next = NOT_READY_REQUEUE_MS;
+		if (p->renew_at) {
+			long long until = ((long long)p->renew_at - (long long)p->now) * 1000 + 1000;
+			if (until < next)
+				next = until > 1000 ? until : 1000;
+		}
+		*requeue_ms = (long)next;
+		res = RECONCILE_REQUEUE;
+	}
+out:
+	pki_pair_free(&ca);
+	free(bundle);
+	free(server_cert);
+	free(p);
+	return res;
+}
