@@ -835,6 +835,7 @@ static void adopt(struct kube_client *kc, struct pass *p, const struct kube_kind
 	struct buf path = BUF_INIT(2048);
 	struct kube_error err;
 	yajl_val live = NULL;
+	char body[1024];
 
 	if (apply_get(kc, kind, p->v.ns, name, &live, &err) != 0)
 		goto out;
@@ -842,11 +843,15 @@ static void adopt(struct kube_client *kc, struct pass *p, const struct kube_kind
 		goto out;
 	if (kube_path(&path, kind, p->v.ns, name, NULL))
 		goto out;
+	/* owned by the new Cluster again, and no longer due for purging */
+	snprintf(body, sizeof(body),
+		 "{\"metadata\":{\"labels\":{\"" CLUSTER_PURGE_LABEL "\":null,"
+		 "\"vecward.io/recycled-uid\":null},\"ownerReferences\":[{\"apiVersion\":"
+		 "\"vecward.io/v1alpha1\",\"kind\":\"Cluster\",\"name\":\"%s\",\"uid\":\"%s\","
+		 "\"controller\":true,\"blockOwnerDeletion\":true}]}}",
+		 p->v.name, p->v.uid);
 	apply_count_write();
-	if (kube_merge_patch(kc, path.ptr,
-			     "{\"metadata\":{\"labels\":{\"" CLUSTER_PURGE_LABEL
-			     "\":null,\"vecward.io/recycled-uid\":null}}}",
-			     NULL, &err) == 0) {
+	if (kube_merge_patch(kc, path.ptr, body, NULL, &err) == 0) {
 		log_info(p->what, "adopted %s %s back from the recycle bin", kind->kind, name);
 		event_emit(kc, p->obj, "Normal", "Adopted", "Adopt",
 			   "an object kept in the recycle bin was adopted again");
@@ -922,6 +927,7 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 	char what[400], err[512];
 	char *bundle = NULL, *server_cert = NULL;
 	enum reconcile_result res = RECONCILE_DONE;
+	unsigned long writes0 = apply_writes();
 
 	if (!obj)
 		return RECONCILE_DONE; /* gone: owned objects follow by garbage collection */
@@ -1027,6 +1033,7 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 		res = RECONCILE_REQUEUE;
 	}
 out:
+	log_debug(what, "reconciled: %lu write(s)", apply_writes() - writes0);
 	pki_pair_free(&ca);
 	free(bundle);
 	free(server_cert);

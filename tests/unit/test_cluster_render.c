@@ -1,0 +1,278 @@
+/* Tests for operator/render/cluster_render: spec in, exact objects out. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster_render.h"
+#include "json.h"
+#include "unit.h"
+
+static const char *CR =
+	"{\"apiVersion\":\"vecward.io/v1alpha1\",\"kind\":\"Cluster\","
+	"\"metadata\":{\"name\":\"prod\",\"namespace\":\"search\",\"uid\":\"u-1\",\"generation\":3},"
+	"\"spec\":{\"version\":\"v2.6.1\",\"storage\":{\"size\":\"50Gi\",\"storageClassName\":\"fast\"},"
+	"\"tls\":{\"mode\":\"mutual\",\"internal\":true,\"duration\":\"720h\",\"renewBefore\":\"24h\"},"
+	"\"network\":{\"allowedCIDRs\":[\"10.20.0.0/16\"],\"allowedNamespaces\":[\"app\"]},"
+	"\"encryption\":{\"keyRef\":{\"name\":\"k\"}},"
+	"\"audit\":{\"enabled\":true,\"output\":\"file\"}}}";
+
+static yajl_val parse(const char *s)
+{
+	yajl_val v = NULL;
+	assert_int_equal(json_parse(s, strlen(s), 64, 0, &v, NULL, 0), 0);
+	return v;
+}
+
+static void view(const char *cr, yajl_val *tree, struct cluster_view *v)
+{
+	char err[256];
+	*tree = parse(cr);
+	assert_int_equal(cluster_view_parse(*tree, v, err, sizeof(err)), 0);
+}
+
+static void test_view_reads_spec(void **state)
+{
+	yajl_val t;
+	struct cluster_view v;
+
+	view(CR, &t, &v);
+	assert_string_equal(v.name, "prod");
+	assert_string_equal(v.ns, "search");
+	assert_string_equal(v.image, "milvusdb/milvus:v2.6.1");
+	assert_int_equal(v.tls_mode, TLS_MUTUAL);
+	assert_true(v.tls_internal);
+	assert_true(v.duration_s == 720 * 3600.0);
+	assert_true(v.renew_before_s == 24 * 3600.0);
+	assert_string_equal(v.storage_size, "50Gi");
+	assert_true(v.root_generated);
+	assert_string_equal(v.encryption_key, "k");
+	assert_string_equal(v.audit_output, "file");
+	assert_int_equal(v.recycle_bin_days, 30);
+	yajl_tree_free(t);
+}
+
+static void test_view_defaults(void **state)
+{
+	yajl_val t;
+	struct cluster_view v;
+
+	view("{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\",\"uid\":\"c\"}}", &t, &v);
+	assert_int_equal(v.tls_mode, TLS_SERVER);
+	assert_true(v.tls_internal);
+	assert_true(v.duration_s == 2160 * 3600.0);
+	assert_true(v.renew_before_s == 360 * 3600.0);
+	assert_string_equal(v.key_algorithm, "ECDSA-P256");
+	assert_string_equal(v.storage_size, "10Gi");
+	assert_int_equal(v.replicas, 1);
+	assert_true(v.audit_enabled);
+	assert_string_equal(v.image, "milvusdb/milvus:v2.6.0");
+	yajl_tree_free(t);
+}
+
+static void expect_view_error(const char *spec, const char *needle)
+{
+	char doc[1024], err[256] = "";
+	struct cluster_view v;
+	yajl_val t;
+
+	snprintf(doc, sizeof(doc), "{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\",\"uid\":\"c\"},\"spec\":%s}", spec);
+	t = parse(doc);
+	assert_int_equal(cluster_view_parse(t, &v, err, sizeof(err)), -1);
+	if (!strstr(err, needle))
+		fail_msg("error '%s' does not contain '%s'", err, needle);
+	yajl_tree_free(t);
+}
+
+static void test_view_rejects_bad_specs(void **state)
+{
+	expect_view_error("{\"tls\":{\"renewBefore\":\"800h\",\"duration\":\"720h\"}}", "spec.tls.renewBefore");
+	expect_view_error("{\"tls\":{\"duration\":\"30m\"}}", "spec.tls.duration");
+	expect_view_error("{\"tls\":{\"duration\":\"20000h\"}}", "825 days");
+	expect_view_error("{\"tls\":{\"mode\":\"maybe\"}}", "spec.tls.mode");
+	expect_view_error("{\"replicas\":3}", "spec.replicas");
+	expect_view_error("{\"mode\":\"distributed\"}", "spec.mode");
+}
+
+static void test_milvus_config(void **state)
+{
+	yajl_val t;
+	struct cluster_view v;
+	char *y;
+
+	view(CR, &t, &v);
+	y = cluster_render_milvus_config(&v);
+	assert_non_null(y);
+	assert_non_null(strstr(y, "    authorizationEnabled: true\n"));
+	assert_non_null(strstr(y, "    tlsMode: 2\n"));
+	assert_non_null(strstr(y, "    internaltlsEnabled: true\n"));
+	assert_non_null(strstr(y, "  serverPemPath: /milvus/tls/server/tls.crt\n"));
+	assert_non_null(strstr(y, "  caPemPath: /milvus/tls/server/ca.crt\n"));
+	assert_non_null(strstr(y, "  sni: prod.search.svc.cluster.local\n"));
+	assert_non_null(strstr(y, "    enable: true\n"));
+	assert_non_null(strstr(y, "    filename: access.log\n"));
+	assert_non_null(strstr(y, "    port: 8080\n"));
+	/* nothing secret can be in it: no password key at all */
+	assert_null(strstr(y, "Password"));
+	assert_null(strstr(y, "password"));
+	free(y);
+	yajl_tree_free(t);
+
+	view("{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\",\"uid\":\"c\"},"
+	     "\"spec\":{\"tls\":{\"mode\":\"disabled\",\"internal\":false},\"audit\":{\"enabled\":false}}}",
+	     &t, &v);
+	y = cluster_render_milvus_config(&v);
+	assert_non_null(strstr(y, "    tlsMode: 0\n"));
+	assert_non_null(strstr(y, "    internaltlsEnabled: false\n"));
+	assert_null(strstr(y, "serverPemPath"));
+	assert_non_null(strstr(y, "    enable: false\n"));
+	free(y);
+	yajl_tree_free(t);
+}
+
+static void test_deployment_is_restricted(void **state)
+{
+	yajl_val t, d, c, pod;
+	struct cluster_view v;
+	char *j;
+
+	view(CR, &t, &v);
+	j = cluster_render_deployment(&v, "abc123");
+	assert_non_null(j);
+	d = parse(j);
+	pod = json_get(d, "spec", "template", "spec", NULL);
+	c = json_array_at(json_get(pod, "containers", NULL), 0);
+	assert_string_equal(json_get_str(d, "metadata", "name", NULL), "prod");
+	assert_string_equal(json_get_str(json_array_at(json_get(d, "metadata", "ownerReferences", NULL), 0), "uid", NULL), "u-1");
+	assert_string_equal(json_get_str(d, "spec", "template", "metadata", "annotations", "vecward.io/config-hash", NULL), "abc123");
+	assert_int_equal(json_get_bool(pod, -1, "securityContext", "runAsNonRoot", NULL), 1);
+	assert_string_equal(json_get_str(pod, "securityContext", "seccompProfile", "type", NULL), "RuntimeDefault");
+	assert_int_equal(json_get_bool(pod, -1, "automountServiceAccountToken", NULL), 0);
+	assert_int_equal(json_get_bool(c, -1, "securityContext", "allowPrivilegeEscalation", NULL), 0);
+	assert_int_equal(json_get_bool(c, -1, "securityContext", "readOnlyRootFilesystem", NULL), 1);
+	assert_string_equal(json_str(json_array_at(json_get(c, "securityContext", "capabilities", "drop", NULL), 0)), "ALL");
+	assert_int_equal(json_get_int(c, 0, "readinessProbe", "httpGet", "port", NULL), 9091);
+	assert_int_equal(json_get_int(c, 0, "livenessProbe", "httpGet", "port", NULL), 9091);
+	assert_string_equal(json_get_str(json_array_at(json_get(c, "env", NULL), 0), "valueFrom", "secretKeyRef", "name", NULL), "prod-root");
+	/* the only Secret mounted is the server certificate: never the CA key */
+	{
+		yajl_val vols = json_get(pod, "volumes", NULL);
+		int secrets = 0;
+		for (size_t i = 0; i < json_array_len(vols); i++) {
+			const char *s = json_get_str(json_array_at(vols, i), "secret", "secretName", NULL);
+			if (s) {
+				secrets++;
+				assert_string_equal(s, "prod-server-tls");
+			}
+		}
+		assert_int_equal(secrets, 1);
+	}
+	yajl_tree_free(d);
+	free(j);
+	/* pure: the same input renders the same bytes */
+	{
+		char *a = cluster_render_deployment(&v, "abc123"), *b = cluster_render_deployment(&v, "abc123");
+		assert_string_equal(a, b);
+		free(a);
+		free(b);
+	}
+	yajl_tree_free(t);
+}
+
+static void test_netpols(void **state)
+{
+	yajl_val t, np;
+	struct cluster_view v;
+	char *out[CLUSTER_NETPOLS];
+	int n;
+
+	view(CR, &t, &v);
+	n = cluster_render_netpols(&v, "vecward-system", NULL, out);
+	assert_int_equal(n, 5);
+	np = parse(out[0]);
+	assert_string_equal(json_get_str(np, "metadata", "name", NULL), "prod-default-deny");
+	assert_int_equal(json_array_len(json_get(np, "spec", "policyTypes", NULL)), 2);
+	assert_null(json_get(np, "spec", "ingress", NULL));
+	assert_null(json_get(np, "spec", "egress", NULL));
+	yajl_tree_free(np);
+	np = parse(out[1]);
+	{
+		yajl_val from = json_get(json_array_at(json_get(np, "spec", "ingress", NULL), 0), "from", NULL);
+		yajl_val ports = json_get(json_array_at(json_get(np, "spec", "ingress", NULL), 0), "ports", NULL);
+		assert_int_equal(json_array_len(from), 3); /* own namespace, app, the CIDR */
+		assert_string_equal(json_get_str(json_array_at(from, 1), "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name", NULL), "app");
+		assert_string_equal(json_get_str(json_array_at(from, 2), "ipBlock", "cidr", NULL), "10.20.0.0/16");
+		assert_int_equal(json_array_len(ports), 2);
+		assert_int_equal(json_get_int(json_array_at(ports, 0), 0, "port", NULL), 19530);
+		assert_int_equal(json_get_int(json_array_at(ports, 1), 0, "port", NULL), 8080);
+	}
+	yajl_tree_free(np);
+	np = parse(out[2]);
+	assert_string_equal(json_get_str(json_array_at(json_get(json_array_at(json_get(np, "spec", "ingress", NULL), 0), "from", NULL), 0),
+				       "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name", NULL), "vecward-system");
+	yajl_tree_free(np);
+	np = parse(out[4]);
+	/* DNS plus the KMS egress because encryption is set */
+	assert_int_equal(json_array_len(json_get(np, "spec", "egress", NULL)), 2);
+	yajl_tree_free(np);
+	for (int i = 0; i < n; i++)
+		free(out[i]);
+	yajl_tree_free(t);
+}
+
+static void test_secret_is_base64(void **state)
+{
+	yajl_val t, s;
+	struct cluster_view v;
+	const char *keys[] = { "username", "password" };
+	const char *vals[] = { "root", "pw:1" };
+	char *j;
+
+	view(CR, &t, &v);
+	j = cluster_render_secret(&v, "prod-root", "kubernetes.io/basic-auth", keys, vals, 2);
+	s = parse(j);
+	assert_string_equal(json_get_str(s, "type", NULL), "kubernetes.io/basic-auth");
+	assert_string_equal(json_get_str(s, "data", "username", NULL), "cm9vdA==");
+	assert_string_equal(json_get_str(s, "data", "password", NULL), "cHc6MQ==");
+	assert_null(strstr(j, "pw:1"));
+	yajl_tree_free(s);
+	cluster_free_secret_json(j);
+	yajl_tree_free(t);
+}
+
+static void test_service_and_pvc(void **state)
+{
+	yajl_val t, o;
+	struct cluster_view v;
+	char *j;
+
+	view(CR, &t, &v);
+	j = cluster_render_service(&v);
+	o = parse(j);
+	assert_int_equal(json_array_len(json_get(o, "spec", "ports", NULL)), 3);
+	assert_string_equal(json_get_str(o, "spec", "selector", "vecward.io/cluster", NULL), "prod");
+	yajl_tree_free(o);
+	free(j);
+	j = cluster_render_pvc(&v);
+	o = parse(j);
+	assert_string_equal(json_get_str(o, "metadata", "name", NULL), "prod-data");
+	assert_string_equal(json_get_str(o, "spec", "resources", "requests", "storage", NULL), "50Gi");
+	assert_string_equal(json_get_str(o, "spec", "storageClassName", NULL), "fast");
+	yajl_tree_free(o);
+	free(j);
+	yajl_tree_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_view_reads_spec),
+		cmocka_unit_test(test_view_defaults),
+		cmocka_unit_test(test_view_rejects_bad_specs),
+		cmocka_unit_test(test_milvus_config),
+		cmocka_unit_test(test_deployment_is_restricted),
+		cmocka_unit_test(test_netpols),
+		cmocka_unit_test(test_secret_is_base64),
+		cmocka_unit_test(test_service_and_pvc),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
