@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the pinned control-plane tools (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubectl, kwok, helm) from the Go module proxy into
-# ~/.cache/vecward/bin, once. A tool is rebuilt only when its go.mod/go.sum change.
+# ~/.cache/vecward/bin, once. A tool is rebuilt only when its go.mod/go.sum or ldflags change.
 # Go is used for these tools only; the project itself is C.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,7 +12,7 @@ export GOFLAGS=-buildvcs=false
 # keep Go's module and build caches (the defaults live under $HOME and survive)
 
 modver() { # module version pinned in a tools go.mod
-	awk -v m="$2" '$1==m && $2 ~ /^v/ {print $2; exit}' "$here/$1/go.mod"
+	awk -v m="$2" '$1=="require" && $2==m {print $3; exit} $1==m && $2 ~ /^v/ {print $2; exit}' "$here/$1/go.mod"
 }
 
 toolname() { # binary name of a main package
@@ -22,7 +22,7 @@ toolname() { # binary name of a main package
 build() { # build DIR LDFLAGS PKG...
 	local dir=$1 ldflags=$2; shift 2
 	local stamp="$cache/stamps/$dir" sum
-	sum=$(cat "$here/$dir/go.mod" "$here/$dir/go.sum" | sha256sum | cut -c1-16)
+	sum=$( (cat "$here/$dir/go.mod" "$here/$dir/go.sum"; echo "$ldflags") | sha256sum | cut -c1-16)
 	local missing=0 p
 	for p in "$@"; do [ -x "$bin/$(toolname "$p")" ] || missing=1; done
 	if [ "$missing" = 0 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
@@ -42,6 +42,7 @@ build() { # build DIR LDFLAGS PKG...
 want=${1:-all}
 
 kv=$(modver kubernetes k8s.io/kubernetes)
+[ -n "$kv" ] || { echo "tools: no k8s.io/kubernetes version in tools/kubernetes/go.mod" >&2; exit 1; }
 kminor=$(echo "$kv" | cut -d. -f2)
 kx=""
 for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do

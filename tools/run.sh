@@ -9,6 +9,7 @@ VW_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="${VECWARD_CACHE:-$HOME/.cache/vecward}/bin:$VW_ROOT/bin:$PATH"
 cp_sh=$VW_ROOT/tests/e2e/controlplane.sh
 cp_dir=$VW_ROOT/.work/run/cp
+operator=${VW_OPERATOR:-$VW_ROOT/bin/vecward-operator} # override e.g. to run under gdb
 say() { echo "run: $*" >&2; }
 
 op_pid=
@@ -64,7 +65,7 @@ fi
 # ---- operator below, and stop it in stop_operator/cleanup), serving a cert from ------
 # ---- `controlplane.sh cert "$cp_dir" webhook` and registered via clientConfig.url. ---
 
-"$VW_ROOT/bin/vecward-operator" --kubeconfig "$KUBECONFIG" &
+"$operator" --kubeconfig "$KUBECONFIG" &
 op_pid=$!
 say "operator running (pid $op_pid); Ctrl-C to stop"
 # `wait` returns early when a trapped signal arrives; the trap then stops everything

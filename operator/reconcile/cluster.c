@@ -21,6 +21,9 @@
 
 #define CA_LIFETIME_S (10L * 365 * 86400)
 #define CA_RENEW_BEFORE_S (365L * 86400)
+/* After a CA rotation the server keeps its certificate from the old CA this
+ * long, while clients pick up the new trust bundle; then it is re-issued. */
+#define CA_ROTATION_GRACE_S (7L * 86400)
 #define NOT_READY_REQUEUE_MS 5000
 #define ERROR_REQUEUE_MS 30000
 
@@ -45,6 +48,7 @@ struct pass {
 	char ca_not_after[32], not_after[32], renewal[32], serial[64];
 	long long renew_at; /* unix time the server certificate is due */
 	long long ca_renew_at;
+	long long ca_not_before;
 	long ready_replicas;
 	int deployment_available;
 	char root_secret[300];
@@ -280,6 +284,7 @@ static int ensure_ca(struct kube_client *kc, struct pass *p, struct pki_pair *ca
 		}
 		p->ca_renew_at = due;
 		if (pki_cert_info(ca->cert_pem, &info, NULL, 0) == 0) {
+			p->ca_not_before = info.not_before;
 			rfc3339(info.not_after, p->ca_not_after, sizeof(p->ca_not_after));
 			pki_cert_info_free(&info);
 		}
@@ -370,6 +375,16 @@ static int ensure_server_cert(struct kube_client *kc, struct pass *p, const stru
 					       (time_t)v->renew_before_s };
 		why = pki_renewal_due(leaf.cert_pem, ca->cert_pem, &want, p->now, &due);
 	}
+	if (why == PKI_RENEW_ISSUER_CHANGED && leaf.cert_pem && p->ca_not_before &&
+	    p->now - p->ca_not_before < CA_ROTATION_GRACE_S &&
+	    pki_verify(leaf.cert_pem, bundle, p->now, PKI_PURPOSE_SERVER, NULL, NULL, 0) == 0) {
+		/* the CA was just rotated: clients that still trust only the old CA
+		 * would lose the server if it switched now; keep the old-CA leaf
+		 * (still in the bundle) through the grace period */
+		why = PKI_RENEW_NONE;
+		due = (time_t)(p->ca_not_before + CA_ROTATION_GRACE_S);
+		goto keep;
+	}
 	if (why != PKI_RENEW_NONE) {
 		struct pki_leaf_req req = { names[3], dns, 5, NULL, 0, PKI_USAGE_BOTH, alg,
 					    (time_t)v->duration_s };
@@ -385,6 +400,7 @@ static int ensure_server_cert(struct kube_client *kc, struct pass *p, const stru
 			pki_renewal_due(leaf.cert_pem, ca->cert_pem, &want, p->now, &due);
 		}
 	}
+keep:
 	{
 		const char *keys[] = { "tls.crt", "tls.key", "ca.crt" };
 		const char *vals[] = { leaf.cert_pem, leaf.key_pem, bundle };

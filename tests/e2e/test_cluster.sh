@@ -108,11 +108,16 @@ openssl s_server -accept "127.0.0.1:$port" -cert "$work/server.crt" -key "$work/
 spid=$!
 trap 'kill $spid 2>/dev/null || true; stop_operator; kubectl delete pv pv-$ns --wait=false >/dev/null 2>&1 || true' EXIT
 wait_for 10 "s_server listening" bash -c "ss -ltn | grep -q 127.0.0.1:$port"
-hs() { echo | timeout 10 openssl s_client -connect "127.0.0.1:$port" -servername "prod.$ns.svc" \
-	-verify_hostname "prod.$ns.svc" -CAfile "$work/bundle.crt" -verify_return_error "$@" 2>&1; }
-out=$(hs -cert "$work/client.crt" -key "$work/client.key") || fail "mutual TLS handshake with a client certificate failed: $out"
+# an HTTP request through the TLS connection: only an accepted client gets an answer
+hs() { printf 'GET / HTTP/1.0\r\n\r\n' | timeout 10 openssl s_client -connect "127.0.0.1:$port" \
+	-servername "prod.$ns.svc" -verify_hostname "prod.$ns.svc" -CAfile "$work/bundle.crt" \
+	-verify_return_error -ign_eof "$@" 2>&1; }
+out=$(hs -cert "$work/client.crt" -key "$work/client.key") || fail "mutual TLS with a client certificate failed: $out"
 expect_contains "$out" "Verify return code: 0 (ok)" "server certificate verified by the client"
-if out=$(hs) && ! grep -q -i "alert\|error" <<<"$out"; then fail "mutual TLS accepted a client without a certificate"; fi
+expect_contains "$out" "HTTP/1.0 200 ok" "request answered over mutual TLS"
+out=$(hs) || true
+case $out in *"HTTP/1.0 200 ok"*) fail "mutual TLS answered a client without a certificate" ;; esac
+expect_contains "$out" "alert" "server refuses a client without a certificate"
 kill $spid; wait $spid 2>/dev/null || true
 
 # ---- no secret outside Secrets ---------------------------------------------------

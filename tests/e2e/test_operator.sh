@@ -26,16 +26,32 @@ kind: Cluster
 metadata:
   name: watched
 spec:
+  deletion: {recycleBinDays: 0}
   network:
     allowedCIDRs: ["10.1.0.0/16"]
 YAML
-wait_for 30 "operator sees the new Cluster" has "\"msg\":\"seen\",\"object\":\"cluster $ns/watched\",\"generation\":\"1\""
+# the Cluster reconciler answers with a status for each generation it sees
+wait_for 30 "operator reconciles the new Cluster" bash -c "test \"\$(kubectl get cluster watched -n $ns -o jsonpath='{.status.observedGeneration}')\" = 1"
+kubectl get secret watched-root -n "$ns" >/dev/null || fail "root credentials not generated"
 
-kubectl patch cluster watched -n "$ns" --type merge -p '{"spec":{"replicas":1,"network":{"allowedCIDRs":["10.2.0.0/16"]}}}' >/dev/null
-wait_for 30 "operator sees the update" has "\"object\":\"cluster $ns/watched\",\"generation\":\"2\""
+kubectl patch cluster watched -n "$ns" --type merge -p '{"spec":{"network":{"allowedCIDRs":["10.2.0.0/16"]}}}' >/dev/null
+wait_for 30 "operator reconciles the update" bash -c "test \"\$(kubectl get cluster watched -n $ns -o jsonpath='{.status.observedGeneration}')\" = 2"
+expect_contains "$(kubectl get networkpolicy watched-allow-clients -n "$ns" -o jsonpath='{.spec.ingress[0].from}')" 10.2.0.0/16 "allowlist follows the update"
 
-kubectl delete cluster watched -n "$ns" --wait=true >/dev/null
-wait_for 30 "operator sees the delete" has "\"msg\":\"gone\",\"object\":\"cluster $ns/watched\""
+# the user and key informers still only observe (their reconcilers come later)
+cat <<YAML | kubectl apply -n "$ns" -f - >/dev/null
+apiVersion: vecward.io/v1alpha1
+kind: User
+metadata:
+  name: watcher
+spec:
+  clusterRef: {name: watched}
+  username: watcher
+YAML
+wait_for 30 "operator sees the User" has "\"msg\":\"seen\",\"object\":\"user $ns/watcher\""
+
+kubectl delete cluster watched -n "$ns" --wait=true --timeout=30s >/dev/null
+wait_for 30 "operator finalizes the delete" has "\"msg\":\"finalized\",\"object\":\"cluster $ns/watched\""
 
 # no secret material in the log, ever (client key / token markers)
 if grep -q -e "PRIVATE KEY" -e "Bearer" "$log"; then fail "operator log contains credentials"; fi

@@ -1,0 +1,57 @@
+# Helpers for the end-to-end tests; every tests/e2e/test_*.sh starts with
+#   . "$(dirname "$0")/lib.sh"
+# run.sh provides: KUBECONFIG (admin), VW_ROOT (repo root), VW_CP (control-plane dir:
+# pki/, ports, logs/) and a PATH with ~/.cache/vecward/bin and $VW_ROOT/bin.
+set -euo pipefail
+
+: "${KUBECONFIG:?run me through tests/e2e/run.sh}" "${VW_ROOT:?}" "${VW_CP:?}"
+export KUBECONFIG VW_ROOT VW_CP
+
+# fail MSG: stop the test
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+# expect_eq ACTUAL EXPECTED WHAT
+expect_eq() {
+	[ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"
+}
+
+# expect_contains HAYSTACK NEEDLE WHAT
+expect_contains() {
+	case $1 in
+		*"$2"*) ;;
+		*) fail "$3: '$2' not found in: $1" ;;
+	esac
+}
+
+# expect_fail WHAT CMD...: CMD must fail; its stdout+stderr are left in $OUT
+expect_fail() {
+	local what=$1; shift
+	if OUT=$("$@" 2>&1); then
+		fail "$what: succeeded but should have failed: $* -> $OUT"
+	fi
+	return 0
+}
+
+# wait_for TIMEOUT_S WHAT CMD...: run CMD every 0.5s until it succeeds
+wait_for() {
+	local timeout=$1 what=$2; shift 2
+	local start=${EPOCHREALTIME//[.,]/} out
+	until out=$("$@" 2>&1); do
+		if (( ${EPOCHREALTIME//[.,]/} - start >= timeout * 1000000 )); then
+			fail "timed out after ${timeout}s waiting for $what (last output: $out)"
+		fi
+		sleep 0.5
+	done
+}
+
+# new_ns PREFIX: create a fresh namespace (with its default ServiceAccount), echo its name
+new_ns() {
+	local ns
+	ns="$1-$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')"
+	kubectl create namespace "$ns" >/dev/null || fail "cannot create namespace $ns"
+	wait_for 30 "ServiceAccount $ns/default" kubectl get serviceaccount default -n "$ns"
+	echo "$ns"
+}
