@@ -36,6 +36,7 @@ struct kube_client {
 	struct kube_stats stats;
 	struct buf token; /* current bearer token (secret) */
 	struct buf auth;  /* "Authorization: Bearer ..." (secret) */
+	long timeout_ms;  /* 0: KUBE_CONNECT_TIMEOUT_S / KUBE_REQUEST_TIMEOUT_S */
 };
 
 int kube_api_version(const struct kube_kind *k, char *out, size_t outlen)
@@ -229,7 +230,10 @@ static int setup(struct kube_client *c, const char *method, const char *path,
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)KUBE_CONNECT_TIMEOUT_S);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+			 c->timeout_ms > 0 && c->timeout_ms < KUBE_CONNECT_TIMEOUT_S * 1000L
+				 ? c->timeout_ms
+				 : KUBE_CONNECT_TIMEOUT_S * 1000L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "vecward/" VECWARD_VERSION);
 	if (cfg->ca.len) {
@@ -298,7 +302,8 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_body);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &sink);
-	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, (long)KUBE_REQUEST_TIMEOUT_S);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS,
+			 c->timeout_ms > 0 ? c->timeout_ms : KUBE_REQUEST_TIMEOUT_S * 1000L);
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, ebuf);
 	cc = curl_easy_perform(c->curl);
 	if (cc != CURLE_OK) {
@@ -645,4 +650,9 @@ out:
 	buf_free(&w.errbody);
 	buf_free(&q);
 	return rc;
+}
+
+void kube_client_set_timeout(struct kube_client *c, long timeout_ms)
+{
+	c->timeout_ms = timeout_ms > 0 ? timeout_ms : 0;
 }

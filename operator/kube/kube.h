@@ -60,6 +60,10 @@ struct kube_client;
 /* cfg must outlive the client. NULL on out of memory. */
 struct kube_client *kube_client_new(struct kube_config *cfg);
 void kube_client_free(struct kube_client *c);
+/* Cap every later request of this client (connect included) at timeout_ms;
+ * 0 restores the defaults (10s to connect, 30s in all). Watches keep their
+ * own limit. For callers on a deadline, such as the admission webhook. */
+void kube_client_set_timeout(struct kube_client *c, long timeout_ms);
 /* Counters of requests made by this client, by verb (for benchmarks/tests). */
 struct kube_stats {
 	unsigned long get, list, watch, apply, create, update, patch, del;

@@ -56,6 +56,22 @@ static yajl_val named(yajl_val root, const char *list, const char *name, const c
 	return NULL;
 }
 
+/* 1 when a scalar is absent, null or false the way kubectl's YAML reads it
+ * ("False", "no", "off", ...); everything else counts as set. */
+static int is_yaml_false(yajl_val v)
+{
+	static const char *const no[] = { "", "~", "null", "Null", "NULL", "false", "False",
+					  "FALSE", "no", "No", "NO", "n", "N", "off", "Off", "OFF" };
+	const char *s = json_str(v);
+
+	if (!v)
+		return 1;
+	for (size_t i = 0; s && i < sizeof(no) / sizeof(no[0]); i++)
+		if (strcmp(s, no[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static int resolve_path(const char *basedir, const char *p, char *out, size_t outlen)
 {
 	int n;
@@ -134,8 +150,7 @@ int kube_config_parse(const char *yaml, size_t len, const char *basedir, const c
 			 server ? server : "nothing");
 		goto out;
 	}
-	s = json_get_str(cl, "insecure-skip-tls-verify", NULL);
-	if (s && strcmp(s, "true") == 0) {
+	if (!is_yaml_false(json_get(cl, "insecure-skip-tls-verify", NULL))) {
 		snprintf(err, errlen,
 			 "kubeconfig: cluster %s sets insecure-skip-tls-verify; vecward always "
 			 "verifies TLS: set certificate-authority-data instead", clname);

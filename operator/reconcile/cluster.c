@@ -895,6 +895,8 @@ static int purge_item(yajl_val item, void *ctx)
 
 	if (!at || !ns || !name || parse_long(at, 0, 0x7fffffffL, &v) || v > pc->now)
 		return KUBE_ITEM_KEEP;
+	if (json_get(item, "metadata", "deletionTimestamp", NULL))
+		return KUBE_ITEM_KEEP; /* already going (a PVC waits for its pod) */
 	{
 		struct buf path = BUF_INIT(2048);
 		struct kube_error err;
