@@ -552,11 +552,11 @@ static void hash_hex(const char *const *parts, size_t n, char out[33])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-static int ensure(struct kube_client *kc, struct pass *p, const struct kube_kind *kind, char *json,
-		  const char *step, int cond, yajl_val *live)
+static int ensure_oc(struct kube_client *kc, struct pass *p, const struct kube_kind *kind,
+		     char *json, const char *step, int cond, yajl_val *live, enum apply_outcome *out)
 {
 	struct kube_error err;
-	enum apply_outcome oc;
+	enum apply_outcome oc = APPLY_UNCHANGED;
 	int rc;
 
 	if (!json) {
@@ -571,7 +571,15 @@ static int ensure(struct kube_client *kc, struct pass *p, const struct kube_kind
 	}
 	if (oc != APPLY_UNCHANGED)
 		log_info(p->what, "%s %s", oc == APPLY_CREATED ? "created" : "updated", step);
+	if (out)
+		*out = oc;
 	return 0;
+}
+
+static int ensure(struct kube_client *kc, struct pass *p, const struct kube_kind *kind, char *json,
+		  const char *step, int cond, yajl_val *live)
+{
+	return ensure_oc(kc, p, kind, json, step, cond, live, NULL);
 }
 
 static int ensure_workload(struct kube_client *kc, struct pass *p, const char *server_cert,
@@ -599,12 +607,22 @@ static int ensure_workload(struct kube_client *kc, struct pass *p, const char *s
 		p->failed = 1;
 		goto out;
 	}
-	for (int i = 0; i < n; i++) {
-		if (ensure(kc, p, &KUBE_NETWORKPOLICY, np[i], "networkpolicy", C_NET, NULL)) {
-			for (int j = i + 1; j < n; j++)
-				free(np[j]);
-			goto out;
+	{
+		int changed = 0;
+		for (int i = 0; i < n; i++) {
+			enum apply_outcome oc = APPLY_UNCHANGED;
+			if (ensure_oc(kc, p, &KUBE_NETWORKPOLICY, np[i], "networkpolicy", C_NET, NULL,
+				      &oc)) {
+				for (int j = i + 1; j < n; j++)
+					free(np[j]);
+				goto out;
+			}
+			changed |= oc != APPLY_UNCHANGED;
 		}
+		if (changed)
+			event_emit(kc, p->obj, "Normal", "NetworkPolicyApplied", "Apply",
+				   "default-deny NetworkPolicies applied: only the allowlist, the "
+				   "namespace and the operator reach the cluster");
 	}
 	cond_set(p, C_NET, 1, "DefaultDeny",
 		 "ingress and egress denied except: clients from the namespace, %zu namespace(s) "
