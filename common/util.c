@@ -154,9 +154,15 @@ int parse_duration(const char *s, double *seconds)
 		double unit;
 		/* digits with an optional fraction only: strtod alone would also
 		 * take blanks, signs, exponents, hex, "nan" and "inf" */
-		size_t span = strspn(s, "0123456789.");
+		size_t span = strspn(s, "0123456789"), frac;
 		if (span == 0)
 			return -1;
+		if (s[span] == '.') { /* a fraction needs digits: the CRD pattern's form */
+			frac = strspn(s + span + 1, "0123456789");
+			if (frac == 0)
+				return -1;
+			span += 1 + frac;
+		}
 		errno = 0;
 		v = strtod(s, &end);
 		if (end != s + span || errno || v < 0)
@@ -187,6 +193,8 @@ int parse_duration(const char *s, double *seconds)
 			return -1;
 		}
 		total += v * unit;
+		if (total > 1e12)
+			return -1; /* beyond any certificate lifetime: refuse */
 		any = 1;
 	}
 	if (!any)

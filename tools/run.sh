@@ -17,6 +17,10 @@ own_cp=0
 cleanup() {
 	trap - EXIT INT TERM
 	stop_operator
+	if [ -n "${wh_pid:-}" ]; then
+		kill -TERM "$wh_pid" 2>/dev/null || true
+		wait "$wh_pid" 2>/dev/null || true
+	fi
 	if [ "$own_cp" = 1 ]; then
 		say "stopping the local control plane"
 		"$cp_sh" down "$cp_dir" || true
@@ -49,6 +53,11 @@ else
 	eval "$("$cp_sh" env "$cp_dir")"
 	export KUBECONFIG
 	say "local control plane up; in another shell: $("$cp_sh" env "$cp_dir")"
+	# no storage provisioner here: a few unclassed volumes for Clusters' data PVCs
+	for i in 1 2 3 4 5; do
+		printf 'apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: local-pv-%s}\nspec:\n  capacity: {storage: 1Ti}\n  accessModes: [ReadWriteOnce]\n  persistentVolumeReclaimPolicy: Delete\n  hostPath: {path: /nonexistent/local-pv-%s}\n' "$i" "$i"
+		echo ---
+	done | kubectl apply -f - >/dev/null
 fi
 
 shopt -s nullglob
@@ -61,9 +70,28 @@ else
 	kubectl wait --for=condition=Established --timeout=60s -f "$VW_ROOT/crds/"
 fi
 
-# ---- webhook: TODO start bin/vecward-webhook here (in the background, like the -------
-# ---- operator below, and stop it in stop_operator/cleanup), serving a cert from ------
-# ---- `controlplane.sh cert "$cp_dir" webhook` and registered via clientConfig.url. ---
+# ---- the admission webhook ---------------------------------------------------------
+# On the local control plane the apiserver calls the webhook on 127.0.0.1
+# (clientConfig.url, manifests/webhook-local.yaml), with a serving certificate from
+# the control plane's CA. A remote cluster cannot reach this machine's loopback: there
+# the webhook runs in the cluster (Helm chart, issue 7).
+wh_pid=
+if [ "$own_cp" = 1 ]; then
+	read -r wh_crt wh_key < <("$cp_sh" cert "$cp_dir" webhook 127.0.0.1)
+	wh_log=$cp_dir/logs/webhook.log
+	"$VW_ROOT/bin/vecward-webhook" --listen 127.0.0.1:0 --tls-cert "$wh_crt" --tls-key "$wh_key" \
+		--kubeconfig "$KUBECONFIG" >"$wh_log" 2>&1 &
+	wh_pid=$!
+	for ((i = 0; i < 100; i++)); do grep -q '"msg":"serving"' "$wh_log" && break; sleep 0.1; done
+	wh_port=$(sed -n 's/.*"msg":"serving".*"port":"\([0-9]*\)".*/\1/p' "$wh_log" | tail -n1)
+	[ -n "$wh_port" ] || { say "webhook did not start: $(tail -5 "$wh_log")"; exit 1; }
+	sed -e "s|__WEBHOOK_URL__|https://127.0.0.1:$wh_port|" \
+		-e "s|__CA_BUNDLE__|$(base64 -w0 "$cp_dir/pki/ca.crt")|" \
+		"$VW_ROOT/manifests/webhook-local.yaml" | kubectl apply -f - >/dev/null
+	say "webhook serving on 127.0.0.1:$wh_port (pid $wh_pid) and registered; log: $wh_log"
+else
+	say "note: not registering the local webhook with a remote cluster (use the Helm chart)"
+fi
 
 "$operator" --kubeconfig "$KUBECONFIG" &
 op_pid=$!

@@ -197,7 +197,9 @@ static void test_parse_duration(void **state)
 	assert_duration("90s", 90);
 	assert_duration("0s", 0);
 	assert_duration("1.5h", 5400);
-	assert_duration(".5m", 30);
+	/* the CRD's form: digits before and (when there is a point) after it */
+	assert_int_equal(parse_duration(".5m", &(double){ 0 }), -1);
+	assert_int_equal(parse_duration("1.h", &(double){ 0 }), -1);
 	assert_duration("100ms", 0.1);
 	assert_duration("250us", 0.00025);
 	assert_duration("250\xc2\xb5s", 0.00025);
