@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jgen.h"
 #include "json.h"
 #include "log.h"
 #include "util.h"
@@ -94,39 +95,28 @@ void leader_free(struct leader *l)
 static char *lease_json(struct leader *l, const char *rv, const char *holder, int duration,
 			const char *acquire, const char *renew, long long transitions)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
-	const unsigned char *p;
-	size_t n;
-	char *out = NULL;
+	yajl_gen g = jgen_new();
 
 	if (!g)
 		return NULL;
-	yajl_gen_map_open(g);
-	json_gen_kv(g, "apiVersion", "coordination.k8s.io/v1");
-	json_gen_kv(g, "kind", "Lease");
-	json_gen_str(g, "metadata");
-	yajl_gen_map_open(g);
-	json_gen_kv(g, "name", l->name);
-	json_gen_kv(g, "namespace", l->ns);
-	json_gen_kv(g, "resourceVersion", rv);
-	yajl_gen_map_close(g);
-	json_gen_str(g, "spec");
-	yajl_gen_map_open(g);
-	json_gen_kv(g, "holderIdentity", holder);
-	json_gen_str(g, "leaseDurationSeconds");
-	yajl_gen_integer(g, duration);
-	json_gen_kv(g, "acquireTime", acquire);
-	json_gen_kv(g, "renewTime", renew);
-	json_gen_str(g, "leaseTransitions");
-	yajl_gen_integer(g, transitions);
-	yajl_gen_map_close(g);
-	yajl_gen_map_close(g);
-	if (yajl_gen_get_buf(g, &p, &n) == yajl_gen_status_ok && (out = malloc(n + 1))) {
-		memcpy(out, p, n);
-		out[n] = '\0';
-	}
-	yajl_gen_free(g);
-	return out;
+	jo(g);
+	jkv(g, "apiVersion", "coordination.k8s.io/v1");
+	jkv(g, "kind", "Lease");
+	jko(g, "metadata");
+	jkv(g, "name", l->name);
+	jkv(g, "namespace", l->ns);
+	if (rv)
+		jkv(g, "resourceVersion", rv);
+	jc(g);
+	jko(g, "spec");
+	jkv(g, "holderIdentity", holder);
+	jki(g, "leaseDurationSeconds", duration);
+	jkv(g, "acquireTime", acquire);
+	jkv(g, "renewTime", renew);
+	jki(g, "leaseTransitions", transitions);
+	jc(g);
+	jc(g);
+	return jgen_finish(g);
 }
 
 /* One attempt to acquire or renew. 1 if we hold the lease afterwards. */

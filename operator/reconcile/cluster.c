@@ -160,6 +160,35 @@ out:
 	return rc;
 }
 
+/* Create a Secret of generated material once (POST, never apply), so no retry,
+ * restart or second worker can replace it; *sec gets what is stored. */
+static int create_generated(struct kube_client *kc, struct pass *p, int cond, const char *name,
+			    const char *type, const char *const *keys, const char *const *vals,
+			    size_t n, const char *reason, const char *note, yajl_val *sec)
+{
+	struct kube_error err;
+	char *json = cluster_render_secret(&p->v, name, type, keys, vals, n);
+	int created = 0, r;
+
+	if (!json) {
+		p->failed = 1;
+		return -1;
+	}
+	r = apply_create_once(kc, &KUBE_SECRET, p->v.ns, json, &created, sec, &err);
+	cluster_free_secret_json(json);
+	if (r) {
+		char step[400];
+		snprintf(step, sizeof(step), "create Secret %s", name);
+		kerr(p, cond, step, &err);
+		return -1;
+	}
+	if (created) {
+		log_info(p->what, "generated Secret %s", name);
+		event_emit(kc, p->obj, "Normal", reason, "Generate", note);
+	}
+	return 0;
+}
+
 /* ---- CA ------------------------------------------------------------------ */
 
 /* Load or create the CA; fills ca (cert and key PEM). 0 or -1. */
@@ -193,8 +222,7 @@ static int ensure_ca(struct kube_client *kc, struct pass *p, struct pki_pair *ca
 		}
 		if (r == 1) {
 			struct pki_pair fresh = { 0 };
-			char cn[200], *json;
-			int created = 0;
+			char cn[200];
 			snprintf(cn, sizeof(cn), "vecward %s/%s CA", v->ns, v->name);
 			if (pki_ca_create(cn, PKI_KEY_ECDSA_P256, CA_LIFETIME_S, p->now, &fresh, ebuf,
 					  sizeof(ebuf))) {
@@ -204,23 +232,12 @@ static int ensure_ca(struct kube_client *kc, struct pass *p, struct pki_pair *ca
 			}
 			const char *keys[] = { "ca.crt", "ca.key" };
 			const char *vals[] = { fresh.cert_pem, fresh.key_pem };
-			json = cluster_render_secret(v, name, NULL, keys, vals, 2);
+			r = create_generated(kc, p, C_CERTS, name, NULL, keys, vals, 2, "CAGenerated",
+					     "vecward generated the cluster's certificate authority",
+					     &sec);
 			pki_pair_free(&fresh);
-			if (!json) {
-				p->failed = 1;
+			if (r)
 				goto out;
-			}
-			r = apply_create_once(kc, &KUBE_SECRET, v->ns, json, &created, &sec, &err);
-			cluster_free_secret_json(json);
-			if (r) {
-				kerr(p, C_CERTS, "create the CA secret", &err);
-				goto out;
-			}
-			if (created) {
-				log_info(p->what, "generated CA %s", name);
-				event_emit(kc, p->obj, "Normal", "CAGenerated", "Generate",
-					   "vecward generated the cluster's certificate authority");
-			}
 		}
 	}
 	ca->cert_pem = secret_str(sec, "ca.crt");
@@ -454,8 +471,6 @@ static int ensure_root(struct kube_client *kc, struct pass *p)
 
 	if (v->root_generated) {
 		char password[SECRET_PASSWORD_LEN + 1];
-		char *json;
-		int created = 0;
 		cluster_obj_name(v, "root", p->root_secret, sizeof(p->root_secret));
 		r = apply_get(kc, &KUBE_SECRET, v->ns, p->root_secret, &sec, &err);
 		if (r < 0) {
@@ -470,26 +485,14 @@ static int ensure_root(struct kube_client *kc, struct pass *p)
 			}
 			const char *keys[] = { "username", "password" };
 			const char *vals[] = { "root", password };
-			json = cluster_render_secret(v, p->root_secret, "kubernetes.io/basic-auth", keys,
-						     vals, 2);
+			r = create_generated(kc, p, C_CREDS, p->root_secret, "kubernetes.io/basic-auth",
+					     keys, vals, 2, "RootPasswordGenerated",
+					     "vecward generated a 32-character root password into a "
+					     "Secret; it is never shown anywhere else",
+					     &sec);
 			OPENSSL_cleanse(password, sizeof(password));
-			if (!json) {
-				p->failed = 1;
+			if (r)
 				goto out;
-			}
-			r = apply_create_once(kc, &KUBE_SECRET, v->ns, json, &created, &sec, &err);
-			cluster_free_secret_json(json);
-			if (r) {
-				kerr(p, C_CREDS, "create the root credentials", &err);
-				goto out;
-			}
-			if (created) {
-				log_info(p->what, "generated the root password into Secret %s",
-					 p->root_secret);
-				event_emit(kc, p->obj, "Normal", "RootPasswordGenerated", "Generate",
-					   "vecward generated a 32-character root password into a "
-					   "Secret; it is never shown anywhere else");
-			}
 		}
 	} else {
 		snprintf(p->root_secret, sizeof(p->root_secret), "%s", v->root_secret);
