@@ -13,9 +13,11 @@
 #include "buf.h"
 #include "cluster_render.h"
 #include "jgen.h"
+#include "kubelookup.h"
 #include "json.h"
 #include "log.h"
 #include "pki.h"
+#include "rules.h"
 #include "secret.h"
 #include "util.h"
 
@@ -954,6 +956,50 @@ int cluster_purge_recycled(struct kube_client *kc, const char *ns, long long now
 	return total;
 }
 
+/* The webhook's rules, run again here (a cluster stays safe where the webhook
+ * is not installed): 0 when the spec passes, 1 on a policy violation (reported
+ * as a condition and a warning Event; nothing is applied), -1 when the rules
+ * could not decide (lookups failed): retry. */
+static int check_policy(struct kube_client *kc, struct pass *p)
+{
+	struct wh_kube_lookup kl;
+	struct wh_lookup lk;
+	struct wh_result res;
+	struct wh_input in = { WH_KIND_CLUSTER, WH_OP_RECONCILE, p->v.ns, p->obj, NULL };
+	struct buf m = BUF_INIT(4096);
+	int rc = 0;
+
+	wh_kube_lookup_init(&kl, kc, 10000);
+	wh_kube_lookup_begin(&kl);
+	wh_kube_lookup_bind(&kl, &lk);
+	if (wh_evaluate(&in, &lk, &res) != 0) {
+		rc = -1;
+		goto out;
+	}
+	if (res.n_denials == 0)
+		goto out;
+	wh_result_message(&res, &m);
+	for (size_t i = 0; i < res.n_denials; i++)
+		if (strcmp(res.denials[i].id, "VW000") == 0)
+			rc = -1;
+	if (rc == 0) {
+		rc = 1;
+		cond_set(p, C_READY, 0, "PolicyViolation", "%s", buf_str(&m));
+		cond_set(p, C_DEGRADED, 1, "PolicyViolation",
+			 "the spec breaks vecward policy; nothing is applied until it is fixed");
+		log_warnx(p->what, "policy violation: %s", buf_str(&m));
+		event_emit(kc, p->obj, "Warning", "PolicyViolation", "Validate", buf_str(&m));
+	} else {
+		cond_set(p, C_DEGRADED, 1, "PolicyCheckFailed", "%s", buf_str(&m));
+		p->failed = 1;
+	}
+out:
+	wh_result_free(&res);
+	buf_free(&m);
+	kube_client_set_timeout(kc, 0);
+	return rc;
+}
+
 /* ---- the reconcile ----------------------------------------------------------------- */
 
 enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_client *kc,
@@ -1001,6 +1047,19 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 		}
 		res = RECONCILE_RETRY;
 		goto out;
+	}
+	{
+		int pol = check_policy(kc, p);
+		if (pol != 0) {
+			write_status(kc, p);
+			if (pol < 0) {
+				res = RECONCILE_RETRY;
+			} else {
+				*requeue_ms = cr->resync_ms;
+				res = RECONCILE_REQUEUE;
+			}
+			goto out;
+		}
 	}
 	{
 		char n[300];

@@ -53,6 +53,24 @@ wait_for 30 "operator sees the User" has "\"msg\":\"seen\",\"object\":\"user $ns
 kubectl delete cluster watched -n "$ns" --wait=true --timeout=30s >/dev/null
 wait_for 30 "operator finalizes the delete" has "\"msg\":\"finalized\",\"object\":\"cluster $ns/watched\""
 
+# without the webhook the operator still refuses an insecure spec: same rules, as a
+# condition, and nothing is created for it
+cat <<YAML | kubectl apply -n "$ns" -f - >/dev/null
+apiVersion: vecward.io/v1alpha1
+kind: Cluster
+metadata:
+  name: plaintext
+spec:
+  deletion: {recycleBinDays: 0}
+  tls: {mode: disabled}
+YAML
+wait_for 30 "policy violation reported" bash -c "test \"\$(kubectl get cluster plaintext -n $ns -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason}')\" = PolicyViolation"
+expect_contains "$(kubectl get cluster plaintext -n "$ns" -o jsonpath='{.status.conditions[?(@.type=="Ready")].message}')" \
+	"VW001: spec.tls.mode disabled is refused" "operator reports the webhook's rule"
+if kubectl get deploy plaintext -n "$ns" >/dev/null 2>&1; then fail "a Deployment was created for an insecure spec"; fi
+if kubectl get secret plaintext-root -n "$ns" >/dev/null 2>&1; then fail "credentials were generated for an insecure spec"; fi
+kubectl delete cluster plaintext -n "$ns" --wait=true --timeout=30s >/dev/null
+
 # no secret material in the log, ever (client key / token markers)
 if grep -q -e "PRIVATE KEY" -e "Bearer" "$log"; then fail "operator log contains credentials"; fi
 
