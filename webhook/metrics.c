@@ -19,7 +19,7 @@ void wh_metrics_init(struct wh_metrics *m)
 
 static int rule_index(const char *id)
 {
-	for (int i = 0; WH_RULES[i].id && i < WH_M_MAX_RULES; i++)
+	for (int i = 0; i < WH_M_MAX_RULES && WH_RULES[i].id; i++)
 		if (strcmp(WH_RULES[i].id, id) == 0)
 			return i;
 	return -1;
@@ -71,12 +71,12 @@ int wh_metrics_render(const struct wh_metrics *m, struct buf *o)
 		}
 	rc |= buf_adds(o, "# HELP vecward_webhook_denials_total Denying findings by rule ID.\n"
 			  "# TYPE vecward_webhook_denials_total counter\n");
-	for (int i = 0; WH_RULES[i].id && i < WH_M_MAX_RULES; i++)
+	for (int i = 0; i < WH_M_MAX_RULES && WH_RULES[i].id; i++)
 		rc |= buf_printf(o, "vecward_webhook_denials_total{rule=\"%s\"} %llu\n",
 				 WH_RULES[i].id, m->denials[i]);
 	rc |= buf_adds(o, "# HELP vecward_webhook_warnings_total Warnings by rule ID.\n"
 			  "# TYPE vecward_webhook_warnings_total counter\n");
-	for (int i = 0; WH_RULES[i].id && i < WH_M_MAX_RULES; i++)
+	for (int i = 0; i < WH_M_MAX_RULES && WH_RULES[i].id; i++)
 		rc |= buf_printf(o, "vecward_webhook_warnings_total{rule=\"%s\"} %llu\n",
 				 WH_RULES[i].id, m->warnings[i]);
 	rc |= buf_adds(o, "# HELP vecward_webhook_request_duration_seconds Time to answer an "
