@@ -38,7 +38,7 @@ all: deps bin/vecward-operator bin/vecward-webhook
 # ---- dependencies ---------------------------------------------------------
 DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libssl-dev libyajl-dev \
             libyaml-dev libcmocka-dev libevent-dev libcrypt-dev clang libclang-rt-14-dev \
-            openssl curl ca-certificates
+            openssl curl ca-certificates iproute2 python3
 deps: .work/deps.stamp
 .work/deps.stamp: Makefile
 	@mkdir -p .work
