@@ -4,6 +4,14 @@
  *
  *   vecward-webhook --listen 127.0.0.1:9443 --tls-cert FILE --tls-key FILE
  *                   [--kubeconfig PATH]
+ *   vecward-webhook --listen :9443 --bootstrap-secret NS/NAME --service-name SVC.NS.svc
+ *                   --cert-dir DIR [--bootstrap-ip IP]... [--webhook-config NAME]
+ *                   [--bootstrap-interval SECS]
+ *
+ * The second form issues its own CA and serving certificate into Secret
+ * NS/NAME, serves with it (written to DIR/tls.crt, DIR/tls.key) and keeps
+ * caBundle of its registrations current, at start and every interval
+ * (bootstrap.h).
  *
  * Cross-object rules read the API server (--kubeconfig, else $KUBECONFIG,
  * else the in-cluster service account); the webhook refuses to start without
@@ -16,9 +24,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
+#include "bootstrap.h"
 #include "kube.h"
 #include "kubeconfig.h"
 #include "kubelookup.h"
@@ -34,6 +45,17 @@ static void usage(FILE *f)
 		"  --tls-cert FILE           serving certificate chain (PEM), reloaded on change\n"
 		"  --tls-key FILE            its private key (PEM), reloaded on change\n"
 		"  --kubeconfig PATH         kubeconfig (default $KUBECONFIG, then in-cluster)\n"
+		"self-issued certificate (instead of --tls-cert/--tls-key):\n"
+		"  --bootstrap-secret NS/NAME  Secret holding the webhook's CA and serving\n"
+		"                            certificate; created (or renewed) when needed\n"
+		"  --service-name SVC.NS.svc the webhook's Service: its DNS names go into the\n"
+		"                            certificate\n"
+		"  --cert-dir DIR            where tls.crt/tls.key are written (0600; not /tmp)\n"
+		"  --bootstrap-ip IP         also an IP SAN, e.g. 127.0.0.1 (repeatable, up to 4)\n"
+		"  --webhook-config NAME     Mutating/ValidatingWebhookConfiguration whose caBundle\n"
+		"                            is kept current (default vecward-webhook)\n"
+		"  --bootstrap-interval SECS how often to check the Secret and caBundle\n"
+		"                            (default 3600)\n"
 		"  --reload-interval SECS    how often to check the certificate files (default 2)\n"
 		"  --lookup-budget MS        time for all API lookups of one request (default 3000;\n"
 		"                            keep it under the webhook's timeoutSeconds)\n"
@@ -45,7 +67,30 @@ static void usage(FILE *f)
 struct app {
 	struct event_base *base;
 	struct wh_server *srv;
+	struct kube_client *boot_kc; /* NULL without --bootstrap-secret */
+	struct wh_boot_config boot;
+	struct event *boot_timer;
+	long boot_interval_s;
 };
+
+/* Re-check the Secret and caBundle; reload at once when the files changed.
+ * A failed pass is retried within 30 seconds. */
+static void on_boot_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct app *a = arg;
+	struct timeval tv = { a->boot_interval_s, 0 };
+	char err[512];
+	int changed = 0;
+
+	if (wh_boot_sync(a->boot_kc, &a->boot, time(NULL), &changed, err, sizeof(err))) {
+		log_warnx(NULL, "certificate bootstrap: %s", err);
+		if (tv.tv_sec > 30)
+			tv.tv_sec = 30;
+	}
+	if (changed)
+		wh_server_check_reload(a->srv, 1);
+	evtimer_add(a->boot_timer, &tv);
+}
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
 {
@@ -74,6 +119,12 @@ int main(int argc, char **argv)
 		{ "reload-interval", required_argument, NULL, 'r' },
 		{ "lookup-budget", required_argument, NULL, 'b' },
 		{ "log-format", required_argument, NULL, 'f' },
+		{ "bootstrap-secret", required_argument, NULL, 'S' },
+		{ "service-name", required_argument, NULL, 'N' },
+		{ "cert-dir", required_argument, NULL, 'D' },
+		{ "bootstrap-ip", required_argument, NULL, 'I' },
+		{ "webhook-config", required_argument, NULL, 'W' },
+		{ "bootstrap-interval", required_argument, NULL, 'i' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -89,10 +140,16 @@ int main(int argc, char **argv)
 	struct wh_lookup lk;
 	struct wh_server_config scfg;
 	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
-	struct app a = { NULL, NULL };
+	struct app a;
+	const char *boot_secret = NULL, *boot_ips[WH_BOOT_MAX_IPS];
+	char boot_ns[256], cert_path[4096], key_path[4096];
+	size_t nips = 0;
 	char err[512];
 	int c, rc = 1;
 
+	memset(&a, 0, sizeof(a));
+	a.boot.webhook_config = "vecward-webhook";
+	a.boot_interval_s = 3600;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
@@ -135,6 +192,32 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'S':
+			boot_secret = optarg;
+			break;
+		case 'N':
+			a.boot.service = optarg;
+			break;
+		case 'D':
+			a.boot.cert_dir = optarg;
+			break;
+		case 'I':
+			if (nips == WH_BOOT_MAX_IPS) {
+				fprintf(stderr, "vecward-webhook: --bootstrap-ip: at most %d\n",
+					WH_BOOT_MAX_IPS);
+				return 2;
+			}
+			boot_ips[nips++] = optarg;
+			break;
+		case 'W':
+			a.boot.webhook_config = optarg;
+			break;
+		case 'i':
+			if (parse_long(optarg, 1, 86400, &a.boot_interval_s)) {
+				fprintf(stderr, "vecward-webhook: --bootstrap-interval: 1 to 86400 seconds\n");
+				return 2;
+			}
+			break;
 		case 'V':
 			printf("vecward-webhook %s\n", VECWARD_VERSION);
 			return 0;
@@ -146,12 +229,41 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (boot_secret) {
+		const char *slash = strchr(boot_secret, '/');
+		char dns[4][WH_BOOT_NAME_MAX];
+		if (!slash || slash == boot_secret || !slash[1] || strchr(slash + 1, '/') ||
+		    (size_t)(slash - boot_secret) >= sizeof(boot_ns)) {
+			fprintf(stderr, "vecward-webhook: --bootstrap-secret: NAMESPACE/NAME\n");
+			return 2;
+		}
+		if (cert || key || !a.boot.cert_dir ||
+		    wh_boot_service_names(a.boot.service, dns)) {
+			fprintf(stderr, "vecward-webhook: --bootstrap-secret needs --service-name "
+					"SVC.NS.svc and --cert-dir DIR, and replaces --tls-cert/--tls-key\n");
+			return 2;
+		}
+		snprintf(boot_ns, sizeof(boot_ns), "%.*s", (int)(slash - boot_secret), boot_secret);
+		a.boot.ns = boot_ns;
+		a.boot.name = slash + 1;
+		a.boot.ips = boot_ips;
+		a.boot.nips = nips;
+		if (snprintf(cert_path, sizeof(cert_path), "%s/tls.crt", a.boot.cert_dir) >=
+			    (int)sizeof(cert_path) ||
+		    snprintf(key_path, sizeof(key_path), "%s/tls.key", a.boot.cert_dir) >=
+			    (int)sizeof(key_path)) {
+			fprintf(stderr, "vecward-webhook: --cert-dir: path too long\n");
+			return 2;
+		}
+		cert = cert_path;
+		key = key_path;
+	}
 	if (optind < argc || !listen || !cert || !key) {
 		if (optind < argc)
 			fprintf(stderr, "vecward-webhook: unexpected argument %s\n", argv[optind]);
 		else
-			fprintf(stderr, "vecward-webhook: --listen, --tls-cert and --tls-key are "
-					"required\n");
+			fprintf(stderr, "vecward-webhook: --listen and either --tls-cert and --tls-key "
+					"or --bootstrap-secret are required\n");
 		usage(stderr);
 		return 2;
 	}
@@ -172,6 +284,24 @@ int main(int argc, char **argv)
 	}
 	wh_kube_lookup_init(&kl, kc, budget_ms);
 	wh_kube_lookup_bind(&kl, &lk);
+	if (boot_secret) {
+		/* a client of its own: the lookups set their own per-request timeouts */
+		a.boot_kc = kube_client_new(kcfg);
+		if (!a.boot_kc) {
+			log_errorx(NULL, "cannot create the Kubernetes client");
+			goto out;
+		}
+		kube_client_set_timeout(a.boot_kc, 10000);
+		if (wh_boot_sync(a.boot_kc, &a.boot, time(NULL), NULL, err, sizeof(err))) {
+			/* without a certificate there is nothing to serve; a caBundle
+			 * that could not be written yet is retried by the timer */
+			if (access(cert_path, R_OK) || access(key_path, R_OK)) {
+				log_errorx(NULL, "certificate bootstrap: %s", err);
+				goto out;
+			}
+			log_warnx(NULL, "certificate bootstrap: %s", err);
+		}
+	}
 
 	a.base = event_base_new();
 	if (!a.base) {
@@ -199,6 +329,14 @@ int main(int argc, char **argv)
 		log_errorx(NULL, "cannot install signal handlers");
 		goto out;
 	}
+	if (a.boot_kc) {
+		struct timeval tv = { a.boot_interval_s, 0 };
+		a.boot_timer = evtimer_new(a.base, on_boot_timer, &a);
+		if (!a.boot_timer || evtimer_add(a.boot_timer, &tv)) {
+			log_errorx(NULL, "cannot start the certificate bootstrap timer");
+			goto out;
+		}
+	}
 	{
 		char port[16];
 		const char *kv[] = { "listen", listen, "port", port, "apiserver", kcfg->server,
@@ -219,9 +357,12 @@ out:
 		event_free(ev_int);
 	if (ev_hup)
 		event_free(ev_hup);
+	if (a.boot_timer)
+		event_free(a.boot_timer);
 	wh_server_free(a.srv);
 	if (a.base)
 		event_base_free(a.base);
+	kube_client_free(a.boot_kc);
 	kube_client_free(kc);
 	kube_config_free(kcfg);
 	return rc;
