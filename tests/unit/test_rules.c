@@ -1172,12 +1172,13 @@ static void test_mutate_user_and_key(void **state)
 static void test_catalogue_matches_docs(void **state)
 {
 	struct buf doc = BUF_INIT(1 << 20);
-	int last = -1;
+	long last = -1;
 
 	assert_int_equal(read_file("docs/policies.md", 1 << 20, &doc), 0);
 	for (int i = 0; WH_RULES[i].id; i++) {
 		char row[16];
-		int num = atoi(WH_RULES[i].id + 2);
+		long num = -1;
+		assert_int_equal(parse_long(WH_RULES[i].id + 2, 0, 999, &num), 0);
 		assert_true(num > last); /* ordered, unique */
 		last = num;
 		snprintf(row, sizeof(row), "| %s |", WH_RULES[i].id);

@@ -4,6 +4,7 @@
  * raw OpenSSL clients: routes and status codes, the TLS floor and cipher
  * policy, no plaintext, body cap, and certificate reload without restart.
  */
+#include <ftw.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -157,10 +158,12 @@ static int setup(void **state)
 	struct srv *v = calloc(1, sizeof(*v));
 	struct wh_server_config c;
 	char err[512];
-	const char *tmp = getenv("TMPDIR");
-
 	assert_non_null(v);
-	snprintf(g_dir, sizeof(g_dir), "%s/vw-wh-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	/* test keys live in the work tree (tests run from the repository root),
+	 * never in /tmp; removed again at teardown */
+	mkdir(".work", 0700);
+	mkdir(".work/unit", 0700);
+	snprintf(g_dir, sizeof(g_dir), ".work/unit/vw-wh-XXXXXX");
 	assert_non_null(mkdtemp(g_dir));
 	make_pki("ca1.crt");
 	v->m = wh_memlookup_new();
@@ -189,11 +192,18 @@ static int setup(void **state)
 	return 0;
 }
 
+/* nftw callback: remove one entry of the scratch directory (children first). */
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
 static int teardown(void **state)
 {
 	struct srv *v = *state;
-	char cmd[600];
-
 	assert_int_equal(write(v->stop_pipe[1], "x", 1), 1);
 	pthread_join(v->th, NULL);
 	event_free(v->stop_ev);
@@ -203,8 +213,7 @@ static int teardown(void **state)
 	event_base_free(v->base);
 	wh_memlookup_free(v->m);
 	free(v);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-	if (system(cmd) != 0)
+	if (nftw(g_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS) != 0)
 		print_message("could not remove %s\n", g_dir);
 	return 0;
 }
