@@ -294,6 +294,30 @@ static char *key_pem(EVP_PKEY *k)
 	return s;
 }
 
+/* Sign x with signer, then hand out the certificate and key (the pair's key)
+ * as PEM in out; what names the certificate in errors. 0 or -1. */
+static int sign_export(X509 *x, EVP_PKEY *signer, EVP_PKEY *key, const char *what,
+		       struct pki_pair *out, char *err, size_t errlen)
+{
+	char *cert, *kp;
+
+	if (X509_sign(x, signer, EVP_sha256()) <= 0) {
+		seterr(err, errlen, "signing %s failed", what);
+		return -1;
+	}
+	cert = cert_pem(x);
+	kp = key_pem(key);
+	if (!cert || !kp) {
+		free(cert);
+		pki_secret_free(kp);
+		seterr(err, errlen, "encoding %s or key failed", what);
+		return -1;
+	}
+	out->cert_pem = cert;
+	out->key_pem = kp;
+	return 0;
+}
+
 static EVP_PKEY *keygen(enum pki_key_alg alg)
 {
 	switch (alg) {
@@ -530,7 +554,6 @@ int pki_ca_create(const char *cn, enum pki_key_alg alg, time_t lifetime, time_t 
 	EVP_PKEY *key = NULL;
 	X509 *x = NULL;
 	X509V3_CTX ctx;
-	char *cert = NULL, *kp = NULL;
 	int rc = -1;
 
 	ERR_clear_error();
@@ -564,24 +587,8 @@ int pki_ca_create(const char *cn, enum pki_key_alg alg, time_t lifetime, time_t 
 		seterr(err, errlen, "adding ca certificate extensions failed");
 		goto out;
 	}
-	if (X509_sign(x, key, EVP_sha256()) <= 0) {
-		seterr(err, errlen, "signing ca certificate failed");
-		goto out;
-	}
-	cert = cert_pem(x);
-	kp = key_pem(key);
-	if (!cert || !kp) {
-		seterr(err, errlen, "encoding ca certificate or key failed");
-		goto out;
-	}
-	out->cert_pem = cert;
-	out->key_pem = kp;
-	cert = NULL;
-	kp = NULL;
-	rc = 0;
+	rc = sign_export(x, key, key, "ca certificate", out, err, errlen);
 out:
-	free(cert);
-	pki_secret_free(kp);
 	X509_free(x);
 	EVP_PKEY_free(key);
 	ERR_clear_error();
@@ -597,7 +604,6 @@ int pki_issue(const char *ca_cert_pem, const char *ca_key_pem, const struct pki_
 	X509V3_CTX ctx;
 	time_t ca_not_after, not_after;
 	const char *eku;
-	char *cert = NULL, *kp = NULL;
 	int rc = -1;
 
 	ERR_clear_error();
@@ -694,24 +700,8 @@ int pki_issue(const char *ca_cert_pem, const char *ca_key_pem, const struct pki_
 		seterr(err, errlen, "adding certificate extensions failed");
 		goto out;
 	}
-	if (X509_sign(x, ca_key, EVP_sha256()) <= 0) {
-		seterr(err, errlen, "signing certificate failed");
-		goto out;
-	}
-	cert = cert_pem(x);
-	kp = key_pem(key);
-	if (!cert || !kp) {
-		seterr(err, errlen, "encoding certificate or key failed");
-		goto out;
-	}
-	out->cert_pem = cert;
-	out->key_pem = kp;
-	cert = NULL;
-	kp = NULL;
-	rc = 0;
+	rc = sign_export(x, ca_key, key, "certificate", out, err, errlen);
 out:
-	free(cert);
-	pki_secret_free(kp);
 	GENERAL_NAMES_free(gens);
 	X509_free(x);
 	X509_free(ca);
