@@ -559,6 +559,37 @@ static void gen_ns_peer(yajl_gen g, const char *ns, const char *pod_app)
 	jc(g);
 }
 
+/* An ingress-only policy: opens its single rule's "from" list (the caller
+ * writes the peers), and np_ingress_close writes the ports and finishes it. */
+static yajl_gen np_ingress_open(const struct cluster_view *v, const char *suffix)
+{
+	yajl_gen g = jgen_new();
+
+	if (!g)
+		return NULL;
+	gen_np_head(g, v, suffix);
+	jka(g, "policyTypes");
+	js(g, "Ingress");
+	jac(g);
+	jka(g, "ingress");
+	jo(g);
+	jka(g, "from");
+	return g;
+}
+
+static char *np_ingress_close(yajl_gen g, const int *ports, int n)
+{
+	if (!g)
+		return NULL;
+	jac(g); /* from */
+	gen_np_ports(g, ports, n, "TCP");
+	jc(g);  /* the rule */
+	jac(g); /* ingress */
+	jc(g);  /* spec */
+	jc(g);
+	return jgen_finish(g);
+}
+
 int cluster_render_netpols(const struct cluster_view *v, const char *operator_ns,
 			   const char *kms_cidr, char *out[CLUSTER_NETPOLS])
 {
@@ -587,84 +618,50 @@ int cluster_render_netpols(const struct cluster_view *v, const char *operator_ns
 
 	/* 2. clients: pods of the cluster's own namespace, the allowlisted
 	 * namespaces and CIDRs, to the gRPC and REST ports only */
-	g = jgen_new();
-	gen_np_head(g, v, "allow-clients");
-	jka(g, "policyTypes");
-	js(g, "Ingress");
-	jac(g);
-	jka(g, "ingress");
-	jo(g);
-	jka(g, "from");
-	jo(g);
-	jko(g, "podSelector");
-	jc(g);
-	jc(g);
-	for (size_t i = 0; i < json_array_len(v->allowed_namespaces); i++) {
-		const char *ns = json_str(json_array_at(v->allowed_namespaces, i));
-		if (ns)
-			gen_ns_peer(g, ns, NULL);
-	}
-	for (size_t i = 0; i < json_array_len(v->allowed_cidrs); i++) {
-		const char *c = json_str(json_array_at(v->allowed_cidrs, i));
-		if (!c)
-			continue;
+	g = np_ingress_open(v, "allow-clients");
+	if (g) {
 		jo(g);
-		jko(g, "ipBlock");
-		jkv(g, "cidr", c);
+		jko(g, "podSelector");
 		jc(g);
 		jc(g);
+		for (size_t i = 0; i < json_array_len(v->allowed_namespaces); i++) {
+			const char *ns = json_str(json_array_at(v->allowed_namespaces, i));
+			if (ns)
+				gen_ns_peer(g, ns, NULL);
+		}
+		for (size_t i = 0; i < json_array_len(v->allowed_cidrs); i++) {
+			const char *c = json_str(json_array_at(v->allowed_cidrs, i));
+			if (!c)
+				continue;
+			jo(g);
+			jko(g, "ipBlock");
+			jkv(g, "cidr", c);
+			jc(g);
+			jc(g);
+		}
 	}
-	jac(g);
-	gen_np_ports(g, client_ports, 2, "TCP");
-	jc(g);
-	jac(g);
-	jc(g);
-	jc(g);
-	if (!(out[n++] = jgen_finish(g)))
+	if (!(out[n++] = np_ingress_close(g, client_ports, 2)))
 		goto fail;
 
 	/* 3. the operator, to the REST port (user and role management) */
-	g = jgen_new();
-	gen_np_head(g, v, "allow-operator");
-	jka(g, "policyTypes");
-	js(g, "Ingress");
-	jac(g);
-	jka(g, "ingress");
-	jo(g);
-	jka(g, "from");
-	gen_ns_peer(g, operator_ns, "vecward-operator");
-	jac(g);
-	gen_np_ports(g, http_port, 1, "TCP");
-	jc(g);
-	jac(g);
-	jc(g);
-	jc(g);
-	if (!(out[n++] = jgen_finish(g)))
+	g = np_ingress_open(v, "allow-operator");
+	if (g)
+		gen_ns_peer(g, operator_ns, "vecward-operator");
+	if (!(out[n++] = np_ingress_close(g, http_port, 1)))
 		goto fail;
 
 	/* 4. metrics: from namespaces labelled vecward.io/metrics-scraper=true */
-	g = jgen_new();
-	gen_np_head(g, v, "allow-metrics");
-	jka(g, "policyTypes");
-	js(g, "Ingress");
-	jac(g);
-	jka(g, "ingress");
-	jo(g);
-	jka(g, "from");
-	jo(g);
-	jko(g, "namespaceSelector");
-	jko(g, "matchLabels");
-	jkv(g, "vecward.io/metrics-scraper", "true");
-	jc(g);
-	jc(g);
-	jc(g);
-	jac(g);
-	gen_np_ports(g, metrics_port, 1, "TCP");
-	jc(g);
-	jac(g);
-	jc(g);
-	jc(g);
-	if (!(out[n++] = jgen_finish(g)))
+	g = np_ingress_open(v, "allow-metrics");
+	if (g) {
+		jo(g);
+		jko(g, "namespaceSelector");
+		jko(g, "matchLabels");
+		jkv(g, "vecward.io/metrics-scraper", "true");
+		jc(g);
+		jc(g);
+		jc(g);
+	}
+	if (!(out[n++] = np_ingress_close(g, metrics_port, 1)))
 		goto fail;
 
 	/* 5. egress: DNS, and the KMS endpoint when encryption is on */
