@@ -51,10 +51,13 @@ int apply_get(struct kube_client *kc, const struct kube_kind *kind, const char *
 	return rc;
 }
 
-int apply_ensure(struct kube_client *kc, const struct kube_kind *kind, const char *desired,
-		 int force, enum apply_outcome *outcome, yajl_val *live, struct kube_error *err)
+/* The body of apply_ensure: known says the caller already read the live
+ * object (known_have, borrowed; NULL when absent), so no GET is made. */
+static int ensure_core(struct kube_client *kc, const struct kube_kind *kind, const char *desired,
+		       int force, int known, yajl_val known_have, enum apply_outcome *outcome,
+		       yajl_val *live, struct kube_error *err)
 {
-	yajl_val want = NULL, have = NULL, out = NULL;
+	yajl_val want = NULL, fetched = NULL, out = NULL, have;
 	const char *ns, *name;
 	struct buf p = BUF_INIT(2048);
 	int rc = -1, r;
@@ -69,14 +72,21 @@ int apply_ensure(struct kube_client *kc, const struct kube_kind *kind, const cha
 		snprintf(err->message, sizeof(err->message), "rendered object without a name");
 		goto out;
 	}
-	r = apply_get(kc, kind, ns, name, &have, err);
-	if (r < 0)
-		goto out;
+	if (known) {
+		have = known_have;
+		r = have ? 0 : 1;
+	} else {
+		r = apply_get(kc, kind, ns, name, &fetched, err);
+		if (r < 0)
+			goto out;
+		have = fetched;
+	}
 	if (r == 0 && json_subset(want, have)) {
 		*outcome = APPLY_UNCHANGED;
 		if (live) {
-			*live = have;
-			have = NULL;
+			*live = known ? json_clone(have) : have;
+			if (!known)
+				fetched = NULL;
 		}
 		rc = 0;
 		goto out;
@@ -91,11 +101,31 @@ int apply_ensure(struct kube_client *kc, const struct kube_kind *kind, const cha
 	}
 	rc = 0;
 out:
-	yajl_tree_free(want);
-	yajl_tree_free(have);
-	yajl_tree_free(out);
+	/* a Secret's trees hold its data: wipe them */
+	if (kind == &KUBE_SECRET) {
+		json_free_secret(want);
+		json_free_secret(fetched);
+		json_free_secret(out);
+	} else {
+		yajl_tree_free(want);
+		yajl_tree_free(fetched);
+		yajl_tree_free(out);
+	}
 	buf_free(&p);
 	return rc;
+}
+
+int apply_ensure(struct kube_client *kc, const struct kube_kind *kind, const char *desired,
+		 int force, enum apply_outcome *outcome, yajl_val *live, struct kube_error *err)
+{
+	return ensure_core(kc, kind, desired, force, 0, NULL, outcome, live, err);
+}
+
+int apply_ensure_known(struct kube_client *kc, const struct kube_kind *kind, const char *desired,
+		       int force, yajl_val have, enum apply_outcome *outcome,
+		       struct kube_error *err)
+{
+	return ensure_core(kc, kind, desired, force, 1, have, outcome, NULL, err);
 }
 
 int apply_create_once(struct kube_client *kc, const struct kube_kind *kind, const char *ns,

@@ -26,6 +26,12 @@ enum apply_outcome { APPLY_UNCHANGED = 0, APPLY_CREATED, APPLY_UPDATED };
 int apply_ensure(struct kube_client *kc, const struct kube_kind *kind, const char *desired,
 		 int force, enum apply_outcome *outcome, yajl_val *live, struct kube_error *err);
 
+/* As apply_ensure, when the caller has just read the live object itself:
+ * have is it (borrowed), or NULL when it does not exist. Saves a second GET. */
+int apply_ensure_known(struct kube_client *kc, const struct kube_kind *kind, const char *desired,
+		       int force, yajl_val have, enum apply_outcome *outcome,
+		       struct kube_error *err);
+
 /* GET ns/name of kind; 0 and *out, 1 when not found, -1 on error. */
 int apply_get(struct kube_client *kc, const struct kube_kind *kind, const char *ns,
 	      const char *name, yajl_val *out, struct kube_error *err);

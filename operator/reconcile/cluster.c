@@ -341,7 +341,7 @@ static int ensure_bundle(struct kube_client *kc, struct pass *p, const char *ca_
 		const char *vals[] = { *bundle };
 		json = cluster_render_secret(&p->v, name, NULL, keys, vals, 1);
 	}
-	if (!json || apply_ensure(kc, &KUBE_SECRET, json, 1, &oc, NULL, &err)) {
+	if (!json || apply_ensure_known(kc, &KUBE_SECRET, json, 1, sec, &oc, &err)) {
 		if (json)
 			kerr(p, C_CERTS, "write the CA bundle", &err);
 		goto out;
@@ -425,7 +425,7 @@ keep:
 		const char *vals[] = { leaf.cert_pem, leaf.key_pem, bundle };
 		json = cluster_render_secret(v, name, "kubernetes.io/tls", keys, vals, 3);
 	}
-	if (!json || apply_ensure(kc, &KUBE_SECRET, json, 1, &oc, NULL, &err)) {
+	if (!json || apply_ensure_known(kc, &KUBE_SECRET, json, 1, sec, &oc, &err)) {
 		if (json)
 			kerr(p, C_CERTS, "write the server certificate", &err);
 		goto out;
