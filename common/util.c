@@ -203,6 +203,16 @@ int parse_duration(const char *s, double *seconds)
 	return 0;
 }
 
+void sleep_unless(volatile sig_atomic_t *stop, long ms, long step_ms)
+{
+	while (ms > 0 && !*stop) {
+		long step = ms < step_ms ? ms : step_ms;
+		struct timespec ts = { step / 1000, (step % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+}
+
 long long now_ms(void)
 {
 	struct timespec ts;

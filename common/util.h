@@ -5,6 +5,7 @@
 #ifndef VW_UTIL_H
 #define VW_UTIL_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -24,6 +25,9 @@ int parse_long(const char *s, long min, long max, long *out);
 
 /* Parse a Go-style duration ("90s", "1h30m", "2160h"); 0 or -1. */
 int parse_duration(const char *s, double *seconds);
+
+/* Sleep up to ms in steps of step_ms, returning early once *stop is set. */
+void sleep_unless(volatile sig_atomic_t *stop, long ms, long step_ms);
 
 /* Monotonic clock in milliseconds. */
 long long now_ms(void);

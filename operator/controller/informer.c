@@ -244,17 +244,6 @@ static void set_synced(struct informer *inf)
 	pthread_mutex_unlock(&inf->sync_lock);
 }
 
-/* Sleep up to ms, waking early on stop. */
-static void nap(struct informer *inf, long ms)
-{
-	while (ms > 0 && !inf->stop) {
-		long step = ms < 200 ? ms : 200;
-		struct timespec ts = { 0, step * 1000000L };
-		nanosleep(&ts, NULL);
-		ms -= step;
-	}
-}
-
 static void *run(void *arg)
 {
 	struct informer *inf = arg;
@@ -275,7 +264,7 @@ static void *run(void *arg)
 				backoff = backoff ? (backoff * 2 > 30000 ? 30000 : backoff * 2) : 1000;
 				log_warnx(inf->what, "list failed (retry in %ld ms): %s", backoff,
 					  kube_strerror(&err, ebuf, sizeof(ebuf)));
-				nap(inf, backoff);
+				sleep_unless(&inf->stop, backoff, 200);
 				continue;
 			}
 			need_list = 0;
@@ -306,7 +295,7 @@ static void *run(void *arg)
 		/* an event too large or garbled cannot be skipped: relist */
 		if (err.http == 0 && strcmp(err.reason, "Transport") != 0)
 			need_list = 1;
-		nap(inf, backoff);
+		sleep_unless(&inf->stop, backoff, 200);
 	}
 	buf_free(&path);
 	return NULL;

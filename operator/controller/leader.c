@@ -228,16 +228,6 @@ out:
 	buf_free(&path);
 }
 
-static void nap(struct leader *l, long ms)
-{
-	while (ms > 0 && !l->stop) {
-		long step = ms < 100 ? ms : 100;
-		struct timespec ts = { 0, step * 1000000L };
-		nanosleep(&ts, NULL);
-		ms -= step;
-	}
-}
-
 static void *run(void *arg)
 {
 	struct leader *l = arg;
@@ -270,7 +260,7 @@ static void *run(void *arg)
 				l->o.on_lost(l->o.ctx);
 			break;
 		}
-		nap(l, was || held ? l->o.retry_s * 1000L : l->o.retry_s * 1000L);
+		sleep_unless(&l->stop, l->o.retry_s * 1000L, 100);
 	}
 	return NULL;
 }
