@@ -116,7 +116,16 @@ bin/e2e/%: build/rel/tests/e2e/%.o build/rel/libvecward.a
 	@mkdir -p bin/e2e
 	$(CC) $(OPT) $^ -o $@ $(LIBS)
 
-e2e: all tools $(addprefix bin/e2e/,$(E2E_PROGS))
+# the Milvus REST v2 test double (tests/milvusd/README.md); libcrypt for bcrypt
+bin/milvusd: build/rel/tests/milvusd/milvusd.o build/rel/libvecward.a
+	@mkdir -p bin
+	$(CC) $(OPT) $^ -o $@ $(LIBS) -lcrypt
+
+bin/milvusd-san: build/san/tests/milvusd/milvusd.o build/san/libvecward.a
+	@mkdir -p bin
+	$(CC) $(SANFLAGS) $^ -o $@ $(LIBS) -lcrypt
+
+e2e: all tools bin/milvusd $(addprefix bin/e2e/,$(E2E_PROGS))
 	tests/e2e/run.sh
 
 # ---- the two commands -------------------------------------------------------
