@@ -3,12 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 yajl_gen jgen_new(void)
 {
 	return yajl_gen_alloc(NULL);
 }
 
-char *jgen_finish(yajl_gen g)
+static char *finish(yajl_gen g, int wipe)
 {
 	const unsigned char *p;
 	size_t n;
@@ -16,12 +18,26 @@ char *jgen_finish(yajl_gen g)
 
 	if (!g)
 		return NULL;
-	if (yajl_gen_get_buf(g, &p, &n) == yajl_gen_status_ok && (out = malloc(n + 1)) != NULL) {
-		memcpy(out, p, n);
-		out[n] = '\0';
+	if (yajl_gen_get_buf(g, &p, &n) == yajl_gen_status_ok) {
+		if ((out = malloc(n + 1)) != NULL) {
+			memcpy(out, p, n);
+			out[n] = '\0';
+		}
+		if (wipe)
+			OPENSSL_cleanse((void *)p, n);
 	}
 	yajl_gen_free(g);
 	return out;
+}
+
+char *jgen_finish(yajl_gen g)
+{
+	return finish(g, 0);
+}
+
+char *jgen_finish_secret(yajl_gen g)
+{
+	return finish(g, 1);
 }
 
 void jo(yajl_gen g) { yajl_gen_map_open(g); }

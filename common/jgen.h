@@ -11,6 +11,8 @@
 yajl_gen jgen_new(void);
 /* The document as a new string (caller frees), then frees g. NULL on error. */
 char *jgen_finish(yajl_gen g);
+/* As jgen_finish, and wipe the generator's buffer: for JSON holding secrets. */
+char *jgen_finish_secret(yajl_gen g);
 
 void jo(yajl_gen g);                              /* { */
 void jc(yajl_gen g);                              /* } */

@@ -18,6 +18,8 @@
 #include "apply.h"
 #include "cluster.h"
 #include "controller.h"
+#include "milvusconn.h"
+#include "user.h"
 #include "json.h"
 #include "kube.h"
 #include "kubeconfig.h"
@@ -44,6 +46,10 @@ static void usage(FILE *f)
 		"                          default: the config's namespace)\n"
 		"  --resync SECS           re-check converged objects for drift (default 600)\n"
 		"  --recycle-day-seconds N length of a recycle-bin day (default 86400; tests)\n"
+		"  --milvus-resync SECS    re-check converged users and roles against Milvus\n"
+		"                          this often (default 3600); changes are synced at once\n"
+		"  --allow-milvus-connect-to  TEST ONLY: honour the Cluster annotation\n"
+		"                          vecward.io/milvus-connect-to (a Milvus test double)\n"
 		"  --log-format json|human (default json)\n"
 		"  --log-level LEVEL       debug|info|warn|error (default info)\n"
 		"  --version, --help\n");
@@ -106,7 +112,7 @@ int main(int argc, char **argv)
 {
 	const char *kubeconfig = NULL, *ns = NULL, *lease_ns = NULL, *lease_name = "vecward-operator";
 	const char *identity = NULL;
-	long workers = 2, lease_s = 15, resync_s = 600, day_s = 86400;
+	long workers = 2, lease_s = 15, resync_s = 600, day_s = 86400, milvus_resync_s = 3600;
 	const char *operator_ns = NULL;
 	int leader_elect = 1, rc = 1;
 	enum log_format lf = LOG_JSON;
@@ -128,6 +134,8 @@ int main(int argc, char **argv)
 		{ "operator-namespace", required_argument, NULL, 'O' },
 		{ "resync", required_argument, NULL, 'r' },
 		{ "recycle-day-seconds", required_argument, NULL, 'R' },
+		{ "milvus-resync", required_argument, NULL, 'M' },
+		{ "allow-milvus-connect-to", no_argument, NULL, 'C' },
 		{ "log-format", required_argument, NULL, 'f' },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
@@ -174,6 +182,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'M':
+			if (parse_long(optarg, 1, 7 * 86400, &milvus_resync_s)) {
+				fprintf(stderr, "vecward-operator: --milvus-resync must be 1..604800 seconds\n");
+				return 2;
+			}
+			break;
+		case 'C': mconn_allow_connect_to(1); break;
 		case 'f':
 			if (!strcmp(optarg, "json"))
 				lf = LOG_JSON;
@@ -224,11 +239,12 @@ int main(int argc, char **argv)
 
 	apply_set_identity(identity);
 	struct cluster_reconciler crc = { operator_ns ? operator_ns : cfg->namespace,
-					  resync_s * 1000, day_s };
+					  resync_s * 1000, day_s, milvus_resync_s * 1000 };
+	struct user_reconciler urc = { resync_s * 1000, milvus_resync_s * 1000 };
 	struct controller_opts co = { ns, (int)workers };
 	ctl = controller_new(cfg, &co);
 	if (!ctl || controller_add_kind(ctl, &KUBE_VW_CLUSTER, cluster_reconcile, &crc) ||
-	    controller_add_kind(ctl, &KUBE_VW_USER, observe, (void *)"user") ||
+	    controller_add_kind(ctl, &KUBE_VW_USER, user_reconcile, &urc) ||
 	    controller_add_kind(ctl, &KUBE_VW_ENCRYPTIONKEY, observe, (void *)"encryptionkey")) {
 		log_errorx(NULL, "cannot set up the controllers (out of memory)");
 		goto out;

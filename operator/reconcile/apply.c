@@ -225,3 +225,116 @@ int secret_data(yajl_val secret, const char *key, struct buf *out)
 		return -1;
 	return b64_decode(v, strlen(v), out);
 }
+
+/* ---- finalizers and conditions ------------------------------------------------ */
+
+int apply_has_finalizer(yajl_val obj, const char *finalizer)
+{
+	yajl_val f = json_get(obj, "metadata", "finalizers", NULL);
+
+	for (size_t i = 0; i < json_array_len(f); i++) {
+		const char *s = json_str(json_array_at(f, i));
+		if (s && strcmp(s, finalizer) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int apply_set_finalizer(struct kube_client *kc, const struct kube_kind *kind, yajl_val obj,
+			const char *finalizer, int want, struct kube_error *err)
+{
+	yajl_val f = json_get(obj, "metadata", "finalizers", NULL);
+	const char *rv = json_get_str(obj, "metadata", "resourceVersion", NULL);
+	const char *ns = json_get_str(obj, "metadata", "namespace", NULL);
+	const char *name = json_get_str(obj, "metadata", "name", NULL);
+	struct buf path = BUF_INIT(2048);
+	yajl_gen g = jgen_new();
+	char *body;
+	int rc = -1;
+
+	memset(err, 0, sizeof(*err));
+	jo(g);
+	jko(g, "metadata");
+	jkv(g, "resourceVersion", rv);
+	jka(g, "finalizers");
+	for (size_t i = 0; i < json_array_len(f); i++) {
+		const char *s = json_str(json_array_at(f, i));
+		if (s && strcmp(s, finalizer) != 0)
+			js(g, s);
+	}
+	if (want)
+		js(g, finalizer);
+	jac(g);
+	jc(g);
+	jc(g);
+	body = jgen_finish(g);
+	if (!body || !name || kube_path(&path, kind, ns, name, NULL))
+		goto out;
+	apply_count_write();
+	if (kube_merge_patch(kc, path.ptr, body, NULL, err))
+		goto out;
+	rc = 0;
+out:
+	free(body);
+	buf_free(&path);
+	return rc;
+}
+
+void apply_gen_condition(yajl_gen g, yajl_val obj, const char *type, int status,
+			 const char *reason, const char *message, long long generation,
+			 const char *now)
+{
+	yajl_val cs = json_get(obj, "status", "conditions", NULL);
+	const char *st = status ? "True" : "False";
+	const char *ltt = now;
+
+	for (size_t i = 0; i < json_array_len(cs); i++) {
+		yajl_val c = json_array_at(cs, i);
+		const char *t = json_get_str(c, "type", NULL);
+		const char *s = json_get_str(c, "status", NULL);
+		if (t && strcmp(t, type) == 0) {
+			if (s && strcmp(s, st) == 0 && json_get_str(c, "lastTransitionTime", NULL))
+				ltt = json_get_str(c, "lastTransitionTime", NULL);
+			break;
+		}
+	}
+	jo(g);
+	jkv(g, "type", type);
+	jkv(g, "status", st);
+	jki(g, "observedGeneration", generation);
+	jkv(g, "lastTransitionTime", ltt);
+	jkv(g, "reason", reason);
+	jkv(g, "message", message);
+	jc(g);
+}
+
+int apply_status_if_changed(struct kube_client *kc, const struct kube_kind *kind, yajl_val obj,
+			    const char *body, struct kube_error *err)
+{
+	const char *ns = json_get_str(obj, "metadata", "namespace", NULL);
+	const char *name = json_get_str(obj, "metadata", "name", NULL);
+	struct buf path = BUF_INIT(2048);
+	yajl_val want = NULL;
+	int rc = -1;
+
+	memset(err, 0, sizeof(*err));
+	if (!body || json_parse(body, strlen(body), JSON_MAX_DEPTH, 0, &want, NULL, 0))
+		goto out;
+	/* nothing new to say: write nothing */
+	if (json_subset(json_get(want, "status", NULL), json_get(obj, "status", NULL)) &&
+	    json_array_len(json_get(want, "status", "conditions", NULL)) ==
+		    json_array_len(json_get(obj, "status", "conditions", NULL))) {
+		rc = 1;
+		goto out;
+	}
+	if (!name || kube_path(&path, kind, ns, name, NULL))
+		goto out;
+	apply_count_write();
+	if (kube_apply_status(kc, path.ptr, body, 1, NULL, err))
+		goto out;
+	rc = 0;
+out:
+	yajl_tree_free(want);
+	buf_free(&path);
+	return rc;
+}

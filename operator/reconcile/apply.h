@@ -52,6 +52,29 @@ void event_emit(struct kube_client *kc, yajl_val regarding, const char *type, co
 struct buf;
 int secret_data(yajl_val secret, const char *key, struct buf *out);
 
+/* 1 when obj's metadata.finalizers holds finalizer. */
+int apply_has_finalizer(yajl_val obj, const char *finalizer);
+
+/* Add (want 1) or remove (want 0) one finalizer of obj with a JSON merge patch
+ * of the whole list guarded by obj's resourceVersion, so no other
+ * controller's finalizer is ever lost (a stale obj gets a conflict: retry).
+ * 0, or -1 with err set. */
+int apply_set_finalizer(struct kube_client *kc, const struct kube_kind *kind, yajl_val obj,
+			const char *finalizer, int want, struct kube_error *err);
+
+/* Write one metav1.Condition into an open JSON array, keeping the old
+ * lastTransitionTime from obj's status when the status did not change. */
+#include <yajl/yajl_gen.h>
+void apply_gen_condition(yajl_gen g, yajl_val obj, const char *type, int status,
+			 const char *reason, const char *message, long long generation,
+			 const char *now);
+
+/* Server-side apply of body (a status object of kind, with apiVersion, kind,
+ * metadata.name/namespace and status) unless obj's status already says all of
+ * it: 0 written, 1 nothing to write, -1 error (err set when the API failed). */
+int apply_status_if_changed(struct kube_client *kc, const struct kube_kind *kind, yajl_val obj,
+			    const char *body, struct kube_error *err);
+
 /* Total writes (apply/create/update/patch/delete) by this process. */
 unsigned long apply_writes(void);
 void apply_count_write(void);

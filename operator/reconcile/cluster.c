@@ -17,6 +17,8 @@
 #include "json.h"
 #include "log.h"
 #include "pki.h"
+#include "rbac.h"
+#include "rootpw.h"
 #include "rules.h"
 #include "secret.h"
 #include "util.h"
@@ -29,9 +31,10 @@
 #define NOT_READY_REQUEUE_MS 5000
 #define ERROR_REQUEUE_MS 30000
 
-enum { C_READY, C_CERTS, C_CREDS, C_NET, C_ENC, C_DEGRADED, C_N };
-static const char *const cond_types[C_N] = { "Ready", "CertificatesReady", "CredentialsReady",
-					     "NetworkIsolated", "EncryptionReady", "Degraded" };
+enum { C_READY, C_CERTS, C_CREDS, C_NET, C_ENC, C_ROLES, C_DEGRADED, C_N };
+static const char *const cond_types[C_N] = { "Ready",           "CertificatesReady", "CredentialsReady",
+					     "NetworkIsolated", "EncryptionReady",   "RolesSynced",
+					     "Degraded" };
 
 struct cond {
 	int set;
@@ -52,6 +55,10 @@ struct pass {
 	long long ca_renew_at;
 	long long ca_not_before;
 	long ready_replicas;
+	struct rbac_outcome rbac;
+	int rbac_pending; /* roles not in sync yet: come back soon */
+	struct rootpw_outcome rootpw;
+	int rootpw_failed;
 	int deployment_available;
 	char root_secret[300];
 	int failed; /* a step failed: retry */
@@ -110,56 +117,19 @@ static void rfc3339(time_t t, char *out, size_t n)
 
 static int has_finalizer(yajl_val obj)
 {
-	yajl_val f = json_get(obj, "metadata", "finalizers", NULL);
-
-	for (size_t i = 0; i < json_array_len(f); i++) {
-		const char *s = json_str(json_array_at(f, i));
-		if (s && strcmp(s, CLUSTER_FINALIZER) == 0)
-			return 1;
-	}
-	return 0;
+	return apply_has_finalizer(obj, CLUSTER_FINALIZER);
 }
 
-/* Add or drop our finalizer with a JSON merge patch of the whole list guarded by
- * the resourceVersion, so another controller's finalizer is never lost. */
 static int set_finalizer(struct kube_client *kc, struct pass *p, int want)
 {
-	yajl_val f = json_get(p->obj, "metadata", "finalizers", NULL);
-	const char *rv = json_get_str(p->obj, "metadata", "resourceVersion", NULL);
-	struct buf path = BUF_INIT(2048);
 	struct kube_error err;
-	yajl_gen g = jgen_new();
-	char *body;
-	int rc = -1;
 
-	jo(g);
-	jko(g, "metadata");
-	jkv(g, "resourceVersion", rv);
-	jka(g, "finalizers");
-	for (size_t i = 0; i < json_array_len(f); i++) {
-		const char *s = json_str(json_array_at(f, i));
-		if (s && strcmp(s, CLUSTER_FINALIZER) != 0)
-			js(g, s);
-	}
-	if (want)
-		js(g, CLUSTER_FINALIZER);
-	jac(g);
-	jc(g);
-	jc(g);
-	body = jgen_finish(g);
-	if (!body || kube_path(&path, &KUBE_VW_CLUSTER, p->v.ns, p->v.name, NULL))
-		goto out;
-	apply_count_write();
-	if (kube_merge_patch(kc, path.ptr, body, NULL, &err)) {
-		if (!kube_is_conflict(&err) && !kube_is_not_found(&err))
+	if (apply_set_finalizer(kc, &KUBE_VW_CLUSTER, p->obj, CLUSTER_FINALIZER, want, &err)) {
+		if (err.code && !kube_is_conflict(&err) && !kube_is_not_found(&err))
 			kerr(p, C_READY, want ? "add finalizer" : "remove finalizer", &err);
-		goto out;
+		return -1;
 	}
-	rc = 0;
-out:
-	free(body);
-	buf_free(&path);
-	return rc;
+	return 0;
 }
 
 /* Create a Secret of generated material once (POST, never apply), so no retry,
@@ -657,28 +627,14 @@ out:
 
 /* ---- status --------------------------------------------------------------------- */
 
-static yajl_val old_cond(yajl_val obj, const char *type)
-{
-	yajl_val cs = json_get(obj, "status", "conditions", NULL);
-
-	for (size_t i = 0; i < json_array_len(cs); i++) {
-		const char *t = json_get_str(json_array_at(cs, i), "type", NULL);
-		if (t && strcmp(t, type) == 0)
-			return json_array_at(cs, i);
-	}
-	return NULL;
-}
-
 static int write_status(struct kube_client *kc, struct pass *p)
 {
 	struct cluster_view *v = &p->v;
-	struct buf path = BUF_INIT(2048);
 	struct kube_error err;
 	char now[32], ep[400], rest[400], allow[600];
-	yajl_val want = NULL;
 	yajl_gen g;
 	char *body = NULL;
-	int rc = -1;
+	int r, rc = -1;
 
 	rfc3339(p->now, now, sizeof(now));
 	snprintf(ep, sizeof(ep), "%s.%s.svc:%d", v->name, v->ns, CLUSTER_PORT_GRPC);
@@ -709,6 +665,12 @@ static int write_status(struct kube_client *kc, struct pass *p)
 	jkv(g, "version", v->version);
 	jkv(g, "image", v->image);
 	jki(g, "readyReplicas", p->ready_replicas);
+	{
+		const char *req = p->rootpw.handled ? p->rootpw.handled
+						    : json_get_str(p->obj, "status", "rootPasswordRotationRequest", NULL);
+		if (req)
+			jkv(g, "rootPasswordRotationRequest", req);
+	}
 	if (p->not_after[0] || p->ca_not_after[0]) {
 		jko(g, "certificate");
 		if (p->not_after[0])
@@ -732,6 +694,32 @@ static int write_status(struct kube_client *kc, struct pass *p)
 		jkv(g, "serverTLS", n2);
 		jc(g);
 	}
+	if (p->c[C_ROLES].set) {
+		/* which roles are vecward's; kept when the pass could not sync */
+		yajl_val prev = json_get(p->obj, "status", "rbac", NULL);
+		jko(g, "rbac");
+		jka(g, "managedRoles");
+		if (p->rbac.reason[0]) {
+			for (size_t i = 0; i < p->rbac.nmanaged; i++)
+				js(g, p->rbac.managed[i]);
+		} else {
+			yajl_val m = json_get(prev, "managedRoles", NULL);
+			for (size_t i = 0; i < json_array_len(m); i++)
+				js(g, json_str(json_array_at(m, i)));
+		}
+		jac(g);
+		jka(g, "databases");
+		if (p->rbac.reason[0]) {
+			for (size_t i = 0; i < p->rbac.ndbs; i++)
+				js(g, p->rbac.dbs[i]);
+		} else {
+			yajl_val m = json_get(prev, "databases", NULL);
+			for (size_t i = 0; i < json_array_len(m); i++)
+				js(g, json_str(json_array_at(m, i)));
+		}
+		jac(g);
+		jc(g);
+	}
 	jko(g, "security");
 	jkv(g, "tlsMode", v->tls_mode == TLS_MUTUAL ? "mutual" : v->tls_mode == TLS_SERVER ? "server" : "disabled");
 	jkb(g, "internalTLS", v->tls_internal);
@@ -743,54 +731,21 @@ static int write_status(struct kube_client *kc, struct pass *p)
 	jki(g, "recycleBinDays", v->recycle_bin_days);
 	jc(g);
 	jka(g, "conditions");
-	for (int i = 0; i < C_N; i++) {
-		yajl_val old;
-		const char *ltt = now;
-		const char *st;
-		if (!p->c[i].set)
-			continue;
-		st = p->c[i].status ? "True" : "False";
-		old = old_cond(p->obj, cond_types[i]);
-		if (old && json_get_str(old, "status", NULL) &&
-		    strcmp(json_get_str(old, "status", NULL), st) == 0 &&
-		    json_get_str(old, "lastTransitionTime", NULL))
-			ltt = json_get_str(old, "lastTransitionTime", NULL);
-		jo(g);
-		jkv(g, "type", cond_types[i]);
-		jkv(g, "status", st);
-		jki(g, "observedGeneration", v->generation);
-		jkv(g, "lastTransitionTime", ltt);
-		jkv(g, "reason", p->c[i].reason);
-		jkv(g, "message", p->c[i].message);
-		jc(g);
-	}
+	for (int i = 0; i < C_N; i++)
+		if (p->c[i].set)
+			apply_gen_condition(g, p->obj, cond_types[i], p->c[i].status, p->c[i].reason,
+					    p->c[i].message, v->generation, now);
 	jac(g);
 	jc(g);
 	jc(g);
 	body = jgen_finish(g);
-	if (!body || json_parse(body, strlen(body), JSON_MAX_DEPTH, 0, &want, NULL, 0))
-		goto out;
-	/* nothing new to say: write nothing */
-	if (json_subset(json_get(want, "status", NULL), json_get(p->obj, "status", NULL)) &&
-	    json_array_len(json_get(want, "status", "conditions", NULL)) ==
-		    json_array_len(json_get(p->obj, "status", "conditions", NULL))) {
-		rc = 0;
-		goto out;
-	}
-	if (kube_path(&path, &KUBE_VW_CLUSTER, v->ns, v->name, NULL))
-		goto out;
-	apply_count_write();
-	if (kube_apply_status(kc, path.ptr, body, 1, NULL, &err)) {
+	r = apply_status_if_changed(kc, &KUBE_VW_CLUSTER, p->obj, body, &err);
+	if (r < 0 && err.code && !kube_is_not_found(&err)) {
 		char ebuf[700];
-		if (!kube_is_not_found(&err))
-			log_warnx(p->what, "status: %s", kube_strerror(&err, ebuf, sizeof(ebuf)));
-		goto out;
+		log_warnx(p->what, "status: %s", kube_strerror(&err, ebuf, sizeof(ebuf)));
 	}
-	rc = 0;
-out:
-	yajl_tree_free(want);
+	rc = r < 0 ? -1 : 0;
 	free(body);
-	buf_free(&path);
 	return rc;
 }
 
@@ -1084,6 +1039,27 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 	ensure_root(kc, p);
 	if (p->c[C_CERTS].status && p->c[C_CREDS].status)
 		ensure_workload(kc, p, server_cert, bundle, cr->operator_namespace);
+	if (!p->failed && p->deployment_available) {
+		rbac_sync(kc, obj, cr->milvus_resync_ms, &p->rbac);
+		cond_set(p, C_ROLES, p->rbac.ok, p->rbac.reason, "%s", p->rbac.message);
+		p->rbac_pending = !p->rbac.ok;
+		if (rootpw_rotate(kc, obj, &p->v, &p->rootpw)) {
+			log_warnx(p->what, "root password rotation: %s", p->rootpw.message);
+			p->rootpw_failed = 1;
+		} else if (p->rootpw.rotated) {
+			event_emit(kc, obj, "Normal", "RootPasswordRotated", "Rotate", p->rootpw.message);
+		} else if (p->rootpw.reason[0]) {
+			event_emit(kc, obj, "Warning", p->rootpw.reason, "Rotate", p->rootpw.message);
+		}
+	} else if (json_array_len(json_get(obj, "spec", "roles", NULL)) ||
+		   json_array_len(json_get(obj, "status", "rbac", "managedRoles", NULL))) {
+		cond_set(p, C_ROLES, 0, "WaitingForMilvus",
+			 "the custom roles are created once Milvus is available");
+		p->rbac_pending = 1;
+	} else {
+		cond_set(p, C_ROLES, 1, "NoCustomRoles",
+			 "spec.roles is empty: only the built-in roles admin and public");
+	}
 	if (p->v.encryption_key)
 		cond_set(p, C_ENC, 0, "KeyNotReconciled",
 			 "EncryptionKey %s: the key hierarchy is not managed by this version yet",
@@ -1104,15 +1080,21 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 			cond_set(p, C_READY, 0, "Progressing", "waiting for the Milvus pod to be available");
 		else {
 			for (int i = 1; i < C_N; i++)
-				if (p->c[i].set && !p->c[i].status && i != C_ENC) {
+				if (p->c[i].set && !p->c[i].status && i != C_ENC && i != C_ROLES) {
 					cond_set(p, C_READY, 0, p->c[i].reason, "%s", p->c[i].message);
 					break;
 				}
 			if (!p->c[C_READY].set)
 				cond_set(p, C_READY, 0, "Progressing", "reconciling");
 		}
-		cond_set(p, C_DEGRADED, p->failed, p->failed ? "ReconcileError" : "AsExpected",
-			 "%s", p->failed ? "a step failed; retrying with backoff" : "no errors");
+		if (p->failed)
+			cond_set(p, C_DEGRADED, 1, "ReconcileError", "a step failed; retrying with backoff");
+		else if (p->rootpw_failed)
+			cond_set(p, C_DEGRADED, 1, "RootPasswordRotationFailed", "%s", p->rootpw.message);
+		else if (p->rbac_pending && p->rbac.contacted)
+			cond_set(p, C_DEGRADED, 1, "RolesNotSynced", "%s", p->rbac.message);
+		else
+			cond_set(p, C_DEGRADED, 0, "AsExpected", "no errors");
 	}
 	write_status(kc, p);
 
@@ -1122,6 +1104,8 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 		long long next = cr->resync_ms;
 		if (!p->deployment_available || !p->c[C_READY].status)
 			next = NOT_READY_REQUEUE_MS;
+		if ((p->rbac_pending || p->rootpw_failed) && next > ERROR_REQUEUE_MS)
+			next = p->rbac.contacted ? ERROR_REQUEUE_MS : NOT_READY_REQUEUE_MS;
 		if (p->renew_at) {
 			long long until = ((long long)p->renew_at - (long long)p->now) * 1000 + 1000;
 			if (until < next)

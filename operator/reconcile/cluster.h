@@ -23,6 +23,7 @@ struct cluster_reconciler {
 	const char *operator_namespace; /* for the allow-operator NetworkPolicy */
 	long resync_ms;                 /* requeue of a converged Cluster (drift) */
 	long recycle_day_s;             /* seconds in a recycle-bin "day" (tests shorten it) */
+	long milvus_resync_ms;          /* re-check synced roles against Milvus this often */
 };
 
 enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_client *kc,

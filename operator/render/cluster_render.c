@@ -143,6 +143,7 @@ char *cluster_render_milvus_config(const struct cluster_view *v)
 		   "  storageType: local\n"
 		   "  security:\n"
 		   "    authorizationEnabled: true\n"
+		   "    superUsers: root\n"
 		   "    tlsMode: %d\n"
 		   "    internaltlsEnabled: %s\n",
 		   (int)v->tls_mode, v->tls_internal ? "true" : "false");
@@ -171,12 +172,15 @@ char *cluster_render_milvus_config(const struct cluster_view *v)
 			   names[3]);
 	buf_printf(&b,
 		   "proxy:\n"
+		   "  maxUserNum: %d\n"
+		   "  maxRoleNum: %d\n"
 		   "  http:\n"
 		   "    enabled: true\n"
 		   "    port: %d\n"
 		   "  accessLog:\n"
 		   "    enable: %s\n",
-		   CLUSTER_PORT_HTTP, v->audit_enabled ? "true" : "false");
+		   CLUSTER_MAX_USERS, CLUSTER_MAX_ROLES, CLUSTER_PORT_HTTP,
+		   v->audit_enabled ? "true" : "false");
 	if (strcmp(v->audit_output, "file") == 0)
 		buf_adds(&b, "    localPath: /milvus/logs/access\n"
 			     "    filename: access.log\n");

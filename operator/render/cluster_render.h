@@ -16,6 +16,11 @@
 #define CLUSTER_PORT_GRPC 19530
 #define CLUSTER_PORT_HTTP 8080
 #define CLUSTER_PORT_METRICS 9091
+/* Milvus limits the operator raises (proxy.maxUserNum, default 100, and
+ * proxy.maxRoleNum, default 10 with the two built-ins): Users are declared
+ * in Git by the hundred, and spec.roles allows 32 custom roles. */
+#define CLUSTER_MAX_USERS 4096
+#define CLUSTER_MAX_ROLES 64
 
 enum tls_mode { TLS_DISABLED = 0, TLS_SERVER = 1, TLS_MUTUAL = 2 };
 

@@ -1,0 +1,54 @@
+/*
+ * milvusconn: a Milvus REST client for one Cluster, as the operator uses it:
+ * root credentials from the Cluster's root Secret, TLS verified against the
+ * Cluster's trust bundle (<cluster>-ca-cert), and on mutual-TLS clusters a
+ * short-lived operator client certificate issued from the Cluster's CA and
+ * kept in memory only (cached per Cluster and CA, renewed before expiry).
+ *
+ * The endpoint is https://<cluster>.<ns>.svc:8080. Test-only: when the operator
+ * runs with --allow-milvus-connect-to, the Cluster annotation
+ * vecward.io/milvus-connect-to: HOST:PORT sends the TCP connection there while
+ * TLS still verifies the Service name, so a test double must present the
+ * Cluster's own server certificate.
+ */
+#ifndef VW_MILVUSCONN_H
+#define VW_MILVUSCONN_H
+
+#include <stddef.h>
+#include <yajl/yajl_tree.h>
+
+#include "kube.h"
+#include "milvus.h"
+#include "pki.h"
+
+#define MCONN_CONNECT_TO_ANNOTATION "vecward.io/milvus-connect-to"
+
+/* Process-wide: honour MCONN_CONNECT_TO_ANNOTATION (test-only flag). */
+void mconn_allow_connect_to(int allow);
+
+enum { MCONN_WANT_CA = 1 /* also load the CA key pair (to issue client certificates) */ };
+
+struct mconn {
+	struct mv_client *mv; /* authenticated as root */
+	char *bundle;         /* ca.crt of the Cluster (trust bundle) */
+	struct pki_pair ca;   /* with MCONN_WANT_CA, or on mutual clusters */
+	char uri[400];        /* what clients use: https://<cluster>.<ns>.svc:19530 */
+	int mutual;           /* the Cluster requires client certificates */
+	/* private: to open more clients like this one */
+	char base_url[400];
+	char connect_to[300];
+	struct pki_pair client; /* operator client certificate (mutual) */
+};
+
+/* Open a client for Cluster `cluster` (the object tree). 0 and *c filled, or
+ * -1 with a CamelCase reason and a message for a condition (never a secret). */
+int mconn_open(struct kube_client *kc, yajl_val cluster, int flags, struct mconn *c,
+	       char *reason, size_t reasonlen, char *msg, size_t msglen);
+void mconn_close(struct mconn *c);
+
+/* A second client for the same Cluster with other credentials (to check that a
+ * user's password works). 0 or -1. */
+int mconn_open_as(const struct mconn *base, const char *user, const char *password,
+		  struct mv_client **out);
+
+#endif

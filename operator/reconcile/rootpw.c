@@ -1,0 +1,166 @@
+#include "rootpw.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "apply.h"
+#include "buf.h"
+#include "json.h"
+#include "log.h"
+#include "milvus.h"
+#include "milvusconn.h"
+#include "pki.h"
+#include "secret.h"
+
+static void say(struct rootpw_outcome *o, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void say(struct rootpw_outcome *o, const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	snprintf(o->reason, sizeof(o->reason), "%s", reason);
+	va_start(ap, fmt);
+	vsnprintf(o->message, sizeof(o->message), fmt, ap);
+	va_end(ap);
+}
+
+static char *secret_str(yajl_val secret, const char *key)
+{
+	struct buf b = BUF_INIT(4096);
+
+	if (secret_data(secret, key, &b) || !b.ptr) {
+		buf_free_secret(&b);
+		return NULL;
+	}
+	return buf_take(&b);
+}
+
+static void wipe_str(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster_view *v,
+		  struct rootpw_outcome *o)
+{
+	const char *token = json_get_str(cluster, "metadata", "annotations", ROOTPW_ROTATE_ANNOTATION, NULL);
+	const char *handled = json_get_str(cluster, "status", "rootPasswordRotationRequest", NULL);
+	char root_name[300], pend_name[300], what[400], gen[SECRET_PASSWORD_LEN + 1] = "";
+	struct kube_error ke;
+	struct mv_error me;
+	struct mconn mc;
+	yajl_val pend = NULL;
+	char *pend_pw = NULL;
+	int r, rc = -1, opened = 0, created = 0;
+
+	memset(o, 0, sizeof(*o));
+	memset(&mc, 0, sizeof(mc));
+	o->handled = handled;
+	snprintf(what, sizeof(what), "cluster %s/%s", v->ns, v->name);
+	if (!v->root_generated) {
+		if (token && (!handled || strcmp(token, handled) != 0)) {
+			say(o, "RotationNotApplicable",
+			    "the root password comes from spec.authentication.rootPasswordSecretRef: "
+			    "change it in Milvus and in that Secret yourself");
+			o->handled = token;
+		}
+		return 0;
+	}
+	cluster_obj_name(v, "root", root_name, sizeof(root_name));
+	cluster_obj_name(v, "root-pending", pend_name, sizeof(pend_name));
+	r = apply_get(kc, &KUBE_SECRET, v->ns, pend_name, &pend, &ke);
+	if (r < 0) {
+		say(o, "APIError", "cannot read Secret %s", pend_name);
+		goto out;
+	}
+	if (r == 1) {
+		char *json;
+		const char *keys[] = { "password" };
+		const char *vals[] = { gen };
+		if (!token || (handled && strcmp(token, handled) == 0)) {
+			rc = 0;
+			goto out;
+		}
+		if (secret_password(gen, SECRET_PASSWORD_LEN)) {
+			say(o, "RandomFailed", "the CSPRNG failed");
+			goto out;
+		}
+		json = cluster_render_secret(v, pend_name, NULL, keys, vals, 1);
+		r = json ? apply_create_once(kc, &KUBE_SECRET, v->ns, json, &created, &pend, &ke) : -1;
+		cluster_free_secret_json(json);
+		if (r) {
+			say(o, "APIError", "cannot store the pending root password");
+			goto out;
+		}
+	}
+	pend_pw = secret_str(pend, "password");
+	if (!pend_pw) {
+		say(o, "RootSecretIncomplete", "Secret %s has no password", pend_name);
+		goto out;
+	}
+	{
+		char reason[64], msg[400];
+		if (mconn_open(kc, cluster, 0, &mc, reason, sizeof(reason), msg, sizeof(msg))) {
+			say(o, reason, "%s", msg);
+			goto out;
+		}
+		opened = 1;
+	}
+	if (mv_user_update_password(mc.mv, "root", pend_pw, pend_pw, &me) != MV_OK) {
+		/* the old password may already be gone: does the new one work? */
+		struct mv_client *as = NULL;
+		int ok = mv_error_is_auth(&me) && mconn_open_as(&mc, "root", pend_pw, &as) == 0 &&
+			 mv_authenticate(as, &me) == MV_OK;
+		mv_client_free(as);
+		if (!ok) {
+			say(o, mv_error_reason(&me), "Milvus: set the new root password: %s", me.message);
+			goto out;
+		}
+	}
+	{
+		const char *keys[] = { "username", "password" };
+		const char *vals[] = { "root", pend_pw };
+		char *json = cluster_render_secret(v, root_name, "kubernetes.io/basic-auth", keys, vals, 2);
+		enum apply_outcome oc;
+		r = json ? apply_ensure(kc, &KUBE_SECRET, json, 1, &oc, NULL, &ke) : -1;
+		cluster_free_secret_json(json);
+		if (r) {
+			say(o, "APIError", "cannot write the new root password to Secret %s", root_name);
+			goto out;
+		}
+	}
+	{
+		struct buf path = BUF_INIT(2048);
+		r = kube_path(&path, &KUBE_SECRET, v->ns, pend_name, NULL);
+		if (r == 0) {
+			apply_count_write();
+			r = kube_delete(kc, path.ptr, NULL, NULL, NULL, &ke);
+			if (r && kube_is_not_found(&ke))
+				r = 0;
+		}
+		buf_free(&path);
+		if (r) {
+			say(o, "APIError", "cannot delete Secret %s", pend_name);
+			goto out;
+		}
+	}
+	log_info(what, "rotated the root password; Secret %s has the new one", root_name);
+	o->rotated = 1;
+	o->handled = token;
+	say(o, "RootPasswordRotated", "rotated the root password; Secret %s has the new one", root_name);
+	rc = 0;
+out:
+	OPENSSL_cleanse(gen, sizeof(gen));
+	wipe_str(pend_pw);
+	json_free_secret(pend);
+	if (opened)
+		mconn_close(&mc);
+	return rc;
+}

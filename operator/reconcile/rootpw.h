@@ -1,0 +1,33 @@
+/*
+ * rootpw: rotation of a Cluster's generated root password on request (the
+ * Cluster annotation vecward.io/rotate-password set to a new value). The same
+ * crash-safe order as for Users: the new password is stored first in Secret
+ * <cluster>-root-pending (created once), then set in Milvus, then written to
+ * <cluster>-root, then the pending Secret is deleted. A pass that finds the
+ * pending Secret resumes with that password; if Milvus already has it (the
+ * crash came after Milvus answered), the operator notices because the old
+ * password no longer authenticates and the pending one does.
+ */
+#ifndef VW_ROOTPW_H
+#define VW_ROOTPW_H
+
+#include <stddef.h>
+#include <yajl/yajl_tree.h>
+
+#include "cluster_render.h"
+#include "kube.h"
+
+#define ROOTPW_ROTATE_ANNOTATION "vecward.io/rotate-password"
+
+struct rootpw_outcome {
+	int rotated;           /* a rotation finished in this pass */
+	const char *handled;   /* the request now handled (borrowed), or NULL */
+	char reason[64];
+	char message[400];
+};
+
+/* 0 nothing to do or done (see out), -1 failed: retry (out says why). */
+int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster_view *v,
+		  struct rootpw_outcome *out);
+
+#endif

@@ -1,0 +1,65 @@
+#include "synccache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "strmap.h"
+#include "util.h"
+
+struct synced {
+	unsigned char fp[SYNC_FP_LEN];
+	long long at_ms;
+};
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static struct strmap *map; /* key -> struct synced */
+
+int sync_fresh(const char *key, const unsigned char fp[SYNC_FP_LEN], long max_age_ms)
+{
+	struct synced *s;
+	int fresh = 0;
+
+	pthread_mutex_lock(&mu);
+	s = map ? strmap_get(map, key) : NULL;
+	if (s && CRYPTO_memcmp(s->fp, fp, SYNC_FP_LEN) == 0 && now_ms() - s->at_ms < max_age_ms)
+		fresh = 1;
+	pthread_mutex_unlock(&mu);
+	return fresh;
+}
+
+void sync_record(const char *key, const unsigned char *fp)
+{
+	struct synced *s;
+	void *old = NULL;
+
+	pthread_mutex_lock(&mu);
+	if (!fp) {
+		if (map)
+			free(strmap_del(map, key));
+		goto out;
+	}
+	if (!map && !(map = strmap_new()))
+		goto out;
+	s = malloc(sizeof(*s));
+	if (!s)
+		goto out;
+	memcpy(s->fp, fp, SYNC_FP_LEN);
+	s->at_ms = now_ms();
+	if (strmap_put(map, key, s, &old))
+		free(s);
+	else
+		free(old);
+out:
+	pthread_mutex_unlock(&mu);
+}
+
+void sync_reset(void)
+{
+	pthread_mutex_lock(&mu);
+	strmap_free(map, free);
+	map = NULL;
+	pthread_mutex_unlock(&mu);
+}
