@@ -32,6 +32,24 @@ static void say(struct rbac_outcome *o, const char *reason, const char *fmt, ...
 	va_end(ap);
 }
 
+/* An Event on the Cluster and a structured log line for every role and
+ * privilege change (names only, never a secret). */
+static void audit(struct kube_client *kc, yajl_val cluster, const char *what, const char *reason,
+		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void audit(struct kube_client *kc, yajl_val cluster, const char *what, const char *reason,
+		  const char *fmt, ...)
+{
+	char note[600];
+	va_list ap;
+	const char *kv[] = { "reason", reason, NULL };
+
+	va_start(ap, fmt);
+	vsnprintf(note, sizeof(note), fmt, ap);
+	va_end(ap);
+	log_kv(LOG_INFO, what, note, kv);
+	event_emit(kc, cluster, "Normal", reason, "Sync", note);
+}
+
 static int has(const char *const *v, size_t n, const char *s)
 {
 	for (size_t i = 0; i < n; i++)
@@ -122,7 +140,8 @@ static int grant_present(const struct mv_grants *have, const struct want_grant *
 }
 
 /* Exactly the wanted grants for role in each database of dbs. */
-static int sync_grants(struct mv_client *mv, const char *what, const char *role,
+static int sync_grants(struct kube_client *kc, yajl_val cluster, struct mv_client *mv,
+		       const char *what, const char *role,
 		       const struct want_grant *w, size_t nw, const char *const *dbs, size_t ndbs,
 		       struct rbac_outcome *o)
 {
@@ -145,8 +164,9 @@ static int sync_grants(struct mv_client *mv, const char *what, const char *role,
 				mv_grants_free(&have);
 				return -1;
 			}
-			log_info(what, "revoked %s on %s.%s from role %s", g->privilege,
-				 g->db_name[0] ? g->db_name : dbs[d], g->object_name[0] ? g->object_name : "*", role);
+			audit(kc, cluster, what, "PrivilegeRevoked", "revoked %s on %s.%s from role %s",
+			      g->privilege, g->db_name[0] ? g->db_name : dbs[d],
+			      g->object_name[0] ? g->object_name : "*", role);
 		}
 		for (size_t i = 0; i < nw; i++) {
 			if (strcmp(w[i].db, dbs[d]) != 0 || grant_present(&have, &w[i]))
@@ -158,8 +178,8 @@ static int sync_grants(struct mv_client *mv, const char *what, const char *role,
 				mv_grants_free(&have);
 				return -1;
 			}
-			log_info(what, "granted %s on %s.%s to role %s", w[i].privilege, w[i].db,
-				 w[i].collection, role);
+			audit(kc, cluster, what, "PrivilegeGranted", "granted %s on %s.%s to role %s",
+			      w[i].privilege, w[i].db, w[i].collection, role);
 		}
 		mv_grants_free(&have);
 	}
@@ -168,8 +188,8 @@ static int sync_grants(struct mv_client *mv, const char *what, const char *role,
 
 /* Revoke every grant of role (Milvus refuses to drop a role that has grants;
  * the users' bindings go with the role), then drop it. */
-static int drop_role(struct mv_client *mv, const char *what, const char *role,
-		     struct rbac_outcome *o)
+static int drop_role(struct kube_client *kc, yajl_val cluster, struct mv_client *mv,
+		     const char *what, const char *role, struct rbac_outcome *o)
 {
 	struct mv_names roles = { 0 };
 	struct mv_grants have = { 0 };
@@ -193,7 +213,7 @@ static int drop_role(struct mv_client *mv, const char *what, const char *role,
 	}
 	if (mv_role_drop(mv, role, &me) != MV_OK)
 		goto fail;
-	log_info(what, "dropped role %s (no longer in spec.roles)", role);
+	audit(kc, cluster, what, "RoleDropped", "dropped role %s (no longer in spec.roles)", role);
 	rc = 0;
 	goto out;
 fail:
@@ -290,7 +310,7 @@ int rbac_sync(struct kube_client *kc, yajl_val cluster, long milvus_resync_ms,
 				say(o, mv_error_reason(&me), "Milvus: create role %s: %s", rn, me.message);
 				goto out;
 			}
-			log_info(what, "created role %s", rn);
+			audit(kc, cluster, what, "RoleCreated", "created role %s", rn);
 		}
 		for (size_t j = 0; j < json_array_len(groups) && nw < 9; j++) {
 			const char *gname = json_str(json_array_at(groups, j));
@@ -304,11 +324,11 @@ int rbac_sync(struct kube_client *kc, yajl_val cluster, long milvus_resync_ms,
 			if (pn && db && co)
 				w[nw++] = (struct want_grant){ pn, db, co };
 		}
-		if (sync_grants(mc.mv, what, rn, w, nw, o->dbs, o->ndbs, o))
+		if (sync_grants(kc, cluster, mc.mv, what, rn, w, nw, o->dbs, o->ndbs, o))
 			goto out;
 	}
 	for (size_t i = 0; i < nwas; i++)
-		if (!has(declared, nd, was[i]) && drop_role(mc.mv, what, was[i], o))
+		if (!has(declared, nd, was[i]) && drop_role(kc, cluster, mc.mv, what, was[i], o))
 			goto out;
 	/* what is recorded from now on is exactly the declared set */
 	fingerprint(cluster, declared, nd, fp);
