@@ -38,7 +38,8 @@ kubectl patch cluster watched -n "$ns" --type merge -p '{"spec":{"network":{"all
 wait_for 30 "operator reconciles the update" bash -c "test \"\$(kubectl get cluster watched -n $ns -o jsonpath='{.status.observedGeneration}')\" = 2"
 expect_contains "$(kubectl get networkpolicy watched-allow-clients -n "$ns" -o jsonpath='{.spec.ingress[0].from}')" 10.2.0.0/16 "allowlist follows the update"
 
-# the user and key informers still only observe (their reconcilers come later)
+# the User informer feeds the User reconciler: it takes the finalizer and reports on
+# the User (Milvus is not running here: it waits or says Milvus is unreachable)
 cat <<YAML | kubectl apply -n "$ns" -f - >/dev/null
 apiVersion: vecward.io/v1alpha1
 kind: User
@@ -48,7 +49,8 @@ spec:
   clusterRef: {name: watched}
   username: watcher
 YAML
-wait_for 30 "operator sees the User" has "\"msg\":\"seen\",\"object\":\"user $ns/watcher\""
+wait_for 30 "operator reports on the User" bash -c "test -n \"\$(kubectl get user watcher -n $ns -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason}')\""
+expect_contains "$(kubectl get user watcher -n "$ns" -o jsonpath='{.metadata.finalizers}')" vecward.io/milvus-user "User finalizer"
 
 kubectl delete cluster watched -n "$ns" --wait=true --timeout=30s >/dev/null
 wait_for 30 "operator finalizes the delete" has "\"msg\":\"finalized\",\"object\":\"cluster $ns/watched\""
