@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "buf.h"
@@ -224,6 +225,25 @@ int secret_data(yajl_val secret, const char *key, struct buf *out)
 	if (!v)
 		return -1;
 	return b64_decode(v, strlen(v), out);
+}
+
+char *secret_data_str(yajl_val secret, const char *key, size_t max)
+{
+	struct buf b = BUF_INIT(max);
+
+	if (secret_data(secret, key, &b) || !b.ptr) {
+		buf_free_secret(&b);
+		return NULL;
+	}
+	return buf_take(&b);
+}
+
+void secret_str_free(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
 }
 
 /* ---- finalizers and conditions ------------------------------------------------ */

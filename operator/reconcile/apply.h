@@ -51,6 +51,11 @@ void event_emit(struct kube_client *kc, yajl_val regarding, const char *type, co
  * -1 when absent or malformed. */
 struct buf;
 int secret_data(yajl_val secret, const char *key, struct buf *out);
+/* The same as a new C string (at most max bytes), or NULL when absent,
+ * empty or malformed. It holds a secret: release it with secret_str_free,
+ * which wipes it (NULL is fine). */
+char *secret_data_str(yajl_val secret, const char *key, size_t max);
+void secret_str_free(char *s);
 
 /* 1 when obj's metadata.finalizers holds finalizer. */
 int apply_has_finalizer(yajl_val obj, const char *finalizer);

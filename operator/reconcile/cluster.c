@@ -88,25 +88,6 @@ static void kerr(struct pass *p, int cond, const char *step, const struct kube_e
 	p->failed = 1;
 }
 
-static char *secret_str(yajl_val secret, const char *key)
-{
-	struct buf b = BUF_INIT(PKI_PEM_MAX);
-
-	if (secret_data(secret, key, &b) || !b.ptr) {
-		buf_free_secret(&b);
-		return NULL;
-	}
-	return buf_take(&b);
-}
-
-static void free_secret_str(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
-
 static void rfc3339(time_t t, char *out, size_t n)
 {
 	if (pki_time_rfc3339(t, out, n))
@@ -212,8 +193,8 @@ static int ensure_ca(struct kube_client *kc, struct pass *p, struct pki_pair *ca
 				goto out;
 		}
 	}
-	ca->cert_pem = secret_str(sec, "ca.crt");
-	ca->key_pem = secret_str(sec, "ca.key");
+	ca->cert_pem = secret_data_str(sec, "ca.crt", PKI_PEM_MAX);
+	ca->key_pem = secret_data_str(sec, "ca.key", PKI_PEM_MAX);
 	if (!ca->cert_pem || !ca->key_pem) {
 		cond_set(p, C_CERTS, 0, "CASecretIncomplete",
 			 "Secret %s must hold ca.crt and ca.key (PEM)",
@@ -300,7 +281,7 @@ static int ensure_bundle(struct kube_client *kc, struct pass *p, const char *ca_
 		goto out;
 	}
 	if (r == 0)
-		prev = secret_str(sec, "ca.crt");
+		prev = secret_data_str(sec, "ca.crt", PKI_PEM_MAX);
 	if (pki_bundle_build(ca_pem, prev, p->now, bundle, ebuf, sizeof(ebuf))) {
 		cond_set(p, C_CERTS, 0, "CABundleFailed", "building the trust bundle: %s", ebuf);
 		p->failed = 1;
@@ -357,8 +338,8 @@ static int ensure_server_cert(struct kube_client *kc, struct pass *p, const stru
 		kerr(p, C_CERTS, "read the server certificate", &err);
 		goto out;
 	}
-	leaf.cert_pem = r == 0 ? secret_str(sec, "tls.crt") : NULL;
-	leaf.key_pem = r == 0 ? secret_str(sec, "tls.key") : NULL;
+	leaf.cert_pem = r == 0 ? secret_data_str(sec, "tls.crt", PKI_PEM_MAX) : NULL;
+	leaf.key_pem = r == 0 ? secret_data_str(sec, "tls.key", PKI_PEM_MAX) : NULL;
 	{
 		struct pki_renew_want want = { leaf.key_pem, dns, 5, NULL, 0, PKI_USAGE_BOTH, alg,
 					       (time_t)v->renew_before_s };
@@ -481,7 +462,7 @@ static int ensure_root(struct kube_client *kc, struct pass *p)
 			goto out;
 		}
 	}
-	pw = secret_str(sec, v->root_generated ? "password" : v->root_key);
+	pw = secret_data_str(sec, v->root_generated ? "password" : v->root_key, PKI_PEM_MAX);
 	if (!pw) {
 		cond_set(p, C_CREDS, 0, "RootSecretIncomplete", "Secret %s has no key %s",
 			 p->root_secret, v->root_generated ? "password" : v->root_key);
@@ -500,7 +481,7 @@ static int ensure_root(struct kube_client *kc, struct pass *p)
 		 p->root_secret);
 	rc = 0;
 out:
-	free_secret_str(pw);
+	secret_str_free(pw);
 	json_free_secret(sec);
 	return rc;
 }

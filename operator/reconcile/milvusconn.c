@@ -101,25 +101,6 @@ out:
 
 /* ---- opening ---------------------------------------------------------------------- */
 
-static char *secret_str(yajl_val secret, const char *key)
-{
-	struct buf b = BUF_INIT(PKI_PEM_MAX);
-
-	if (secret_data(secret, key, &b) || !b.ptr) {
-		buf_free_secret(&b);
-		return NULL;
-	}
-	return buf_take(&b);
-}
-
-static void wipe_str(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
-
 #define FAIL(r, ...)                                                                               \
 	do {                                                                                       \
 		snprintf(reason, reasonlen, "%s", r);                                              \
@@ -160,7 +141,7 @@ int mconn_open(struct kube_client *kc, yajl_val cluster, int flags, struct mconn
 	if (r)
 		FAIL("ClusterCredentialsMissing", "the root credentials Secret %s of Cluster %s %s", name,
 		     v.name, r > 0 ? "does not exist yet" : "could not be read");
-	root_pw = secret_str(sec, v.root_generated ? "password" : v.root_key);
+	root_pw = secret_data_str(sec, v.root_generated ? "password" : v.root_key, PKI_PEM_MAX);
 	json_free_secret(sec);
 	sec = NULL;
 	if (!root_pw)
@@ -170,7 +151,7 @@ int mconn_open(struct kube_client *kc, yajl_val cluster, int flags, struct mconn
 	if (v.tls_mode != TLS_DISABLED) {
 		cluster_obj_name(&v, "ca-cert", name, sizeof(name));
 		r = apply_get(kc, &KUBE_SECRET, v.ns, name, &sec, &kerr);
-		if (r || !(c->bundle = secret_str(sec, "ca.crt")))
+		if (r || !(c->bundle = secret_data_str(sec, "ca.crt", PKI_PEM_MAX)))
 			FAIL("ClusterCertificatesMissing", "the trust bundle Secret %s of Cluster %s is not ready",
 			     name, v.name);
 		json_free_secret(sec);
@@ -182,8 +163,8 @@ int mconn_open(struct kube_client *kc, yajl_val cluster, int flags, struct mconn
 		else
 			cluster_obj_name(&v, "ca", name, sizeof(name));
 		r = apply_get(kc, &KUBE_SECRET, v.ns, name, &sec, &kerr);
-		if (r || !(c->ca.cert_pem = secret_str(sec, "ca.crt")) ||
-		    !(c->ca.key_pem = secret_str(sec, "ca.key")))
+		if (r || !(c->ca.cert_pem = secret_data_str(sec, "ca.crt", PKI_PEM_MAX)) ||
+		    !(c->ca.key_pem = secret_data_str(sec, "ca.key", PKI_PEM_MAX)))
 			FAIL("ClusterCertificatesMissing", "the CA Secret %s of Cluster %s is not ready", name,
 			     v.name);
 		json_free_secret(sec);
@@ -197,7 +178,7 @@ int mconn_open(struct kube_client *kc, yajl_val cluster, int flags, struct mconn
 out:
 	(void)merr;
 	json_free_secret(sec);
-	wipe_str(root_pw);
+	secret_str_free(root_pw);
 	if (rc)
 		mconn_close(c);
 	return rc;

@@ -28,25 +28,6 @@ static void say(struct rootpw_outcome *o, const char *reason, const char *fmt, .
 	va_end(ap);
 }
 
-static char *secret_str(yajl_val secret, const char *key)
-{
-	struct buf b = BUF_INIT(4096);
-
-	if (secret_data(secret, key, &b) || !b.ptr) {
-		buf_free_secret(&b);
-		return NULL;
-	}
-	return buf_take(&b);
-}
-
-static void wipe_str(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
-
 int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster_view *v,
 		  struct rootpw_outcome *o)
 {
@@ -100,7 +81,7 @@ int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster
 			goto out;
 		}
 	}
-	pend_pw = secret_str(pend, "password");
+	pend_pw = secret_data_str(pend, "password", 4096);
 	if (!pend_pw) {
 		say(o, "RootSecretIncomplete", "Secret %s has no password", pend_name);
 		goto out;
@@ -158,7 +139,7 @@ int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster
 	rc = 0;
 out:
 	OPENSSL_cleanse(gen, sizeof(gen));
-	wipe_str(pend_pw);
+	secret_str_free(pend_pw);
 	json_free_secret(pend);
 	if (opened)
 		mconn_close(&mc);

@@ -104,25 +104,6 @@ static time_t parse_rfc3339(const char *s)
 	return timegm(&tm);
 }
 
-static char *secret_str(yajl_val secret, const char *key)
-{
-	struct buf b = BUF_INIT(PKI_PEM_MAX);
-
-	if (secret_data(secret, key, &b) || !b.ptr) {
-		buf_free_secret(&b);
-		return NULL;
-	}
-	return buf_take(&b);
-}
-
-static void wipe_str(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
-
 static int str_eq(const char *a, const char *b)
 {
 	size_t n;
@@ -516,7 +497,7 @@ static enum reconcile_result converge(struct kube_client *kc, struct pass *p, co
 			kerr(p, C_CREDS, "read spec.passwordSecretRef", &ke);
 			goto out;
 		}
-		if (r == 1 || !(byo_pw = secret_str(src, v->pw_key))) {
+		if (r == 1 || !(byo_pw = secret_data_str(src, v->pw_key, PKI_PEM_MAX))) {
 			cond_set(p, C_CREDS, 0, "PasswordSecretNotFound",
 				 "spec.passwordSecretRef: Secret %s with key %s not found in %s: create "
 				 "it, or remove passwordSecretRef to let vecward generate a password",
@@ -540,9 +521,9 @@ static enum reconcile_result converge(struct kube_client *kc, struct pass *p, co
 		goto out;
 	}
 	if (r == 0) {
-		cur_pw = secret_str(cur, "password");
-		cur_crt = secret_str(cur, "tls.crt");
-		cur_key = secret_str(cur, "tls.key");
+		cur_pw = secret_data_str(cur, "password", PKI_PEM_MAX);
+		cur_crt = secret_data_str(cur, "tls.crt", PKI_PEM_MAX);
+		cur_key = secret_data_str(cur, "tls.key", PKI_PEM_MAX);
 		if (!p->last_change[0])
 			rfc3339(parse_rfc3339(json_get_str(cur, "metadata", "creationTimestamp", NULL)),
 				p->last_change, sizeof(p->last_change));
@@ -577,7 +558,7 @@ static enum reconcile_result converge(struct kube_client *kc, struct pass *p, co
 		goto out;
 	}
 	if (r == 0)
-		pend_pw = secret_str(pend, "password");
+		pend_pw = secret_data_str(pend, "password", PKI_PEM_MAX);
 	if (exists && !cur && !pend_pw && !v->adopt) {
 		cond_set(p, C_CREDS, 0, "MilvusUserExists",
 			 "Milvus user %s already exists in Cluster %s and was not created by vecward; "
@@ -612,7 +593,7 @@ static enum reconcile_result converge(struct kube_client *kc, struct pass *p, co
 			p->failed = 1;
 			goto out;
 		}
-		cur_pw = secret_str(cur, "password");
+		cur_pw = secret_data_str(cur, "password", PKI_PEM_MAX);
 		if (!cur_pw) {
 			cond_set(p, C_CREDS, 0, "CredentialsSecretInvalid", "Secret %s has no password",
 				 cred_name);
@@ -642,7 +623,7 @@ static enum reconcile_result converge(struct kube_client *kc, struct pass *p, co
 		pend = NULL;
 		r = json ? apply_create_once(kc, &KUBE_SECRET, v->ns, json, &created, &pend, &ke) : -1;
 		user_free_secret_json(json);
-		if (r || !(pend_pw = secret_str(pend, "password"))) {
+		if (r || !(pend_pw = secret_data_str(pend, "password", PKI_PEM_MAX))) {
 			if (r && json)
 				kerr(p, C_CREDS, "store the pending password", &ke);
 			p->failed = 1;
@@ -705,11 +686,11 @@ kube_side:
 	res = RECONCILE_DONE;
 out:
 	OPENSSL_cleanse(gen_pw, sizeof(gen_pw));
-	wipe_str(cur_pw);
-	wipe_str(pend_pw);
-	wipe_str(byo_pw);
-	wipe_str(cur_crt);
-	wipe_str(cur_key);
+	secret_str_free(cur_pw);
+	secret_str_free(pend_pw);
+	secret_str_free(byo_pw);
+	secret_str_free(cur_crt);
+	secret_str_free(cur_key);
 	pki_pair_free(&cert);
 	json_free_secret(cur);
 	json_free_secret(pend);
