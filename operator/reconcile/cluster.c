@@ -1024,7 +1024,7 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 		rbac_sync(kc, obj, cr->milvus_resync_ms, &p->rbac);
 		cond_set(p, C_ROLES, p->rbac.ok, p->rbac.reason, "%s", p->rbac.message);
 		p->rbac_pending = !p->rbac.ok;
-		if (rootpw_rotate(kc, obj, &p->v, &p->rootpw)) {
+		if (rootpw_rotate(kc, obj, &p->v, cr->milvus_resync_ms, &p->rootpw)) {
 			log_warnx(p->what, "root password rotation: %s", p->rootpw.message);
 			p->rootpw_failed = 1;
 		} else if (p->rootpw.rotated) {

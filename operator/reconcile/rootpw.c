@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "apply.h"
 #include "buf.h"
@@ -15,6 +16,7 @@
 #include "milvusconn.h"
 #include "pki.h"
 #include "secret.h"
+#include "synccache.h"
 
 static void say(struct rootpw_outcome *o, const char *reason, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -28,8 +30,30 @@ static void say(struct rootpw_outcome *o, const char *reason, const char *fmt, .
 	va_end(ap);
 }
 
+/* What decides whether there is work: the request, the request handled. */
+static void fingerprint(const struct cluster_view *v, const char *token, const char *handled,
+			unsigned char out[SYNC_FP_LEN])
+{
+	const char *parts[3] = { v->uid, token, handled };
+	unsigned int len = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	memset(out, 0, SYNC_FP_LEN);
+	if (!ctx)
+		return;
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	for (int i = 0; i < 3; i++) {
+		/* a leading 0 or 1 tells NULL from "" */
+		EVP_DigestUpdate(ctx, parts[i] ? "\1" : "\0", 1);
+		if (parts[i])
+			EVP_DigestUpdate(ctx, parts[i], strlen(parts[i]) + 1);
+	}
+	EVP_DigestFinal_ex(ctx, out, &len);
+	EVP_MD_CTX_free(ctx);
+}
+
 int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster_view *v,
-		  struct rootpw_outcome *o)
+		  long recheck_ms, struct rootpw_outcome *o)
 {
 	const char *token = json_get_str(cluster, "metadata", "annotations", ROOTPW_ROTATE_ANNOTATION, NULL);
 	const char *handled = json_get_str(cluster, "status", "rootPasswordRotationRequest", NULL);
@@ -37,6 +61,8 @@ int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster
 	struct kube_error ke;
 	struct mv_error me;
 	struct mconn mc;
+	unsigned char fp[SYNC_FP_LEN];
+	char key[600];
 	yajl_val pend = NULL;
 	char *pend_pw = NULL;
 	int r, rc = -1, opened = 0, created = 0;
@@ -54,6 +80,12 @@ int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster
 		}
 		return 0;
 	}
+	/* only this code creates the pending Secret: once a pass saw none and no
+	 * request, nothing changes until the annotation or the status does */
+	snprintf(key, sizeof(key), "RootPassword/%s/%s", v->ns, v->name);
+	fingerprint(v, token, handled, fp);
+	if (sync_fresh(key, fp, recheck_ms))
+		return 0;
 	cluster_obj_name(v, "root", root_name, sizeof(root_name));
 	cluster_obj_name(v, "root-pending", pend_name, sizeof(pend_name));
 	r = apply_get(kc, &KUBE_SECRET, v->ns, pend_name, &pend, &ke);
@@ -66,6 +98,7 @@ int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster
 		const char *keys[] = { "password" };
 		const char *vals[] = { gen };
 		if (!token || (handled && strcmp(token, handled) == 0)) {
+			sync_record(key, fp);
 			rc = 0;
 			goto out;
 		}

@@ -26,8 +26,10 @@ struct rootpw_outcome {
 	char message[400];
 };
 
-/* 0 nothing to do or done (see out), -1 failed: retry (out says why). */
+/* 0 nothing to do or done (see out), -1 failed: retry (out says why).
+ * After a pass that found no pending Secret and no new request, the same
+ * request/handled pair is not checked again (no GET) for recheck_ms. */
 int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster_view *v,
-		  struct rootpw_outcome *out);
+		  long recheck_ms, struct rootpw_outcome *out);
 
 #endif
