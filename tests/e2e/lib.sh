@@ -55,3 +55,19 @@ new_ns() {
 	wait_for 30 "ServiceAccount $ns/default" kubectl get serviceaccount default -n "$ns"
 	echo "$ns"
 }
+
+# data_pv NS CLAIM: a PersistentVolume pv-NS pre-bound to PVC NS/CLAIM (there is no
+# provisioner here); delete it with: kubectl delete pv pv-NS
+data_pv() {
+	cat <<YAML | kubectl apply -f - >/dev/null
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: pv-$1}
+spec:
+  capacity: {storage: 100Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  claimRef: {namespace: $1, name: $2}
+  hostPath: {path: /nonexistent/$1}
+YAML
+}

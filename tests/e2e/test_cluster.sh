@@ -17,17 +17,7 @@ log=$work/operator.log
 audit=$VW_CP/logs/audit.log
 
 # a volume for the data PVC (no provisioner here): bound by the PV controller
-cat <<YAML | kubectl apply -f - >/dev/null
-apiVersion: v1
-kind: PersistentVolume
-metadata: {name: pv-$ns}
-spec:
-  capacity: {storage: 100Gi}
-  accessModes: [ReadWriteOnce]
-  persistentVolumeReclaimPolicy: Retain
-  claimRef: {namespace: $ns, name: prod-data}
-  hostPath: {path: /nonexistent/$ns}
-YAML
+data_pv "$ns" prod-data
 
 opid=
 start_operator() {

@@ -18,17 +18,7 @@ chmod 700 "$work"
 log=$work/operator.log
 audit=$VW_CP/logs/audit.log
 
-cat <<YAML | kubectl apply -f - >/dev/null
-apiVersion: v1
-kind: PersistentVolume
-metadata: {name: pv-$ns}
-spec:
-  capacity: {storage: 100Gi}
-  accessModes: [ReadWriteOnce]
-  persistentVolumeReclaimPolicy: Retain
-  claimRef: {namespace: $ns, name: prod-data}
-  hostPath: {path: /nonexistent/$ns}
-YAML
+data_pv "$ns" prod-data
 
 opid= mpid=
 start_operator() {
