@@ -17,6 +17,7 @@
 
 #include "apply.h"
 #include "cluster.h"
+#include "enckey.h"
 #include "controller.h"
 #include "milvusconn.h"
 #include "user.h"
@@ -53,36 +54,6 @@ static void usage(FILE *f)
 		"  --log-format json|human (default json)\n"
 		"  --log-level LEVEL       debug|info|warn|error (default info)\n"
 		"  --version, --help\n");
-}
-
-/* Until the User and EncryptionKey reconcilers land, the operator observes
- * those kinds: it logs what it sees and changes nothing. */
-static enum reconcile_result observe(struct controller *ctl, struct kube_client *kc,
-				     const char *ns, const char *name, yajl_val obj,
-				     long *requeue_ms, void *ctx)
-{
-	const char *kind = ctx;
-	char obj_name[600];
-	char gen[32];
-	const char *kv[7];
-
-	snprintf(obj_name, sizeof(obj_name), "%s %s/%s", kind, ns, name);
-	if (!obj) {
-		log_info(obj_name, "gone");
-		return RECONCILE_DONE;
-	}
-	snprintf(gen, sizeof(gen), "%lld", json_get_int(obj, 0, "metadata", "generation", NULL));
-	kv[0] = "generation";
-	kv[1] = gen;
-	kv[2] = "resourceVersion";
-	kv[3] = json_get_str(obj, "metadata", "resourceVersion", NULL);
-	kv[4] = "uid";
-	kv[5] = json_get_str(obj, "metadata", "uid", NULL);
-	kv[6] = NULL;
-	if (!kv[3] || !kv[5])
-		kv[2] = NULL;
-	log_kv(LOG_INFO, obj_name, "seen", kv);
-	return RECONCILE_DONE;
 }
 
 static void on_started(void *ctx)
@@ -241,11 +212,12 @@ int main(int argc, char **argv)
 	struct cluster_reconciler crc = { operator_ns ? operator_ns : cfg->namespace,
 					  resync_s * 1000, day_s, milvus_resync_s * 1000 };
 	struct user_reconciler urc = { resync_s * 1000, milvus_resync_s * 1000 };
+	struct enckey_reconciler erc = { resync_s * 1000 };
 	struct controller_opts co = { ns, (int)workers };
 	ctl = controller_new(cfg, &co);
 	if (!ctl || controller_add_kind(ctl, &KUBE_VW_CLUSTER, cluster_reconcile, &crc) ||
 	    controller_add_kind(ctl, &KUBE_VW_USER, user_reconcile, &urc) ||
-	    controller_add_kind(ctl, &KUBE_VW_ENCRYPTIONKEY, observe, (void *)"encryptionkey")) {
+	    controller_add_kind(ctl, &KUBE_VW_ENCRYPTIONKEY, enckey_reconcile, &erc)) {
 		log_errorx(NULL, "cannot set up the controllers (out of memory)");
 		goto out;
 	}

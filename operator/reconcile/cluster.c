@@ -12,6 +12,7 @@
 #include "apply.h"
 #include "buf.h"
 #include "cluster_render.h"
+#include "enckey.h"
 #include "jgen.h"
 #include "kubelookup.h"
 #include "json.h"
@@ -59,6 +60,7 @@ struct pass {
 	int rbac_pending; /* roles not in sync yet: come back soon */
 	struct rootpw_outcome rootpw;
 	int rootpw_failed;
+	int enc_pending; /* encryption is asked for and not ready */
 	int deployment_available;
 	char root_secret[300];
 	int failed; /* a step failed: retry */
@@ -793,6 +795,12 @@ static enum reconcile_result finalize(struct kube_client *kc, struct pass *p,
 			if (recycle_one(kc, p, &KUBE_SECRET, n, purge_at))
 				return RECONCILE_RETRY;
 		}
+		if (p->v.encryption_key) {
+			/* the data on the volume is only readable with its zone keys */
+			cluster_obj_name(&p->v, "zone-keys", n, sizeof(n));
+			if (recycle_one(kc, p, &KUBE_SECRET, n, purge_at))
+				return RECONCILE_RETRY;
+		}
 		event_emit(kc, p->obj, "Normal", "RecycleBin", "Delete",
 			   "data volume and key material kept in the recycle bin; re-create the "
 			   "Cluster with the same name before the purge time to get them back");
@@ -1005,6 +1013,10 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 		adopt(kc, p, &KUBE_SECRET, n);
 		cluster_obj_name(&p->v, "root", n, sizeof(n));
 		adopt(kc, p, &KUBE_SECRET, n);
+		if (p->v.encryption_key) {
+			cluster_obj_name(&p->v, "zone-keys", n, sizeof(n));
+			adopt(kc, p, &KUBE_SECRET, n);
+		}
 	}
 	if (p->v.tls_mode != TLS_DISABLED || p->v.tls_internal) {
 		if (ensure_ca(kc, p, &ca) == 0 && ensure_bundle(kc, p, ca.cert_pem, &bundle) == 0 &&
@@ -1041,11 +1053,12 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 		cond_set(p, C_ROLES, 1, "NoCustomRoles",
 			 "spec.roles is empty: only the built-in roles admin and public");
 	}
-	if (p->v.encryption_key)
-		cond_set(p, C_ENC, 0, "KeyNotReconciled",
-			 "EncryptionKey %s: the key hierarchy is not managed by this version yet",
-			 p->v.encryption_key);
-	else
+	if (p->v.encryption_key) {
+		char er[64], em[600];
+		int ok = enckey_cluster_condition(ctl, obj, &p->v, er, sizeof(er), em, sizeof(em));
+		cond_set(p, C_ENC, ok, er, "%s", em);
+		p->enc_pending = !ok;
+	} else
 		cond_set(p, C_ENC, 1, "NotRequested", "spec.encryption is not set");
 
 	/* the summary */
@@ -1074,6 +1087,8 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 			cond_set(p, C_DEGRADED, 1, "RootPasswordRotationFailed", "%s", p->rootpw.message);
 		else if (p->rbac_pending && p->rbac.contacted)
 			cond_set(p, C_DEGRADED, 1, "RolesNotSynced", "%s", p->rbac.message);
+		else if (p->enc_pending)
+			cond_set(p, C_DEGRADED, 1, "EncryptionNotReady", "%s", p->c[C_ENC].message);
 		else
 			cond_set(p, C_DEGRADED, 0, "AsExpected", "no errors");
 	}
@@ -1085,6 +1100,8 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 		long long next = cr->resync_ms;
 		if (!p->deployment_available || !p->c[C_READY].status)
 			next = NOT_READY_REQUEUE_MS;
+		if (p->enc_pending && next > ERROR_REQUEUE_MS)
+			next = ERROR_REQUEUE_MS;
 		if ((p->rbac_pending || p->rootpw_failed) && next > ERROR_REQUEUE_MS)
 			next = p->rbac.contacted ? ERROR_REQUEUE_MS : NOT_READY_REQUEUE_MS;
 		if (p->renew_at) {
