@@ -17,12 +17,13 @@ WORK    := $(CURDIR)/.work
 export PATH := $(TOOLBIN):$(PATH)
 
 # ---- sources --------------------------------------------------------------
-# Everything but the two main()s goes into one static library per build
+# Everything but the main()s goes into one static library per build
 # variant; the linker takes from it only what each program uses.
 OPERATOR_SRC := operator/main.c
+CRYPT_SRC    := operator/crypt.c
 WEBHOOK_SRC  := webhook/main.c
 LIB_SRC      := $(wildcard common/*.c) \
-                $(filter-out $(OPERATOR_SRC),$(wildcard operator/*.c operator/*/*.c)) \
+                $(filter-out $(OPERATOR_SRC) $(CRYPT_SRC),$(wildcard operator/*.c operator/*/*.c)) \
                 $(filter-out $(WEBHOOK_SRC),$(wildcard webhook/*.c))
 INC_DIRS     := common $(sort $(dir $(wildcard operator/*/*.h))) webhook
 UNIT_TESTS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
@@ -33,7 +34,7 @@ E2E_PROGS    := $(patsubst tests/e2e/%.c,%,$(wildcard tests/e2e/*.c))
 obj = $(patsubst %.c,build/$(1)/%.o,$(2))
 
 .PHONY: all deps tools run test unit unit-san fuzz-smoke e2e clean fmt lint version
-all: deps bin/vecward-operator bin/vecward-webhook
+all: deps bin/vecward-operator bin/vecward-webhook bin/vecward-crypt
 
 # ---- dependencies ---------------------------------------------------------
 DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libssl-dev libyajl-dev \
@@ -85,6 +86,15 @@ bin/vecward-operator: $(call obj,rel,$(OPERATOR_SRC)) build/rel/libvecward.a
 bin/vecward-webhook: $(call obj,rel,$(WEBHOOK_SRC)) build/rel/libvecward.a
 	@mkdir -p bin
 	$(CC) $(OPT) $^ -o $@ $(LIBS)
+
+# encrypt/decrypt files under a Cluster's zone keys; -san: under ASan+UBSan
+bin/vecward-crypt: $(call obj,rel,$(CRYPT_SRC)) build/rel/libvecward.a
+	@mkdir -p bin
+	$(CC) $(OPT) $^ -o $@ $(LIBS)
+
+bin/vecward-crypt-san: $(call obj,san,$(CRYPT_SRC)) build/san/libvecward.a
+	@mkdir -p bin
+	$(CC) $(SANFLAGS) $^ -o $@ $(LIBS)
 
 # ---- unit tests (cmocka), plain and under ASan+UBSan -------------------------
 bin/unit/%: build/rel/tests/unit/%.o build/rel/libvecward.a
