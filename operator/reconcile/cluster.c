@@ -981,6 +981,12 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 	}
 	if (json_get(obj, "metadata", "deletionTimestamp", NULL)) {
 		res = finalize(kc, p, cr);
+		if (res == RECONCILE_DONE && p->v.encryption_key) {
+			/* its key lists zones of live Clusters only */
+			char qk[600];
+			snprintf(qk, sizeof(qk), "EncryptionKey/%s/%s", ns, p->v.encryption_key);
+			wq_add(controller_queue(ctl), qk);
+		}
 		goto out;
 	}
 	if (!has_finalizer(obj)) {
