@@ -481,7 +481,7 @@ int kms_aws_parse_describe(const char *body, size_t len, struct kms_key_info *ou
 	md = json_get(v, "KeyMetadata", NULL);
 	arn = json_get_str(md, "Arn", NULL);
 	state = json_get_str(md, "KeyState", NULL);
-	if (!md || !arn || !state) {
+	if (!md || !arn || !arn[0] || !state || !state[0]) {
 		bad_response(KMS_AWS_DESCRIBE_KEY, "no KeyMetadata.Arn or KeyState", err);
 		goto out;
 	}
