@@ -321,13 +321,13 @@ out:
 }
 
 /* Unwrap entry e of this cluster into ezk. 0, or -1 with the reason in msg. */
-static int unwrap(const struct zone *z, const struct zk_entry *e, uint8_t ezk[ZK_KEY_LEN],
-		  char *msg, size_t msglen)
+static int unwrap(const struct zone *z, const struct zk_entry *e, const char *uid,
+		  uint8_t ezk[ZK_KEY_LEN], char *msg, size_t msglen)
 {
 	struct kms_error kerr;
 	char eb[600];
 
-	if (kmsconn_unwrap_zone(z->kms, e, z->uid, ezk, &kerr) == 0)
+	if (kmsconn_unwrap_zone(z->kms, e, uid, ezk, &kerr) == 0)
 		return 0;
 	kms_strerror(&kerr, eb, sizeof(eb));
 	snprintf(msg, msglen, "zone key %s.v%u of Cluster %s/%s: EncryptionKey %s: %s",
@@ -343,13 +343,6 @@ static int lookup(void *ctx, const struct env_meta *m, uint8_t ezk[AEAD_KEY_LEN]
 	struct zk_entry e;
 	int rc;
 
-	if (strcmp(m->cluster_uid, z->uid) != 0) {
-		snprintf(z->msg, sizeof(z->msg),
-			 "the file was encrypted for the cluster with UID %s, not Cluster %s/%s "
-			 "(UID %s): decrypt it with the --cluster it came from",
-			 m->cluster_uid, z->ns, z->cluster, z->uid);
-		return -1;
-	}
 	if (z->want_db && strcmp(m->database, z->want_db) != 0) {
 		snprintf(z->msg, sizeof(z->msg),
 			 "the file holds database %s, not %s (--database): refusing to decrypt it",
@@ -358,8 +351,18 @@ static int lookup(void *ctx, const struct env_meta *m, uint8_t ezk[AEAD_KEY_LEN]
 	}
 	zk_entry_init(&e);
 	rc = load_entry(z, m->database, m->ezk_version, &e, z->msg, sizeof(z->msg));
+	/* a file of an earlier incarnation of this Cluster (re-created from the
+	 * recycle bin, which kept its zone keys) names that incarnation's UID:
+	 * its entry is bound to the same UID, and the KMS checks the binding */
+	if (rc == 0 && strcmp(m->cluster_uid, e.cluster_uid) != 0) {
+		snprintf(z->msg, sizeof(z->msg),
+			 "the file was encrypted for the cluster with UID %s, not Cluster %s/%s "
+			 "(UID %s): decrypt it with the --cluster it came from",
+			 m->cluster_uid, z->ns, z->cluster, z->uid);
+		rc = -1;
+	}
 	if (rc == 0)
-		rc = unwrap(z, &e, ezk, z->msg, sizeof(z->msg));
+		rc = unwrap(z, &e, m->cluster_uid, ezk, z->msg, sizeof(z->msg));
 	zk_entry_free(&e);
 	return rc;
 }
@@ -410,7 +413,7 @@ static int do_encrypt(const struct opts *o, struct zone *z, FILE *in, struct out
 		goto out;
 	}
 	if (load_entry(z, o->database, version, &e, msg, sizeof(msg)) ||
-	    unwrap(z, &e, ezk, msg, sizeof(msg))) {
+	    unwrap(z, &e, z->uid, ezk, msg, sizeof(msg))) {
 		say("%s", msg);
 		goto out;
 	}

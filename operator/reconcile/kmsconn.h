@@ -33,8 +33,7 @@ int kmsconn_root_secret_name(const char *key_name, char *out, size_t outlen);
  * Open the provider of EncryptionKey `key` (the object tree). 0 and *out,
  * 1 when a local key has no root-key Secret yet (reason KeyNotGenerated), or
  * -1. On 1 and -1: a CamelCase reason and a message naming the field or
- * Secret and the fix, for a condition; *kerr (may be NULL) gets the kind of
- * failure (KMS_ERR_* or, for API errors, KMS_ERR_INTERNAL).
+ * Secret and the fix, for a condition.
  */
 int kmsconn_open(struct kube_client *kc, yajl_val key, struct kms **out, char *reason,
 		 size_t reasonlen, char *msg, size_t msglen);

@@ -16,6 +16,9 @@
 #     decrypt), and new files use version 2;
 #   - DisableKey in the KMS turns the key's Ready and the Cluster's EncryptionReady False
 #     (KMSKeyDisabled); EnableKey turns them back;
+#   - a Cluster deleted and re-created with the same name (a new UID) adopts its zone keys
+#     from the recycle bin, gets version 3 bound to its new UID, and still decrypts the
+#     files of its earlier incarnation;
 #   - deleting the key while a Cluster uses it waits (KeyInUse); after the Cluster is
 #     deleted (zone keys go to the recycle bin), crypto-shredding destroys the zone keys
 #     at the end of the recycle-bin window and the file can no longer be decrypted;
@@ -175,12 +178,30 @@ kms enable-key "$arn" || fail "enable-key failed"
 wait_for 60 "key Ready again" is_true vwkey/prod-key Ready
 wait_for 60 "Cluster EncryptionReady again" is_true cluster/vault EncryptionReady
 
+# ---- the recycle bin: a Cluster re-created with the same name keeps its zone keys -----
+kubectl get cluster vault -n "$ns" -o json | python3 -c 'import json,sys; o=json.load(sys.stdin); print(json.dumps({"apiVersion":o["apiVersion"],"kind":o["kind"],"metadata":{"name":"vault"},"spec":o["spec"]}))' >"$work/vault.json"
+kubectl delete cluster vault -n "$ns" >/dev/null
+gone() { ! kubectl get "$1" -n "$ns" >/dev/null 2>&1; }
+wait_for 60 "Cluster vault gone" gone cluster/vault
+expect_contains "$(kubectl get secret vault-zone-keys -n "$ns" -o jsonpath='{.metadata.labels}')" \
+	vecward.io/purge-after "zone keys in the recycle bin"
+kubectl apply -n "$ns" -f "$work/vault.json" >/dev/null
+uid2=$(jp cluster/vault .metadata.uid)
+[ "$uid2" != "$uid" ] || fail "the re-created Cluster has the old UID"
+wait_for 60 "re-created Cluster EncryptionReady" is_true cluster/vault EncryptionReady
+has_v3() { test "$(keys_of)" = "default.v1 default.v2 default.v3 embeddings.v1 embeddings.v2 embeddings.v3"; }
+wait_for 30 "version 3 for the new incarnation" has_v3
+expect_eq "$(field "$(entry embeddings.v3)" clusterUID)" "$uid2" "version 3 bound to the new UID"
+expect_eq "$(jp secret/vault-zone-keys '.metadata.ownerReferences[0].uid')" "$uid2" "zone keys adopted"
+crypt decrypt -n "$ns" --cluster vault --in "$work/file.vwenc" --out "$work/back2.bin" ||
+	fail "a file of the earlier incarnation no longer decrypts"
+cmp -s "$work/plain.bin" "$work/back2.bin" || fail "decrypted file differs after re-creation"
+
 # ---- deletion: held while used, then crypto-shredding after the recycle window --------
 kubectl annotate vwkey prod-key -n "$ns" vecward.io/crypto-shred=true >/dev/null
 kubectl delete vwkey prod-key -n "$ns" --wait=false >/dev/null
 wait_for 30 "deletion held while the Cluster uses the key" reason_is vwkey/prod-key Ready KeyInUse
 kubectl delete cluster vault -n "$ns" --wait=false >/dev/null
-gone() { ! kubectl get "$1" -n "$ns" >/dev/null 2>&1; }
 wait_for 60 "Cluster vault gone" gone cluster/vault
 wait_for 60 "EncryptionKey prod-key gone" gone vwkey/prod-key
 expect_contains "$(kubectl get secret vault-zone-keys -n "$ns" -o jsonpath='{.metadata.labels}')" \
