@@ -445,6 +445,129 @@ out:
 	return rc;
 }
 
+void mv_database_free(struct mv_database *d)
+{
+	if (!d)
+		return;
+	free(d->name);
+	for (size_t i = 0; i < d->nprops; i++) {
+		free(d->props[i].key);
+		free(d->props[i].value);
+	}
+	free(d->props);
+	memset(d, 0, sizeof(*d));
+}
+
+const char *mv_database_property(const struct mv_database *d, const char *key)
+{
+	if (!d || !key)
+		return NULL;
+	for (size_t i = 0; i < d->nprops; i++)
+		if (d->props[i].key && strcmp(d->props[i].key, key) == 0)
+			return d->props[i].value;
+	return NULL;
+}
+
+/* A string member of obj: absent or null is "" (protobuf's omitempty), another
+ * type is an error (-1). */
+static int opt_str(yajl_val obj, const char *key, const char **out)
+{
+	yajl_val v = json_get(obj, key, NULL);
+
+	if (!v || v->type == yajl_t_null) {
+		*out = "";
+		return 0;
+	}
+	if (v->type != yajl_t_string)
+		return -1;
+	*out = v->u.string;
+	return 0;
+}
+
+/* dbID: an integer, or a string of digits (protojson writes int64 so) */
+static int parse_id(yajl_val v, long long *out)
+{
+	if (!v || v->type == yajl_t_null) {
+		*out = 0;
+		return 0;
+	}
+	if (v->type == yajl_t_number && (v->u.number.flags & YAJL_NUMBER_INT_VALID)) {
+		*out = v->u.number.i;
+		return 0;
+	}
+	if (v->type == yajl_t_string) {
+		const char *s = v->u.string;
+		long long n = 0;
+		if (!*s || strlen(s) > 19)
+			return -1;
+		for (; *s; s++) {
+			if (*s < '0' || *s > '9' || n > (LLONG_MAX - (*s - '0')) / 10)
+				return -1;
+			n = n * 10 + (*s - '0');
+		}
+		*out = n;
+		return 0;
+	}
+	return -1;
+}
+
+int mv_parse_database(yajl_val data, struct mv_database *out, struct mv_error *err)
+{
+	struct mv_database r;
+	yajl_val props;
+	const char *name;
+	size_t n = 0;
+
+	err_reset(err);
+	memset(&r, 0, sizeof(r));
+	if (!data || data->type != yajl_t_object)
+		return fail(err, MV_ERR_TRANSPORT, "unexpected data: expected a database object");
+	if (opt_str(data, "dbName", &name))
+		return fail(err, MV_ERR_TRANSPORT, "unexpected data: dbName is not a string");
+	if (parse_id(json_get(data, "dbID", NULL), &r.id))
+		return fail(err, MV_ERR_TRANSPORT, "unexpected data: dbID is not an integer");
+	props = json_get(data, "properties", NULL);
+	if (props && props->type != yajl_t_null) {
+		if (props->type != yajl_t_array)
+			return fail(err, MV_ERR_TRANSPORT,
+				    "unexpected data: properties is not a list");
+		n = props->u.array.len;
+		for (size_t i = 0; i < n; i++) {
+			yajl_val kv = props->u.array.values[i];
+			const char *k, *v;
+			if (!kv || kv->type != yajl_t_object || opt_str(kv, "key", &k) ||
+			    opt_str(kv, "value", &v))
+				return fail(err, MV_ERR_TRANSPORT,
+					    "unexpected data: property %zu is not {key, value} strings",
+					    i);
+		}
+	}
+	r.name = strdup(name);
+	if (!r.name)
+		goto nomem;
+	if (n) {
+		r.props = calloc(n, sizeof(*r.props));
+		if (!r.props)
+			goto nomem;
+	}
+	for (size_t i = 0; i < n; i++) {
+		yajl_val kv = props->u.array.values[i];
+		const char *k = "", *v = "";
+		opt_str(kv, "key", &k);
+		opt_str(kv, "value", &v);
+		r.props[i].key = strdup(k);
+		r.props[i].value = strdup(v);
+		r.nprops++;
+		if (!r.props[i].key || !r.props[i].value)
+			goto nomem;
+	}
+	*out = r;
+	return MV_OK;
+nomem:
+	mv_database_free(&r);
+	return fail(err, MV_ERR_NOMEM, "out of memory");
+}
+
 /* ---- request bodies -------------------------------------------------------------- */
 
 enum field {
@@ -458,6 +581,7 @@ enum field {
 	F_PRIVILEGE,
 	F_GROUP,
 	F_PRIVILEGES,
+	F_PROPERTIES, /* optional: left out when there are none */
 };
 
 struct opdef {
@@ -491,6 +615,9 @@ static const struct opdef ops[MV_OP_COUNT_] = {
 					{ F_GROUP, F_PRIVILEGES }, 0, 0 },
 	[MV_OP_PRIVILEGE_GROUP_REMOVE] = { "privilege_groups/remove_privileges_from_group",
 					   { F_GROUP, F_PRIVILEGES }, 0, 0 },
+	[MV_OP_DATABASE_LIST] = { "databases/list", { F_END }, 0, 0 },
+	[MV_OP_DATABASE_DESCRIBE] = { "databases/describe", { F_DB }, 0, 0 },
+	[MV_OP_DATABASE_CREATE] = { "databases/create", { F_DB, F_PROPERTIES }, 0, 0 },
 };
 
 const char *mv_op_path(enum mv_op op)
@@ -563,6 +690,7 @@ static const char *field_key(enum field f)
 	case F_PRIVILEGE: return "privilege";
 	case F_GROUP: return "privilegeGroupName";
 	case F_PRIVILEGES: return "privileges";
+	case F_PROPERTIES: return "properties";
 	case F_END: break;
 	}
 	return NULL;
@@ -580,9 +708,28 @@ static const char *field_val(enum field f, const struct mv_args *a)
 	case F_PRIVILEGE: return a->privilege;
 	case F_GROUP: return a->group;
 	case F_PRIVILEGES:
+	case F_PROPERTIES:
 	case F_END: break;
 	}
 	return NULL;
+}
+
+/* properties: 0..MV_MAX_PROPERTIES pairs, keys non-empty and distinct,
+ * values possibly empty */
+static int properties_ok(const struct mv_args *a)
+{
+	if (a->n_properties == 0)
+		return 1;
+	if (a->n_properties > MV_MAX_PROPERTIES || !a->prop_keys || !a->prop_values)
+		return 0;
+	for (size_t i = 0; i < a->n_properties; i++) {
+		if (!arg_ok(a->prop_keys[i], 0) || !arg_ok(a->prop_values[i], 1))
+			return 0;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(a->prop_keys[i], a->prop_keys[j]) == 0)
+				return 0;
+	}
+	return 1;
 }
 
 static int args_ok(const struct opdef *d, const struct mv_args *a)
@@ -595,6 +742,9 @@ static int args_ok(const struct opdef *d, const struct mv_args *a)
 			for (size_t i = 0; i < a->n_privileges; i++)
 				if (!arg_ok(a->privileges[i], 0))
 					return 0;
+		} else if (*f == F_PROPERTIES) {
+			if (!properties_ok(a))
+				return 0;
 		} else if (*f == F_DB && d->db_optional && !a->db) {
 			continue;
 		} else if (!arg_ok(field_val((enum field)*f, a),
@@ -679,6 +829,13 @@ int mv_build_body(enum mv_op op, const struct mv_args *a, char **out)
 			for (size_t i = 0; i < a->n_privileges; i++)
 				js(g, a->privileges[i]);
 			jac(g);
+		} else if (*f == F_PROPERTIES) {
+			if (!a->n_properties)
+				continue;
+			jko(g, field_key(F_PROPERTIES));
+			for (size_t i = 0; i < a->n_properties; i++)
+				jkv(g, a->prop_keys[i], a->prop_values[i]);
+			jc(g);
 		} else if (*f != F_DB || a->db) {
 			jkv(g, field_key((enum field)*f), field_val((enum field)*f, a));
 		}
@@ -1182,6 +1339,11 @@ static int dec_groups(yajl_val d, void *out, struct mv_error *err)
 	return mv_parse_groups(d, out, err);
 }
 
+static int dec_database(yajl_val d, void *out, struct mv_error *err)
+{
+	return mv_parse_database(d, out, err);
+}
+
 /* call() and decode its data into out. */
 static int call_decode(struct mv_client *c, enum mv_op op, const struct mv_args *a,
 		       decode_fn dec, void *out, struct mv_error *err)
@@ -1327,6 +1489,27 @@ int mv_privilege_group_remove(struct mv_client *c, const char *name,
 {
 	struct mv_args a = { .group = name, .privileges = privileges, .n_privileges = n };
 	return call0(c, MV_OP_PRIVILEGE_GROUP_REMOVE, &a, err);
+}
+
+int mv_database_list(struct mv_client *c, struct mv_names *out, struct mv_error *err)
+{
+	struct mv_args a = { 0 };
+	return call_decode(c, MV_OP_DATABASE_LIST, &a, dec_names, out, err);
+}
+
+int mv_database_describe(struct mv_client *c, const char *db, struct mv_database *out,
+			 struct mv_error *err)
+{
+	struct mv_args a = { .db = db };
+	return call_decode(c, MV_OP_DATABASE_DESCRIBE, &a, dec_database, out, err);
+}
+
+int mv_database_create(struct mv_client *c, const char *db, const char *const *keys,
+		       const char *const *values, size_t n, struct mv_error *err)
+{
+	struct mv_args a = { .db = db, .prop_keys = keys, .prop_values = values,
+			     .n_properties = n };
+	return call0(c, MV_OP_DATABASE_CREATE, &a, err);
 }
 
 int mv_authenticate(struct mv_client *c, struct mv_error *err)

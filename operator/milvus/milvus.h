@@ -1,6 +1,6 @@
 /*
  * milvus: a client for the Milvus REST API v2, the part vecward needs to
- * manage users, roles, privileges and privilege groups (prefix mv_).
+ * manage users, roles, privileges, privilege groups and databases (prefix mv_).
  *
  * Every operation is one POST of a JSON body to
  * <base_url>/v2/vectordb/<group>/<op>. Milvus answers {"code":0,"data":...}
@@ -41,7 +41,7 @@
  *     independent. The pure functions (mv_build_body, mv_parse_*,
  *     mv_error_*) do no I/O and are thread-safe.
  *
- * Ownership: struct mv_names / mv_grants / mv_groups filled by a call belong
+ * Ownership: struct mv_names / mv_grants / mv_groups / mv_database filled by a call belong
  * to the caller, released with the matching _free(), which leaves them empty
  * (and may be called again, or on a zeroed struct).
  */
@@ -55,14 +55,25 @@
 #define MV_MAX_DEPTH 32                    /* cap on response JSON nesting */
 #define MV_MAX_ARG 4096                    /* cap on one string argument, bytes */
 #define MV_MAX_PRIVILEGES 1024             /* cap on privileges in one group call */
+#define MV_MAX_PROPERTIES 64               /* cap on properties in one database call */
 #define MV_DEFAULT_TIMEOUT_MS 10000L
 
 /* Milvus error codes the operator acts on. */
-#define MV_CODE_INVALID_PARAMETER 1100
+#define MV_CODE_DATABASE_NOT_FOUND 800
+#define MV_CODE_INVALID_PARAMETER 1100 /* also "database already exist: <name>" */
 #define MV_CODE_NOT_AUTHENTICATED 1400 /* wrong password */
 #define MV_CODE_NOT_PERMITTED 1401     /* authenticated, but lacks the privilege */
 #define MV_CODE_NEED_AUTHENTICATE 1800 /* missing or garbled credentials */
-#define MV_CODE_GENERIC 65535
+#define MV_CODE_GENERIC 65535 /* also "cipher plugin is missing" */
+
+/* Database properties of Milvus' encryption (internal/util/hookutil): a
+ * database created with cipher.enabled "true" and cipher.key <KMS key ARN>
+ * is an encryption zone; Milvus adds cipher.ezID itself. A Milvus without a
+ * cipher plugin refuses such a create (code 65535, "... cipher plugin is
+ * missing"); cipher properties can never be altered afterwards. */
+#define MV_PROP_CIPHER_ENABLED "cipher.enabled"
+#define MV_PROP_CIPHER_KEY "cipher.key"
+#define MV_PROP_CIPHER_EZID "cipher.ezID"
 
 struct mv_config {
 	const char *base_url;   /* "https://prod.ns.svc:19530"; a path prefix is kept,
@@ -150,6 +161,22 @@ struct mv_groups {
 };
 void mv_groups_free(struct mv_groups *g);
 
+/* One database, from databases/describe. Strings are never NULL ("" when
+ * Milvus left one out). Properties keep Milvus' order. */
+struct mv_property {
+	char *key, *value;
+};
+struct mv_database {
+	char *name;     /* dbName */
+	long long id;   /* dbID; 0 when absent */
+	struct mv_property *props;
+	size_t nprops;
+};
+void mv_database_free(struct mv_database *d);
+/* The value of property key, or NULL when the database has none (the first
+ * one when Milvus repeats a key). NULL-safe. */
+const char *mv_database_property(const struct mv_database *d, const char *key);
+
 /* ---- operations ------------------------------------------------------------ */
 
 /* All of these send exactly one request (none when an argument is invalid)
@@ -208,6 +235,20 @@ int mv_privilege_group_add(struct mv_client *c, const char *name,
 int mv_privilege_group_remove(struct mv_client *c, const char *name,
 			      const char *const *privileges, size_t n, struct mv_error *err);
 
+/* databases/list {} -> every database name the caller may see ("default"
+ * always exists). */
+int mv_database_list(struct mv_client *c, struct mv_names *out, struct mv_error *err);
+/* databases/describe {dbName} -> name, ID and properties. A database that
+ * does not exist is MV_ERR_MILVUS with code MV_CODE_DATABASE_NOT_FOUND. */
+int mv_database_describe(struct mv_client *c, const char *db, struct mv_database *out,
+			 struct mv_error *err);
+/* databases/create {dbName, properties: {keys[i]: values[i]}}: n in
+ * 0..MV_MAX_PROPERTIES (0 leaves "properties" out); keys non-empty and
+ * distinct. An existing database is MV_ERR_MILVUS, code 1100 ("database
+ * already exist"). */
+int mv_database_create(struct mv_client *c, const char *db, const char *const *keys,
+		       const char *const *values, size_t n, struct mv_error *err);
+
 /* Check the client's own credentials: POST users/describe {userName: <own
  * user>}. MV_OK when authenticated (code 0, or 1401, which proves
  * authentication succeeded); MV_ERR_MILVUS with code 1400/1800 when the
@@ -237,6 +278,9 @@ enum mv_op {
 	MV_OP_PRIVILEGE_GROUP_DROP,
 	MV_OP_PRIVILEGE_GROUP_ADD,
 	MV_OP_PRIVILEGE_GROUP_REMOVE,
+	MV_OP_DATABASE_LIST,
+	MV_OP_DATABASE_DESCRIBE,
+	MV_OP_DATABASE_CREATE,
 	MV_OP_COUNT_ /* not an op */
 };
 
@@ -244,12 +288,16 @@ enum mv_op {
  *   user: userName; password: password (create: the new user's; update:
  *   the old one); new_password: newPassword; role: roleName; db: dbName;
  *   collection: collectionName; privilege: privilege; group:
- *   privilegeGroupName; privileges[0..n_privileges): privileges. */
+ *   privilegeGroupName; privileges[0..n_privileges): privileges;
+ *   prop_keys/prop_values[0..n_properties): properties, an object of
+ *   strings (left out when n_properties is 0). */
 struct mv_args {
 	const char *user, *password, *new_password;
 	const char *role, *db, *collection, *privilege, *group;
 	const char *const *privileges;
 	size_t n_privileges;
+	const char *const *prop_keys, *const *prop_values;
+	size_t n_properties;
 };
 
 /* "users/create" etc. (the path after /v2/vectordb/); NULL when op is out of
@@ -282,11 +330,16 @@ int mv_parse_response(const char *body, size_t len, yajl_val *data_out, struct m
  *   grants: [{"objectType","objectName","privilege","dbName","grantor"}]
  *   groups: {"privilegeGroups":[{"privilegeGroupName":"g","privileges":"a,b"}]}
  *           (privileges may also come as ["a","b"])
+ *   database: {"dbName":"d","dbID":450...,"properties":[{"key":"k","value":"v"}]}
+ *           (databases/describe; dbID an integer, or a string of digits;
+ *           key or value left out, as protobuf's omitempty does, is "";
+ *           properties null or absent: none)
  * Another shape is MV_ERR_TRANSPORT ("unexpected data ..."); MV_ERR_NOMEM.
  * *out is set only on MV_OK. */
 int mv_parse_names(yajl_val data, struct mv_names *out, struct mv_error *err);
 int mv_parse_grants(yajl_val data, struct mv_grants *out, struct mv_error *err);
 int mv_parse_groups(yajl_val data, struct mv_groups *out, struct mv_error *err);
+int mv_parse_database(yajl_val data, struct mv_database *out, struct mv_error *err);
 /* Split "a, b,,c" into {"a","b","c"} (blanks trimmed, empty names skipped;
  * "" or NULL gives none). *out is set only on MV_OK. */
 int mv_split_privileges(const char *s, struct mv_names *out);

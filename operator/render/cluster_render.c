@@ -16,10 +16,114 @@
 #define CONFIG_DIR "/milvus/configs"
 #define DATA_DIR "/var/lib/milvus"
 
+#define CIPHER_PATH_MAX 512
+#define CIPHER_ROLE_ARN_MAX 2048
+#define CIPHER_EXTERNAL_ID_MAX 1224
+
 static const char *str_or(yajl_val v, const char *def)
 {
 	const char *s = json_str(v);
 	return s && *s ? s : def;
+}
+
+static int all_in(const char *s, const char *set)
+{
+	for (; *s; s++)
+		if (!strchr(set, *s))
+			return 0;
+	return 1;
+}
+
+#define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+/* ^/[-A-Za-z0-9_./]+$, at most CIPHER_PATH_MAX (as the CRD says) */
+static int plugin_path_ok(const char *s)
+{
+	size_t n = strlen(s);
+	return n >= 2 && n <= CIPHER_PATH_MAX && s[0] == '/' && all_in(s, ALNUM "-_./");
+}
+
+/* ^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$ */
+static int role_arn_ok(const char *s)
+{
+	const char *p;
+
+	if (strlen(s) > CIPHER_ROLE_ARN_MAX || strncmp(s, "arn:aws", 7) != 0)
+		return 0;
+	p = s + 7;
+	while (*p == '-') {
+		const char *q = ++p;
+		while (*p >= 'a' && *p <= 'z')
+			p++;
+		if (p == q)
+			return 0;
+	}
+	if (strncmp(p, ":iam::", 6) != 0)
+		return 0;
+	p += 6;
+	for (int i = 0; i < 12; i++, p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	if (strncmp(p, ":role/", 6) != 0)
+		return 0;
+	p += 6;
+	return *p && all_in(p, ALNUM "+=,.@_/-");
+}
+
+/* what AWS STS accepts as an ExternalId: 2-1224 of [\w+=,.@:/-] */
+static int external_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+	return n >= 2 && n <= CIPHER_EXTERNAL_ID_MAX && all_in(s, ALNUM "_+=,.@:/-");
+}
+
+/* spec.encryption.cipherPlugin into v (all NULL when it is not set) */
+static int parse_cipher_plugin(yajl_val spec, struct cluster_view *v, char *err, size_t errlen)
+{
+	yajl_val cp = json_get(spec, "encryption", "cipherPlugin", NULL);
+	const char *go, *cpp, *role, *ext;
+
+	if (!cp || cp->type == yajl_t_null)
+		return 0;
+	if (cp->type != yajl_t_object) {
+		snprintf(err, errlen, "spec.encryption.cipherPlugin: must be an object");
+		return -1;
+	}
+	if (!v->encryption_key || !*v->encryption_key) {
+		snprintf(err, errlen,
+			 "spec.encryption.cipherPlugin: needs spec.encryption.keyRef (the KMS key "
+			 "the plugin encrypts with)");
+		return -1;
+	}
+	go = json_get_str(cp, "soPathGo", NULL);
+	cpp = json_get_str(cp, "soPathCpp", NULL);
+	role = json_get_str(cp, "roleARN", NULL);
+	ext = json_get_str(cp, "externalID", NULL);
+	if (!go || !plugin_path_ok(go) || !cpp || !plugin_path_ok(cpp)) {
+		snprintf(err, errlen,
+			 "spec.encryption.cipherPlugin.%s: required, an absolute path inside the "
+			 "image of letters, digits and -_./, at most %d characters",
+			 !go || !plugin_path_ok(go) ? "soPathGo" : "soPathCpp", CIPHER_PATH_MAX);
+		return -1;
+	}
+	if (role && *role && !role_arn_ok(role)) {
+		snprintf(err, errlen,
+			 "spec.encryption.cipherPlugin.roleARN: not an IAM role ARN such as "
+			 "arn:aws:iam::111122223333:role/milvus-kms");
+		return -1;
+	}
+	if (ext && *ext && !external_id_ok(ext)) {
+		snprintf(err, errlen,
+			 "spec.encryption.cipherPlugin.externalID: must be 2-%d characters of "
+			 "letters, digits and _+=,.@:/-",
+			 CIPHER_EXTERNAL_ID_MAX);
+		return -1;
+	}
+	v->cipher_so_go = go;
+	v->cipher_so_cpp = cpp;
+	v->cipher_role_arn = role && *role ? role : NULL;
+	v->cipher_external_id = ext && *ext ? ext : NULL;
+	return 0;
 }
 
 int cluster_view_parse(yajl_val cr, struct cluster_view *v, char *err, size_t errlen)
@@ -109,6 +213,11 @@ int cluster_view_parse(yajl_val cr, struct cluster_view *v, char *err, size_t er
 	v->audit_enabled = json_get_bool(spec, 1, "audit", "enabled", NULL);
 	v->audit_output = str_or(json_get(spec, "audit", "output", NULL), "stdout");
 	v->encryption_key = json_get_str(spec, "encryption", "keyRef", "name", NULL);
+	v->encryption_databases = json_get(spec, "encryption", "databases", NULL);
+	if (v->encryption_databases && v->encryption_databases->type != yajl_t_array)
+		v->encryption_databases = NULL;
+	if (parse_cipher_plugin(spec, v, err, errlen))
+		return -1;
 	v->recycle_bin_days = (long)json_get_int(spec, 30, "deletion", "recycleBinDays", NULL);
 	return 0;
 }
@@ -310,9 +419,10 @@ static void gen_probe(yajl_gen g, const char *key, int initial, int period, int 
 char *cluster_render_deployment(const struct cluster_view *v, const char *pod_hash)
 {
 	yajl_gen g = jgen_new();
-	char cm[300], tls[300], pvc[300], root[300];
+	char cm[300], tls[300], pvc[300], root[300], hook[300];
 
 	if (!g || cluster_obj_name(v, "config", cm, sizeof(cm)) ||
+	    (v->cipher_so_go && cluster_obj_name(v, "hook", hook, sizeof(hook))) ||
 	    cluster_obj_name(v, "server-tls", tls, sizeof(tls)) ||
 	    cluster_obj_name(v, "data", pvc, sizeof(pvc)) ||
 	    (v->root_secret ? snprintf(root, sizeof(root), "%s", v->root_secret) < 0
@@ -406,6 +516,8 @@ char *cluster_render_deployment(const struct cluster_view *v, const char *pod_ha
 	gen_probe(g, "livenessProbe", 90, 30, 5);
 	jka(g, "volumeMounts");
 	gen_volume_mount(g, "config", CONFIG_DIR "/user.yaml", "user.yaml", 1);
+	if (v->cipher_so_go) /* next to user.yaml, where Milvus looks for it */
+		gen_volume_mount(g, "hook", CONFIG_DIR "/hook.yaml", "hook.yaml", 1);
 	gen_volume_mount(g, "config", CONFIG_DIR "/embedEtcd.yaml", "embedEtcd.yaml", 1);
 	if (v->tls_mode != TLS_DISABLED || v->tls_internal)
 		gen_volume_mount(g, "server-tls", TLS_DIR, NULL, 1);
@@ -422,6 +534,17 @@ char *cluster_render_deployment(const struct cluster_view *v, const char *pod_ha
 	jkv(g, "name", cm);
 	jc(g);
 	jc(g);
+	if (v->cipher_so_go) {
+		/* hook.yaml of the cipher plugin: a Secret, as it names the KMS key,
+		 * the role and its external ID */
+		jo(g);
+		jkv(g, "name", "hook");
+		jko(g, "secret");
+		jkv(g, "secretName", hook);
+		jki(g, "defaultMode", 0440);
+		jc(g);
+		jc(g);
+	}
 	if (v->tls_mode != TLS_DISABLED || v->tls_internal) {
 		/* server certificate, key and the trust bundle; never the CA key */
 		jo(g);
@@ -769,4 +892,84 @@ void cluster_free_secret_json(char *json)
 		OPENSSL_cleanse(json, strlen(json));
 		free(json);
 	}
+}
+
+/* s as a YAML double-quoted scalar: \\ and \" escaped, control characters as
+ * \xNN, everything else (UTF-8 included) as is. 0, or -1 (b freed). */
+static int yaml_dq(struct buf *b, const char *s)
+{
+	int bad = buf_addc(b, '"');
+
+	for (; *s && !bad; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			bad = buf_addc(b, '\\') || buf_addc(b, (char)ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			bad = buf_printf(b, "\\x%02x", ch);
+		else
+			bad = buf_addc(b, (char)ch);
+	}
+	return bad || buf_addc(b, '"') ? -1 : 0;
+}
+
+static int yaml_kv(struct buf *b, const char *indent, const char *key, const char *val)
+{
+	return buf_printf(b, "%s%s: ", indent, key) || yaml_dq(b, val) || buf_addc(b, '\n') ? -1
+												  : 0;
+}
+
+char *cluster_render_hook_yaml(const struct cluster_view *v, const char *kms_key_arn,
+			       long rotation_hours)
+{
+	struct buf b = BUF_INIT(64 * 1024);
+	int bad;
+
+	if (!v->cipher_so_go || !v->cipher_so_cpp || !kms_key_arn || !*kms_key_arn)
+		return NULL;
+	bad = buf_printf(&b,
+			 "# Rendered by vecward for Cluster %s/%s. Do not edit: the operator "
+			 "restores it.\n"
+			 "# Read only by Milvus builds that carry a cipher plugin; open-source "
+			 "Milvus has none.\n"
+			 "cipherPlugin:\n",
+			 v->ns, v->name);
+	bad = bad || yaml_kv(&b, "  ", "soPathGo", v->cipher_so_go);
+	bad = bad || yaml_kv(&b, "  ", "soPathCpp", v->cipher_so_cpp);
+	/* the name Milvus read before 2.6.1; later releases fall back to it only */
+	bad = bad || yaml_kv(&b, "  ", "defaultKmsKeyArn", kms_key_arn);
+	bad = bad || buf_adds(&b, "  kms:\n");
+	bad = bad || yaml_kv(&b, "    ", "defaultKey", kms_key_arn);
+	if (v->cipher_role_arn || v->cipher_external_id)
+		bad = bad || buf_adds(&b, "    credentials:\n"
+					  "      aws:\n");
+	if (v->cipher_role_arn)
+		bad = bad || yaml_kv(&b, "        ", "roleARN", v->cipher_role_arn);
+	if (v->cipher_external_id)
+		bad = bad || yaml_kv(&b, "        ", "externalID", v->cipher_external_id);
+	if (rotation_hours > 0)
+		bad = bad || buf_printf(&b, "  rotationPeriodInHours: %ld\n", rotation_hours);
+	if (bad) {
+		buf_free_secret(&b);
+		return NULL;
+	}
+	return buf_take(&b);
+}
+
+char *cluster_render_hook_secret(const struct cluster_view *v, const char *kms_key_arn,
+				 long rotation_hours)
+{
+	char *yaml = cluster_render_hook_yaml(v, kms_key_arn, rotation_hours);
+	const char *keys[] = { "hook.yaml" };
+	const char *vals[1];
+	char name[300];
+	char *out = NULL;
+
+	if (!yaml)
+		return NULL;
+	vals[0] = yaml;
+	if (cluster_obj_name(v, "hook", name, sizeof(name)) == 0)
+		out = cluster_render_secret(v, name, NULL, keys, vals, 1);
+	OPENSSL_cleanse(yaml, strlen(yaml));
+	free(yaml);
+	return out;
 }

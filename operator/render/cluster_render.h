@@ -44,6 +44,14 @@ struct cluster_view {
 	int audit_enabled;
 	const char *audit_output; /* "stdout" or "file" */
 	const char *encryption_key; /* EncryptionKey name or NULL */
+	yajl_val encryption_databases; /* spec.encryption.databases: array of strings,
+					* or NULL (the design default is [default]) */
+	/* spec.encryption.cipherPlugin, for Milvus images that carry a cipher
+	 * plugin (open-source Milvus has none). cipher_so_go NULL: not set, and
+	 * then nothing below is set and nothing of it is rendered. */
+	const char *cipher_so_go, *cipher_so_cpp; /* absolute paths in the image */
+	const char *cipher_role_arn;              /* IAM role to assume, or NULL */
+	const char *cipher_external_id;           /* its external ID, or NULL */
 	long recycle_bin_days;
 };
 
@@ -64,7 +72,12 @@ char *cluster_render_milvus_config(const struct cluster_view *v);
 /* Objects (JSON strings, caller frees; NULL on out of memory). */
 char *cluster_render_configmap(const struct cluster_view *v, const char *milvus_yaml);
 /* pod_hash: hash of the configuration and certificates, as a pod-template
- * annotation, so any change rolls the pods. */
+ * annotation, so any change rolls the pods. With a cipher plugin (v has
+ * cipher_so_go) the pod also mounts hook.yaml from Secret <cluster>-hook at
+ * /milvus/configs/hook.yaml (a subPath mount: the kubelet never refreshes
+ * it), so the caller must include that Secret's rendered bytes in pod_hash
+ * (and only then: without a plugin the hash, like the Deployment, stays what
+ * it always was). Without a plugin the output is byte for byte unchanged. */
 char *cluster_render_deployment(const struct cluster_view *v, const char *pod_hash);
 char *cluster_render_service(const struct cluster_view *v);
 char *cluster_render_pvc(const struct cluster_view *v);
@@ -83,6 +96,30 @@ int cluster_render_netpols(const struct cluster_view *v, const char *operator_ns
 char *cluster_render_secret(const struct cluster_view *v, const char *name, const char *type,
 			    const char *const *keys, const char *const *vals, size_t n);
 void cluster_free_secret_json(char *json);
+
+/* The Secret <cluster>-hook (owned and labelled like the other Secrets of
+ * the Cluster, see cluster_render_secret) whose data hook.yaml is the
+ * cipherPlugin configuration a Milvus build with a cipher plugin reads from
+ * /milvus/configs/hook.yaml:
+ *
+ *   cipherPlugin:
+ *     soPathGo, soPathCpp        from spec.encryption.cipherPlugin
+ *     defaultKmsKeyArn           kms_key_arn (the name before Milvus 2.6.1)
+ *     kms:
+ *       defaultKey               kms_key_arn
+ *       credentials.aws.roleARN, .externalID   only when set in the spec
+ *     rotationPeriodInHours      rotation_hours, left out when <= 0
+ *
+ * Every value is a YAML double-quoted scalar (escaped), whatever it holds.
+ * kms_key_arn is the KMS key ARN of the Cluster's EncryptionKey (the plugin
+ * calls AWS KMS itself, so a `local` key, which has no ARN, can not serve).
+ * Returns NULL when v has no cipher plugin, kms_key_arn is NULL or empty, or
+ * on out of memory. Free the result with cluster_free_secret_json. Pure. */
+char *cluster_render_hook_secret(const struct cluster_view *v, const char *kms_key_arn,
+				 long rotation_hours);
+/* The hook.yaml text alone (same rules; caller frees with free). */
+char *cluster_render_hook_yaml(const struct cluster_view *v, const char *kms_key_arn,
+			       long rotation_hours);
 
 /* The metadata every owned object carries (labels, ownerReference), written
  * into an open yajl_gen map as "metadata": {...}. */

@@ -13,6 +13,10 @@ for crd in clusters users encryptionkeys; do
 		fail "crd $crd.vecward.io not Established"
 done
 wait_for 30 "vecward kinds in discovery" kubectl get vwc,vwu,vwkey -A
+# the OpenAPI document (what explain reads) is published a moment after discovery
+wait_for 30 "vecward kinds in OpenAPI" kubectl explain cluster.spec.encryption.cipherPlugin
+wait_for 30 "vecward kinds in OpenAPI" kubectl explain user.spec.username
+wait_for 30 "vecward kinds in OpenAPI" kubectl explain encryptionkey.spec.keyID
 # applying again is a no-op (the files are what the cluster stores)
 out=$(kubectl apply -f "$VW_ROOT/crds/")
 expect_eq "$(grep -vc unchanged <<<"$out" || true)" 0 "re-applying the CRDs"
@@ -26,6 +30,10 @@ out=$(kubectl explain cluster.spec.network.allowedCIDRs)
 expect_contains "$out" "0.0.0.0/0" "explain cluster.spec.network.allowedCIDRs"
 out=$(kubectl explain user.spec.username)
 expect_contains "$out" "starts with a letter" "explain user.spec.username"
+out=$(kubectl explain cluster.spec.encryption.cipherPlugin)
+expect_contains "$out" "open-source" "explain cluster.spec.encryption.cipherPlugin"
+expect_contains "$out" "has no cipher plugin" "explain cipherPlugin: no plugin in open-source Milvus"
+expect_contains "$out" "immutable" "explain cipherPlugin: immutable"
 out=$(kubectl explain encryptionkey.spec.keyID)
 expect_contains "$out" "arn:aws:kms:<region>" "explain encryptionkey.spec.keyID"
 
@@ -93,7 +101,24 @@ spec:
   keyID: arn:aws:kms:eu-west-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef
   region: eu-west-1
   endpoint: http://127.0.0.1:5000
+---
+apiVersion: vecward.io/v1alpha1
+kind: Cluster
+metadata: {name: cipher}
+spec:
+  image: registry.example.com/milvus-cipher@sha256:0123456789abcdef
+  region: us-east-1
+  encryption:
+    keyRef: {name: prod-key}
+    databases: [sales]
+    cipherPlugin:
+      soPathGo: /milvus/plugins/cipher.so
+      soPathCpp: /milvus/lib/libcipher.so
+      roleARN: arn:aws:iam::111122223333:role/milvus-kms
+      externalID: vecward-ext_42
 EOF
+expect_eq "$(k get cluster cipher -o jsonpath='{.spec.encryption.cipherPlugin.soPathCpp}')" \
+	/milvus/lib/libcipher.so "cipherPlugin stored"
 
 # -- printer columns and the category
 out=$(k get vwc)
@@ -160,6 +185,24 @@ reject "duration not a Go duration" "should match" \
 [[ $OUT != *"conversion error"* ]] || fail "CEL duration() ran on a non-duration: $OUT"
 reject "encryption without region" "spec.region is required when spec.encryption is set" \
 	<<<"$(cluster noregion '  encryption: {keyRef: {name: prod-key}}')"
+cipher() { # NAME CIPHERPLUGIN-FLOW-MAPPING
+	cluster "$1" "  region: us-east-1
+  encryption:
+    keyRef: {name: prod-key}
+    cipherPlugin: $2"
+}
+reject "cipherPlugin with a relative path" "spec.encryption.cipherPlugin.soPathGo: Invalid value" \
+	<<<"$(cipher relpath '{soPathGo: plugins/cipher.so, soPathCpp: /milvus/lib/libcipher.so}')"
+reject "cipherPlugin without soPathCpp" "spec.encryption.cipherPlugin.soPathCpp: Required value" \
+	<<<"$(cipher nocpp '{soPathGo: /milvus/plugins/cipher.so}')"
+reject "cipherPlugin path with a blank" "spec.encryption.cipherPlugin.soPathCpp: Invalid value" \
+	<<<"$(cipher blank '{soPathGo: /a.so, soPathCpp: "/b c.so"}')"
+reject "cipherPlugin roleARN that is not an IAM role" "spec.encryption.cipherPlugin.roleARN: Invalid value" \
+	<<<"$(cipher badrole '{soPathGo: /a.so, soPathCpp: /b.so, roleARN: "arn:aws:kms:us-east-1:111122223333:key/k"}')"
+reject "cipherPlugin externalID too long" "spec.encryption.cipherPlugin.externalID: Too long" \
+	<<<"$(cipher longext "{soPathGo: /a.so, soPathCpp: /b.so, externalID: $(printf 'x%.0s' {1..1225})}")"
+reject "cipherPlugin path too long" "spec.encryption.cipherPlugin.soPathGo: Too long" \
+	<<<"$(cipher longpath "{soPathGo: /$(printf 'p%.0s' {1..512}), soPathCpp: /b.so}")"
 reject "custom role named admin" "admin and public are Milvus built-in roles" \
 	<<<"$(cluster builtin '  roles: [{name: admin, privilegeGroups: [ClusterAdmin]}]')"
 reject "unknown privilege group" "Unsupported value" \
@@ -184,12 +227,22 @@ reject_patch "switching the encryption key" "spec.encryption.keyRef is immutable
 	cluster/prod merge '{"spec":{"encryption":{"keyRef":{"name":"dev-key"}}}}'
 reject_patch "adding encryption later" "spec.encryption can not be added to an existing Cluster" \
 	cluster/minimal merge '{"spec":{"region":"us-east-1","encryption":{"keyRef":{"name":"dev-key"}}}}'
+reject_patch "adding a cipher plugin later" "spec.encryption.cipherPlugin is immutable" \
+	cluster/prod merge '{"spec":{"encryption":{"cipherPlugin":{"soPathGo":"/a.so","soPathCpp":"/b.so"}}}}'
+reject_patch "changing the cipher plugin" "spec.encryption.cipherPlugin is immutable" \
+	cluster/cipher merge '{"spec":{"encryption":{"cipherPlugin":{"soPathGo":"/milvus/plugins/other.so"}}}}'
+reject_patch "dropping the cipher plugin's role" "spec.encryption.cipherPlugin is immutable" \
+	cluster/cipher json '[{"op":"remove","path":"/spec/encryption/cipherPlugin/roleARN"}]'
+reject_patch "removing the cipher plugin" "spec.encryption.cipherPlugin is immutable" \
+	cluster/cipher json '[{"op":"remove","path":"/spec/encryption/cipherPlugin"}]'
 reject_patch "dropping an encrypted database" "spec.encryption.databases can only grow" \
 	cluster/prod merge '{"spec":{"encryption":{"databases":["default"]}}}'
 reject_patch "shrinking storage" "spec.storage.size can only grow" \
 	cluster/prod merge '{"spec":{"storage":{"size":"20Gi"}}}'
 reject_patch "changing the storage class" "spec.storage.storageClassName is immutable" \
 	cluster/prod merge '{"spec":{"storage":{"storageClassName":"fast"}}}'
+# a Cluster with a cipher plugin still gains databases
+k patch cluster cipher --type=merge -p '{"spec":{"encryption":{"databases":["sales","hr"]}}}' >/dev/null
 # ... while growing storage, adding a database and renewing earlier are fine
 k patch cluster prod --type=merge \
 	-p '{"spec":{"storage":{"size":"60Gi"},"encryption":{"databases":["default","embeddings","extra"]},"tls":{"renewBefore":"720h"}}}' >/dev/null

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # bin/milvusd, the test double of the Milvus REST v2 contract (users, roles, privilege
-# groups) that the other end-to-end tests talk to instead of Milvus, behaves like Milvus
-# where they rely on it: authentication (401/1800), validation (1100/1802/1402), the
-# privilege interceptor (403/1401, users may describe themselves), idempotent grants,
+# groups, databases) that the other end-to-end tests talk to instead of Milvus, behaves
+# like Milvus where they rely on it: authentication (401/1800), validation (1100/1802/1402),
+# the privilege interceptor (403/1401, users may describe themselves), idempotent grants,
 # undroppable root/admin/public, the user and role limits, UpdateCredential's old-password
 # rule (skipped only for superUsers), persistence without plaintext passwords, the
-# /_double/stats counters, and required client certificates (--client-ca). It needs no
-# control plane. MILVUSD=bin/milvusd-san runs it under ASan+UBSan.
+# /_double/stats counters, required client certificates (--client-ca), and databases:
+# "default" always there, properties, the database limit, who sees which database, and
+# encryption zones (cipher.enabled/cipher.key/cipher.ezID) refused without a cipher plugin
+# (--cipher-plugin) as open-source Milvus refuses them. It needs no control plane.
+# MILVUSD=bin/milvusd-san runs it under ASan+UBSan.
 . "$(dirname "$0")/lib.sh"
 
 bin=${MILVUSD:-$VW_ROOT/bin/milvusd}
@@ -335,4 +338,130 @@ expect 0 200 "with a client certificate"
 call root:Milvus users/list '{}' --cert "$pki/client.crt" --key "$pki/client.key"
 expect 1800 401 "the default root password when a file gave another"
 stop "$PID"
+
+# -- databases, as open-source Milvus (no cipher plugin): "default" always exists
+dbid() { grep -o '"dbID":[0-9]*' <<<"$RESP" | cut -d: -f2; } # jq 1.6 rounds big ints
+start dbs --max-databases 4 --state-file "$md/dbs/state.json"
+call "$root" databases/list '{}'
+expect 0 200 "list databases"
+expect_eq "$(data)" '["default"]' "databases at start"
+call "$root" databases/describe '{"dbName":"default"}'
+expect 0 200 "describe default"
+expect_eq "$RESP" '{"code":0,"data":{"dbID":1,"dbName":"default","properties":[]}}' "default"
+call "$root" databases/describe '{"dbName":"nope"}'
+expect 800 200 "describe a missing database"
+expect_contains "$RESP" "database not found[database=nope]" "missing database message"
+call "$root" databases/describe '{}'
+expect 1802 200 "describe without dbName"
+call "$root" databases/create '{"dbName":"bad-name"}'
+expect 802 200 "an invalid database name"
+call "$root" databases/create '{"dbName":"plain","properties":["x"]}'
+expect 1801 200 "properties that are not an object"
+call "$root" databases/create '{"dbName":"plain","properties":{"database.replica.number":1,"database.force.deny.writing":false}}'
+expect 0 200 "create plain"
+expect_eq "$RESP" '{"code":0,"data":{}}' "create database response"
+call "$root" databases/describe '{"dbName":"plain"}'
+expect 0 200 "describe plain"
+expect_eq "$(jq -c '.data | del(.dbID)' <"$md/resp")" \
+	'{"dbName":"plain","properties":[{"key":"database.replica.number","value":"1"},{"key":"database.force.deny.writing","value":"false"}]}' \
+	"properties come back as strings"
+plain_id=$(dbid)
+(( plain_id > 9007199254740992 )) || fail "database IDs are int64s beyond 2^53 like Milvus's: $plain_id"
+call "$root" databases/create '{"dbName":"plain"}'
+expect 1100 200 "create plain twice"
+expect_contains "$RESP" "database already exist: plain" "existing database message"
+arn=arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab
+call "$root" databases/create "{\"dbName\":\"vault\",\"properties\":{\"cipher.enabled\":\"true\",\"cipher.key\":\"$arn\"}}"
+expect 65535 200 "an encrypted database without a cipher plugin"
+expect_contains "$RESP" "cipher plugin is missing" "no cipher plugin message"
+call "$root" databases/create '{"dbName":"optout","properties":{"cipher.enabled":"false"}}'
+expect 0 200 "cipher.enabled=false without a plugin"
+call "$root" databases/describe '{"dbName":"optout"}'
+expect_eq "$(jq -c '.data.properties' <"$md/resp")" '[{"key":"cipher.enabled","value":"false"}]' \
+	"without a plugin cipher.* are plain properties"
+call "$root" databases/list '{}'
+expect_eq "$(data)" '["default","optout","plain"]' "a refused create leaves nothing behind"
+# who sees what: root and admin everything, others where a role of theirs has a grant
+call "$root" users/create '{"userName":"carol","password":"carol-pw-1"}'
+expect 0 200 "create carol"
+call carol:carol-pw-1 databases/list '{}'
+expect 0 200 "carol lists databases (no REST-level privilege check)"
+expect_eq "$(data)" '[]' "carol without roles sees no database"
+call "$root" roles/create '{"roleName":"viewer"}'
+grant viewer DatabaseReadOnly plain '*'
+expect 0 200 "grant DatabaseReadOnly on plain"
+call "$root" users/grant_role '{"userName":"carol","roleName":"viewer"}'
+call carol:carol-pw-1 databases/list '{}'
+expect_eq "$(data)" '["plain"]' "carol sees the database her role has a grant in"
+call carol:carol-pw-1 databases/describe '{"dbName":"plain"}'
+expect 0 200 "DatabaseReadOnly allows DescribeDatabase"
+call carol:carol-pw-1 databases/create '{"dbName":"carols"}'
+expect 1401 403 "carol creates a database"
+# rootCoord.maxDatabaseNum counts default
+call "$root" databases/create '{"dbName":"fourth"}'
+expect 0 200 "the fourth database"
+call "$root" databases/create '{"dbName":"fifth"}'
+expect 801 200 "a fifth database over --max-databases 4"
+stop "$PID"
+start dbs --max-databases 5 --state-file "$md/dbs/state.json"
+call "$root" databases/list '{}'
+expect_eq "$(data)" '["default","fourth","optout","plain"]' "databases after a restart"
+call "$root" databases/describe '{"dbName":"plain"}'
+expect_eq "$(dbid)" "$plain_id" "a database keeps its ID over a restart"
+call "$root" databases/create '{"dbName":"fifth"}'
+expect 0 200 "the fifth database"
+call "$root" databases/describe '{"dbName":"fifth"}'
+(( $(dbid) > plain_id )) || fail "database IDs only increase, across restarts too: $RESP"
+stop "$PID"
+
+# -- databases on a Milvus build with a cipher plugin: encryption zones
+start cipher --cipher-plugin --state-file "$md/cipher/state.json"
+call "$root" databases/describe '{"dbName":"default"}'
+expect_eq "$RESP" '{"code":0,"data":{"dbID":1,"dbName":"default","properties":[]}}' \
+	"default is not encrypted when no default key is configured"
+call "$root" databases/create "{\"dbName\":\"vault\",\"properties\":{\"team\":\"search\",\"cipher.enabled\":\"true\",\"cipher.key\":\"$arn\"}}"
+expect 0 200 "create an encrypted database"
+call "$root" databases/describe '{"dbName":"vault"}'
+vault_id=$(dbid)
+expect_eq "$(jq -c '.data.properties' <"$md/resp")" \
+	"[{\"key\":\"team\",\"value\":\"search\"},{\"key\":\"cipher.enabled\",\"value\":\"true\"},{\"key\":\"cipher.ezID\",\"value\":\"$vault_id\"},{\"key\":\"cipher.key\",\"value\":\"$arn\"}]" \
+	"an encryption zone: cipher.ezID is the database ID"
+call "$root" databases/create "{\"dbName\":\"vault2\",\"properties\":{\"cipher.enabled\":\"TRUE\",\"cipher.key\":\"$arn\"}}"
+expect 0 200 "a second encrypted database (TRUE in any case)"
+call "$root" databases/describe '{"dbName":"vault2"}'
+ez2=$(jq -r '.data.properties[] | select(.key == "cipher.ezID") | .value' <"$md/resp")
+(( ez2 > vault_id )) || fail "ezIDs increase: $ez2 after $vault_id"
+call "$root" databases/create '{"dbName":"nokey","properties":{"cipher.enabled":"true"}}'
+expect 65535 200 "encryption without a key and no default key"
+expect_contains "$RESP" "no key provided and no default key configured" "no key message"
+call "$root" databases/create '{"dbName":"loose","properties":{"cipher.key":"arn:x","cipher.ezID":"7"}}'
+expect 0 200 "cipher.key without cipher.enabled"
+call "$root" databases/describe '{"dbName":"loose"}'
+expect_eq "$(jq -c '.data.properties' <"$md/resp")" '[]' "stray cipher.* properties are dropped"
+stop "$PID"
+start cipher --cipher-plugin --state-file "$md/cipher/state.json"
+call "$root" databases/describe '{"dbName":"vault"}'
+expect_contains "$RESP" "{\"key\":\"cipher.ezID\",\"value\":\"$vault_id\"},{\"key\":\"cipher.key\",\"value\":\"$arn\"}" \
+	"an encryption zone after a restart"
+stop "$PID"
+
+# -- with cipherPlugin.kms.defaultKey: default is a zone from the first start, and every
+#    database is one unless created with cipher.enabled=false
+start cipherkey --cipher-plugin --cipher-default-key "$arn"
+call "$root" databases/describe '{"dbName":"default"}'
+expect_eq "$(jq -c '[.data.dbID, (.data.properties | map(select(.key != "cipher.ezID")))]' <"$md/resp")" \
+	"[1,[{\"key\":\"cipher.enabled\",\"value\":\"true\"},{\"key\":\"cipher.key\",\"value\":\"$arn\"}]]" \
+	"default encrypted with the default key"
+call "$root" databases/create '{"dbName":"implicit"}'
+expect 0 200 "create without cipher properties"
+call "$root" databases/describe '{"dbName":"implicit"}'
+expect_contains "$RESP" "{\"key\":\"cipher.key\",\"value\":\"$arn\"}" "encrypted with the default key"
+call "$root" databases/create '{"dbName":"optout","properties":{"cipher.enabled":"false"}}'
+call "$root" databases/describe '{"dbName":"optout"}'
+expect_eq "$(jq -c '.data.properties' <"$md/resp")" '[]' "cipher.enabled=false opts out"
+stop "$PID"
+rc=0
+timeout 10 "$bin" --cert "$pki/server.crt" --key "$pki/server.key" --listen 127.0.0.1:0 \
+	--cipher-default-key "$arn" 2>/dev/null || rc=$?
+expect_eq "$rc" 2 "--cipher-default-key without --cipher-plugin is a usage error"
 echo "milvusd double: ok"

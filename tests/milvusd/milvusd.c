@@ -1,15 +1,24 @@
 /*
- * milvusd: a TEST DOUBLE of the documented Milvus REST API v2 contract for users, roles and
- * privilege groups. It is NOT Milvus: it has no collections, no data and no cluster.
+ * milvusd: a TEST DOUBLE of the documented Milvus REST API v2 contract for users, roles,
+ * privilege groups and databases. It is NOT Milvus: it has no collections, no data and no
+ * cluster, and it encrypts nothing.
  * It follows Milvus's own validation rules, error codes and authorization model (read from
  * the Milvus sources: proxy/httpserver handler_v2.go and request_v2.go, proxy/util.go,
  * proxy/impl.go, proxy/privilege_interceptor.go, rootcoord/meta_table.go and
- * root_coord.go, pkg/util/merr, pkg/util/constant.go). The end-to-end tests use it
+ * root_coord.go, pkg/util/merr, pkg/util/constant.go; for databases handler_v2.go's
+ * createDatabase/describeDatabase/listDatabases, rootcoord's CheckIfDatabaseCreatable and
+ * internal/util/hookutil/cipher.go's TidyDBCipherProperties). The end-to-end tests use it
  * because Milvus cannot run here; see tests/milvusd/README.md for what it covers.
  *
  *   milvusd --cert FILE --key FILE [--listen 127.0.0.1:PORT] [--port-file FILE]
  *           [--client-ca FILE] [--root-password-file FILE] [--super-users a,b]
- *           [--max-users N] [--max-roles N] [--state-file FILE] [--log-file FILE]
+ *           [--max-users N] [--max-roles N] [--max-databases N] [--state-file FILE]
+ *           [--log-file FILE] [--cipher-plugin [--cipher-default-key ARN]]
+ *
+ * Databases: "default" always exists (ID 1). Without --cipher-plugin the double is an
+ * open-source Milvus: a create with cipher.enabled=true fails as Milvus does without the
+ * plugin (code 65535, "... cipher plugin is missing"). With it, such a database gets
+ * cipher.ezID = its database ID (Milvus uses the dbID as ezID), IDs only ever increase.
  *
  * Passwords are kept only as bcrypt hashes (libxcrypt, "$2b$", cost 10); after one
  * successful bcrypt check a user's SHA-256(password || username) is cached, as the Milvus
@@ -60,10 +69,18 @@
 #define MD_MAX_GRANTS 1024           /* per role: a bound for the double, not Milvus */
 #define MD_MAX_GROUPS 256            /* custom privilege groups: likewise */
 #define MD_MAX_ROOT_PW 4096
+#define MD_MAX_DATABASES 64          /* rootCoord.maxDatabaseNum */
+#define MD_MAX_DB_PROPS 64           /* per database: a bound for the double, not Milvus */
+#define MD_DEFAULT_DB_ID 1LL         /* util.DefaultDBID */
+/* Milvus allocates database IDs from its TSO-based allocator: int64s far beyond 2^53, so
+ * a client that reads JSON numbers as doubles loses them. The double does the same. */
+#define MD_FIRST_DB_ID 458000000000000001LL
 
 /* merr codes (pkg/util/merr/errors.go) */
 enum {
 	C_OK = 0,
+	C_DB_NOT_FOUND = 800,    /* ErrDatabaseNotFound */
+	C_DB_LIMIT = 801,        /* ErrDatabaseNumLimitExceeded */
 	C_DB_NAME = 802,         /* ErrDatabaseInvalidName */
 	C_PARAM = 1100,          /* ErrParameterInvalid */
 	C_NOT_AUTHN = 1400,      /* ErrPrivilegeNotAuthenticated */
@@ -79,6 +96,15 @@ enum {
 #define MSG_NEED_AUTH "user hasn't authenticated"
 #define MSG_NO_ROLE "not found the role, maybe the role isn't existed or internal system error"
 #define MSG_NO_USER "not found the user, maybe the user isn't existed or internal system error"
+/* hookutil.ErrCipherPluginMissing, wrapped by rootcoord's broadcastCreateDatabase; not a
+ * merr error, so merr.Code gives it 65535 */
+#define MSG_NO_CIPHER "failed to tidy database cipher properties: cipher plugin is missing"
+#define MSG_NO_CIPHER_KEY                                                                       \
+	"failed to tidy database cipher properties: encryption enabled but no key provided and " \
+	"no default key configured"
+#define P_ENABLED "cipher.enabled" /* hookutil/common EncryptionEnabledKey */
+#define P_EZID "cipher.ezID"       /* EncryptionEzIDKey */
+#define P_KEY "cipher.key"         /* EncryptionRootKeyKey */
 
 /* ---- privilege catalogue (commonpb.ObjectPrivilege, API spelling) ------------ */
 
@@ -294,7 +320,18 @@ struct group {
 	struct strv privs;
 };
 
-#define N_ENDPOINTS 18
+struct prop {
+	char *key, *value;
+};
+
+struct database {
+	char *name;
+	long long id;
+	struct prop *props;
+	size_t nprops;
+};
+
+#define N_ENDPOINTS 21
 
 struct md {
 	long max_users, max_roles;
@@ -308,6 +345,12 @@ struct md {
 	size_t nroles;
 	struct group *groups;
 	size_t ngroups;
+	struct database *dbs; /* creation order; dbs[0] is "default" */
+	size_t ndbs;
+	long long next_db_id;
+	long max_databases;
+	int cipher_plugin;              /* --cipher-plugin: a Milvus build with the plugin */
+	const char *cipher_default_key; /* cipherPlugin.kms.defaultKey */
 
 	/* --slow PATH=MS: fault injection for crash tests */
 	char slow_path[128];
@@ -355,6 +398,64 @@ static void group_clear(struct group *g)
 	free(g->name);
 	strv_free(&g->privs);
 	memset(g, 0, sizeof(*g));
+}
+
+static void db_clear(struct database *d)
+{
+	for (size_t i = 0; i < d->nprops; i++) {
+		free(d->props[i].key);
+		free(d->props[i].value);
+	}
+	free(d->props);
+	free(d->name);
+	memset(d, 0, sizeof(*d));
+}
+
+static struct database *db_find(struct md *m, const char *name)
+{
+	for (size_t i = 0; i < m->ndbs; i++)
+		if (strcmp(m->dbs[i].name, name) == 0)
+			return &m->dbs[i];
+	return NULL;
+}
+
+/* A new database without properties, or NULL when out of memory. */
+static struct database *db_add(struct md *m, const char *name, long long id)
+{
+	struct database *nd = realloc(m->dbs, (m->ndbs + 1) * sizeof(*nd));
+	struct database *d;
+
+	if (!nd)
+		return NULL;
+	m->dbs = nd;
+	d = &m->dbs[m->ndbs];
+	memset(d, 0, sizeof(*d));
+	d->name = strdup(name);
+	if (!d->name)
+		return NULL;
+	d->id = id;
+	m->ndbs++;
+	if (id >= m->next_db_id)
+		m->next_db_id = id + 1;
+	return d;
+}
+
+static int db_prop_add(struct database *d, const char *key, const char *value)
+{
+	struct prop *np = realloc(d->props, (d->nprops + 1) * sizeof(*np));
+
+	if (!np)
+		return -1;
+	d->props = np;
+	np[d->nprops].key = strdup(key);
+	np[d->nprops].value = strdup(value);
+	if (!np[d->nprops].key || !np[d->nprops].value) {
+		free(np[d->nprops].key);
+		free(np[d->nprops].value);
+		return -1;
+	}
+	d->nprops++;
+	return 0;
 }
 
 static struct user *user_find(struct md *m, const char *name)
@@ -518,13 +619,17 @@ static void state_free(struct md *m)
 		role_clear(&m->roles[i]);
 	for (size_t i = 0; i < m->ngroups; i++)
 		group_clear(&m->groups[i]);
+	for (size_t i = 0; i < m->ndbs; i++)
+		db_clear(&m->dbs[i]);
 	free(m->users);
 	free(m->roles);
 	free(m->groups);
+	free(m->dbs);
 	m->users = NULL;
 	m->roles = NULL;
 	m->groups = NULL;
-	m->nusers = m->nroles = m->ngroups = 0;
+	m->dbs = NULL;
+	m->nusers = m->nroles = m->ngroups = m->ndbs = 0;
 }
 
 /* ---- passwords -------------------------------------------------------------------- */
@@ -623,7 +728,7 @@ static int is_super(struct md *m, const char *user)
 
 /* ---- one request ------------------------------------------------------------------ */
 
-enum ftype { F_STR, F_STRV };
+enum ftype { F_STR, F_STRV, F_MAP };
 
 struct field {
 	const char *key;
@@ -732,6 +837,11 @@ static int bind_body(struct call *c)
 			return fail(c, C_JSON,
 				    MSG_JSON ", error: json: cannot unmarshal %s into Go struct field "
 					     "%s.%s of type string",
+				    kind_of(v), ep->go_type, f->key);
+		if (!empty && f->type == F_MAP && v->type != yajl_t_object)
+			return fail(c, C_JSON,
+				    MSG_JSON ", error: json: cannot unmarshal %s into Go struct field "
+					     "%s.%s of type map[string]interface {}",
 				    kind_of(v), ep->go_type, f->key);
 		if (!empty && f->type == F_STRV) {
 			if (v->type != yajl_t_array)
@@ -991,6 +1101,8 @@ static int authorize(struct md *m, struct call *c)
 	const char *object = "*";
 	const struct user *u;
 
+	if (!ep->priv) /* no check at the REST layer (the handler filters) */
+		return 0;
 	if (strcmp(c->user, "root") == 0 || is_super(m, c->user))
 		return 0;
 	if (ep->self_field) {
@@ -1572,6 +1684,182 @@ static int h_group_remove(struct md *m, struct call *c)
 	return group_op(m, c, 0);
 }
 
+/* ---- databases ---------------------------------------------------------------------- */
+
+/* May user see database db in databases/list? As rootcoord's listDatabaseTask: root sees
+ * every database, and so does a member of admin; anyone else (superusers included) the
+ * databases where one of their roles other than public holds a grant, all of them when a
+ * grant is on "*". */
+static int db_visible(struct md *m, const char *user, const char *db)
+{
+	const struct user *u = user_find(m, user);
+
+	if (strcmp(user, "root") == 0)
+		return 1;
+	for (size_t i = 0; u && i < u->roles.n; i++) {
+		const struct role *r;
+		if (strcmp(u->roles.v[i], "admin") == 0)
+			return 1;
+		if (strcmp(u->roles.v[i], "public") == 0)
+			continue;
+		r = role_find(m, u->roles.v[i]);
+		for (size_t k = 0; r && k < r->ng; k++)
+			if (strcmp(r->g[k].db, "*") == 0 || strcmp(r->g[k].db, db) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+static int h_db_list(struct md *m, struct call *c)
+{
+	const char **v = calloc(m->ndbs + 1, sizeof(*v));
+	size_t n = 0;
+	int rc;
+
+	if (!v)
+		return fail_oom(c);
+	for (size_t i = 0; i < m->ndbs; i++)
+		if (db_visible(m, c->user, m->dbs[i].name))
+			v[n++] = m->dbs[i].name;
+	rc = data_sorted_list(c, v, n);
+	free(v);
+	return rc;
+}
+
+/* describeDatabase: {"dbID":N,"dbName":"d","properties":[{"key":"k","value":"v"}]}, keys
+ * in encoding/json's map order; an empty key or value is left out (protobuf omitempty) */
+static int h_db_describe(struct md *m, struct call *c)
+{
+	const char *name = fstr(c, "dbName");
+	const struct database *d = db_find(m, name);
+	yajl_gen g;
+
+	if (!d)
+		return fail(c, C_DB_NOT_FOUND, "database not found[database=%s]", name);
+	g = jgen_new();
+	if (!g)
+		return fail_oom(c);
+	jo(g);
+	jki(g, "dbID", d->id);
+	jkv(g, "dbName", d->name);
+	jka(g, "properties");
+	for (size_t i = 0; i < d->nprops; i++) {
+		jo(g);
+		if (d->props[i].key[0])
+			jkv(g, "key", d->props[i].key);
+		if (d->props[i].value[0])
+			jkv(g, "value", d->props[i].value);
+		jc(g);
+	}
+	jac(g);
+	jc(g);
+	c->data = jgen_finish(g);
+	return c->data ? 0 : fail_oom(c);
+}
+
+/* fmt.Sprintf("%v", value) of a decoded JSON value, near enough: strings as they are,
+ * booleans and numbers as written, null as <nil>; objects and arrays as their JSON text
+ * (Go would print map[...] / [...]). Caller frees; NULL when out of memory. */
+static char *prop_value(yajl_val v)
+{
+	switch (v ? v->type : yajl_t_null) {
+	case yajl_t_string: return strdup(v->u.string);
+	case yajl_t_true: return strdup("true");
+	case yajl_t_false: return strdup("false");
+	case yajl_t_number: return strdup(v->u.number.r);
+	case yajl_t_null: return strdup("<nil>");
+	default: return json_dump(v);
+	}
+}
+
+static int h_db_create(struct md *m, struct call *c)
+{
+	const char *name = fstr(c, "dbName");
+	yajl_val props = member(c->body, "properties");
+	size_t np = props && props->type == yajl_t_object ? props->u.object.len : 0;
+	char **vals = NULL;
+	const char *user_key = "";
+	int enabled = 0, disabled = 0, encrypt, rc = -1;
+	struct database *d;
+	long long id;
+	char ez[32];
+
+	/* proxy: createDatabaseTask.PreExecute */
+	if (check_db_name(c, name))
+		return -1;
+	if (np > MD_MAX_DB_PROPS)
+		return fail(c, C_PARAM, "more than %d properties (a bound of the milvus test "
+					"double): invalid parameter", MD_MAX_DB_PROPS);
+	/* rootcoord: CheckIfDatabaseCreatable */
+	if (db_find(m, name))
+		return fail(c, C_PARAM, "database already exist: %s: invalid parameter", name);
+	if ((long)m->ndbs >= m->max_databases)
+		return fail(c, C_DB_LIMIT, "exceeded the limit number of database[limit=%ld]",
+			    m->max_databases);
+	id = m->next_db_id++; /* idAllocator.AllocOne, before the cipher check */
+	vals = calloc(np + 1, sizeof(*vals));
+	if (!vals)
+		return fail_oom(c);
+	for (size_t i = 0; i < np; i++) {
+		const char *k = props->u.object.keys[i];
+		vals[i] = prop_value(props->u.object.values[i]);
+		if (!vals[i]) {
+			fail_oom(c);
+			goto out;
+		}
+		if (strcmp(k, P_ENABLED) == 0) {
+			enabled = strcasecmp(vals[i], "true") == 0;
+			disabled = strcasecmp(vals[i], "false") == 0;
+		} else if (strcmp(k, P_KEY) == 0) {
+			user_key = vals[i];
+		}
+	}
+	/* hookutil.TidyDBCipherProperties */
+	if (!m->cipher_plugin) {
+		if (enabled) {
+			fail(c, C_UNEXPECTED, MSG_NO_CIPHER);
+			goto out;
+		}
+		encrypt = 0; /* the properties stay as given, cipher.* included */
+	} else {
+		encrypt = !disabled && (enabled || m->cipher_default_key);
+		if (encrypt && !*user_key && !m->cipher_default_key) {
+			fail(c, C_UNEXPECTED, MSG_NO_CIPHER_KEY);
+			goto out;
+		}
+	}
+	d = db_add(m, name, id);
+	if (!d) {
+		fail_oom(c);
+		goto out;
+	}
+	for (size_t i = 0; i < np; i++) {
+		const char *k = props->u.object.keys[i];
+		if (m->cipher_plugin && (strcmp(k, P_ENABLED) == 0 || strcmp(k, P_EZID) == 0 ||
+					 strcmp(k, P_KEY) == 0))
+			continue; /* replaced below, or dropped: a plain database has none */
+		if (db_prop_add(d, k, vals[i]))
+			goto oom;
+	}
+	snprintf(ez, sizeof(ez), "%lld", id);
+	if (encrypt && (db_prop_add(d, P_ENABLED, "true") || db_prop_add(d, P_EZID, ez) ||
+			db_prop_add(d, P_KEY, *user_key ? user_key : m->cipher_default_key)))
+		goto oom;
+	c->changed = 1;
+	rc = 0;
+	goto out;
+oom:
+	/* keep no half-made database */
+	db_clear(d);
+	m->ndbs--;
+	fail_oom(c);
+out:
+	for (size_t i = 0; i < np; i++)
+		free(vals[i]);
+	free(vals);
+	return rc;
+}
+
 /* ---- routing table ----------------------------------------------------------------- */
 
 #define V2 "/v2/vectordb"
@@ -1620,6 +1908,14 @@ static const struct endpoint endpoints[N_ENDPOINTS] = {
 	  "Global", "OperatePrivilegeGroup", NULL, h_group_add },
 	{ V2 "/privilege_groups/remove_privileges_from_group", "PrivilegeGroupReq", { F_GROUP },
 	  0, "Global", "OperatePrivilegeGroup", NULL, h_group_remove },
+	/* listDatabases: wrapperProxy without checkAuth; the proxy filters by privilege */
+	{ V2 "/databases/list", "EmptyReq", { { NULL, F_STR, 0 } }, 0, "Global", NULL, NULL,
+	  h_db_list },
+	{ V2 "/databases/describe", "DatabaseReqRequiredName", { { "dbName", F_STR, 1 } }, 1,
+	  "Global", "DescribeDatabase", NULL, h_db_describe },
+	{ V2 "/databases/create", "DatabaseReqWithProperties",
+	  { { "dbName", F_STR, 1 }, { "properties", F_MAP, 0 } }, 1, "Global", "CreateDatabase",
+	  NULL, h_db_create },
 };
 
 static int endpoint_index(const char *path)
@@ -1728,6 +2024,24 @@ static int state_save(struct md *m)
 		jc(g);
 	}
 	jac(g);
+	jka(g, "databases");
+	for (size_t i = 0; i < m->ndbs; i++) {
+		const struct database *d = &m->dbs[i];
+		jo(g);
+		jkv(g, "name", d->name);
+		jki(g, "id", d->id);
+		jka(g, "properties");
+		for (size_t k = 0; k < d->nprops; k++) {
+			jo(g);
+			jkv(g, "key", d->props[k].key);
+			jkv(g, "value", d->props[k].value);
+			jc(g);
+		}
+		jac(g);
+		jc(g);
+	}
+	jac(g);
+	jki(g, "nextDatabaseID", m->next_db_id);
 	jc(g);
 	doc = jgen_finish(g);
 	if (!doc)
@@ -1765,6 +2079,45 @@ static int state_load_roles(struct md *m, yajl_val roles, char *err, size_t errl
 				return -1;
 			}
 			if (grant_add(r, t, d, o, p, who))
+				goto oom;
+		}
+	}
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+static int state_load_dbs(struct md *m, yajl_val dbs, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < json_array_len(dbs); i++) {
+		yajl_val jd = json_array_at(dbs, i), props = json_get(jd, "properties", NULL);
+		const char *name = json_get_str(jd, "name", NULL);
+		long long id = json_get_int(jd, 0, "id", NULL);
+		struct database *d;
+
+		if (!name || check_db_name(NULL, name) || db_find(m, name) || id <= 0 ||
+		    (long)m->ndbs >= m->max_databases || json_array_len(props) > MD_MAX_DB_PROPS) {
+			snprintf(err, errlen, "database %zu: missing, invalid or duplicate", i);
+			return -1;
+		}
+		for (size_t k = 0; k < m->ndbs; k++)
+			if (m->dbs[k].id == id) {
+				snprintf(err, errlen, "database %s: duplicate id %lld", name, id);
+				return -1;
+			}
+		d = db_add(m, name, id);
+		if (!d)
+			goto oom;
+		for (size_t k = 0; k < json_array_len(props); k++) {
+			yajl_val jp = json_array_at(props, k);
+			const char *key = json_get_str(jp, "key", NULL);
+			const char *val = json_get_str(jp, "value", NULL);
+			if (!key || !val) {
+				snprintf(err, errlen, "database %s: property %zu is incomplete", name, k);
+				return -1;
+			}
+			if (db_prop_add(d, key, val))
 				goto oom;
 		}
 	}
@@ -1821,6 +2174,15 @@ static int state_load(struct md *m, const char *path, char *err, size_t errlen)
 	}
 	if (state_load_roles(m, json_get(doc, "roles", NULL), err, errlen))
 		goto out;
+	if (state_load_dbs(m, json_get(doc, "databases", NULL), perr, sizeof(perr))) {
+		snprintf(err, errlen, "state file %s: %s", path, perr);
+		goto out;
+	}
+	{
+		long long next = json_get_int(doc, 0, "nextDatabaseID", NULL);
+		if (next > m->next_db_id)
+			m->next_db_id = next;
+	}
 	users = json_get(doc, "users", NULL);
 	for (size_t i = 0; i < json_array_len(users); i++) {
 		yajl_val ju = json_array_at(users, i), roles = json_get(ju, "roles", NULL);
@@ -1857,11 +2219,35 @@ out:
 	return rc;
 }
 
-/* Built-in roles admin and public, and root, exist from the first start on. */
+/* Built-in roles admin and public, root and the database "default" exist from the first
+ * start on. */
 static int state_init(struct md *m, const char *root_pw, int *changed)
 {
 	static const char *const builtin_roles[] = { "admin", "public" };
 	struct user *u;
+
+	if (m->next_db_id < MD_FIRST_DB_ID)
+		m->next_db_id = MD_FIRST_DB_ID;
+	if (!db_find(m, "default")) {
+		/* MetaTable.createDefaultDb: with a cipher plugin and a default key the default
+		 * database is an encryption zone from the first start (its ezID is a fresh ID) */
+		struct database *d = db_add(m, "default", MD_DEFAULT_DB_ID);
+		char ez[32];
+		if (!d)
+			return -1;
+		if (m->cipher_plugin && m->cipher_default_key) {
+			snprintf(ez, sizeof(ez), "%lld", m->next_db_id++);
+			if (db_prop_add(d, P_ENABLED, "true") || db_prop_add(d, P_EZID, ez) ||
+			    db_prop_add(d, P_KEY, m->cipher_default_key))
+				return -1;
+		}
+		if (m->ndbs > 1) { /* keep "default" first */
+			struct database t = m->dbs[m->ndbs - 1];
+			memmove(&m->dbs[1], &m->dbs[0], (m->ndbs - 1) * sizeof(t));
+			m->dbs[0] = t;
+		}
+		*changed = 1;
+	}
 
 	for (size_t i = 0; i < 2; i++) {
 		if (role_find(m, builtin_roles[i]))
@@ -2270,8 +2656,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: milvusd --cert FILE --key FILE [options]\n"
-		"A TEST DOUBLE of the Milvus REST API v2 (users, roles, privilege groups); not "
-		"Milvus.\n"
+		"A TEST DOUBLE of the Milvus REST API v2 (users, roles, privilege groups, "
+		"databases); not Milvus.\n"
 		"  --listen 127.0.0.1:PORT   where to serve HTTPS (default 127.0.0.1:19530; 0 picks "
 		"a port)\n"
 		"  --port-file FILE          write the port there once listening (atomically)\n"
@@ -2282,6 +2668,15 @@ static void usage(FILE *f)
 		"  --max-users N             proxy.maxUserNum, root included (default 100)\n"
 		"  --max-roles N             proxy.maxRoleNum, admin and public included (default "
 		"10)\n"
+		"  --max-databases N         rootCoord.maxDatabaseNum, default included (default "
+		"64)\n"
+		"  --cipher-plugin           act as a Milvus build with a cipher plugin (default: "
+		"open\n"
+		"                            source Milvus, which refuses cipher.enabled=true)\n"
+		"  --cipher-default-key ARN  cipherPlugin.kms.defaultKey: encrypts \"default\" at "
+		"the\n"
+		"                            first start and every database not created with\n"
+		"                            cipher.enabled=false (needs --cipher-plugin)\n"
 		"  --state-file FILE         load at start, save after every change (bcrypt hashes "
 		"only)\n"
 		"  --log-file FILE           one line per request: time method path caller code "
@@ -2358,6 +2753,9 @@ int main(int argc, char **argv)
 		{ "super-users", required_argument, NULL, 's' },
 		{ "max-users", required_argument, NULL, 'U' },
 		{ "max-roles", required_argument, NULL, 'R' },
+		{ "max-databases", required_argument, NULL, 'D' },
+		{ "cipher-plugin", no_argument, NULL, 'C' },
+		{ "cipher-default-key", required_argument, NULL, 'K' },
 		{ "state-file", required_argument, NULL, 'S' },
 		{ "log-file", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
@@ -2378,6 +2776,7 @@ int main(int argc, char **argv)
 	memset(&m, 0, sizeof(m));
 	m.max_users = 100;
 	m.max_roles = 10;
+	m.max_databases = MD_MAX_DATABASES;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'l': listen = optarg; break;
@@ -2411,9 +2810,27 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'D':
+			if (parse_long(optarg, 1, 100000, &m.max_databases)) {
+				fprintf(stderr, "milvusd: --max-databases: 1 to 100000\n");
+				return 2;
+			}
+			break;
+		case 'C': m.cipher_plugin = 1; break;
+		case 'K':
+			if (!*optarg) {
+				fprintf(stderr, "milvusd: --cipher-default-key: a KMS key ARN\n");
+				return 2;
+			}
+			m.cipher_default_key = optarg;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (m.cipher_default_key && !m.cipher_plugin) {
+		fprintf(stderr, "milvusd: --cipher-default-key needs --cipher-plugin\n");
+		return 2;
 	}
 	if (optind < argc || !cert || !key) {
 		fprintf(stderr, "milvusd: --cert and --key are required\n");
@@ -2496,7 +2913,8 @@ int main(int argc, char **argv)
 	}
 	{
 		char ps[16], nu[16];
-		const char *kv[] = { "port", ps, "users", nu, "mtls", client_ca ? "on" : "off", NULL };
+		const char *kv[] = { "port", ps, "users", nu, "mtls", client_ca ? "on" : "off",
+				     "cipher_plugin", m.cipher_plugin ? "on" : "off", NULL };
 		snprintf(ps, sizeof(ps), "%d", m.port);
 		snprintf(nu, sizeof(nu), "%zu", m.nusers);
 		log_kv(LOG_INFO, NULL, "milvus test double serving", kv);

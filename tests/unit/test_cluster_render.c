@@ -3,9 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "cluster_render.h"
 #include "json.h"
 #include "unit.h"
+#include "util.h"
 
 static const char *CR =
 	"{\"apiVersion\":\"vecward.io/v1alpha1\",\"kind\":\"Cluster\","
@@ -262,6 +264,285 @@ static void test_service_and_pvc(void **state)
 	yajl_tree_free(t);
 }
 
+/* ---- the cipher plugin (spec.encryption.cipherPlugin) --------------------------- */
+
+#define ARN "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+static const char *CR_CIPHER =
+	"{\"apiVersion\":\"vecward.io/v1alpha1\",\"kind\":\"Cluster\","
+	"\"metadata\":{\"name\":\"prod\",\"namespace\":\"search\",\"uid\":\"u-1\"},"
+	"\"spec\":{\"image\":\"registry.example.com/milvus-cipher@sha256:0123\","
+	"\"encryption\":{\"keyRef\":{\"name\":\"k\"},\"databases\":[\"default\",\"sales\"],"
+	"\"cipherPlugin\":{\"soPathGo\":\"/milvus/plugins/cipher.so\","
+	"\"soPathCpp\":\"/milvus/lib/libcipher.so\","
+	"\"roleARN\":\"arn:aws:iam::111122223333:role/milvus-kms\","
+	"\"externalID\":\"ext-42:a/b\"}}}}";
+
+/* the Deployment renders of Clusters without a cipher plugin are the bytes they were
+ * before the plugin existed (fixtures rendered by that code): no pod restarts on upgrade */
+static void expect_fixture(const char *cr, const char *fixture)
+{
+	struct buf want = BUF_INIT(1024 * 1024);
+	yajl_val t;
+	struct cluster_view v;
+	char path[256], *j;
+
+	snprintf(path, sizeof(path), UNIT_FIXTURES "/render/%s", fixture);
+	assert_int_equal(read_file(path, want.max, &want), 0);
+	view(cr, &t, &v);
+	assert_null(v.cipher_so_go);
+	j = cluster_render_deployment(&v, "abc123");
+	assert_non_null(j);
+	assert_true(want.len > 0 && want.ptr[want.len - 1] == '\n');
+	want.ptr[--want.len] = '\0';
+	assert_string_equal(j, want.ptr);
+	free(j);
+	buf_free(&want);
+	yajl_tree_free(t);
+}
+
+static void test_no_plugin_renders_unchanged(void **state)
+{
+	expect_fixture(CR, "deployment-prod.json");
+	expect_fixture("{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\",\"uid\":\"c\"},"
+		       "\"spec\":{\"tls\":{\"mode\":\"disabled\",\"internal\":false},"
+		       "\"audit\":{\"enabled\":false}}}",
+		       "deployment-plain.json");
+}
+
+static void test_view_reads_cipher_plugin(void **state)
+{
+	yajl_val t;
+	struct cluster_view v;
+
+	view(CR_CIPHER, &t, &v);
+	assert_string_equal(v.cipher_so_go, "/milvus/plugins/cipher.so");
+	assert_string_equal(v.cipher_so_cpp, "/milvus/lib/libcipher.so");
+	assert_string_equal(v.cipher_role_arn, "arn:aws:iam::111122223333:role/milvus-kms");
+	assert_string_equal(v.cipher_external_id, "ext-42:a/b");
+	assert_int_equal(json_array_len(v.encryption_databases), 2);
+	assert_string_equal(json_str(json_array_at(v.encryption_databases, 1)), "sales");
+	yajl_tree_free(t);
+
+	/* without cipherPlugin nothing of it is set; databases are read either way */
+	view(CR, &t, &v);
+	assert_null(v.cipher_so_go);
+	assert_null(v.cipher_so_cpp);
+	assert_null(v.cipher_role_arn);
+	assert_null(v.cipher_external_id);
+	assert_null(v.encryption_databases);
+	yajl_tree_free(t);
+
+	/* role and external ID are optional */
+	view("{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\",\"uid\":\"c\"},\"spec\":{"
+	     "\"encryption\":{\"keyRef\":{\"name\":\"k\"},\"cipherPlugin\":{"
+	     "\"soPathGo\":\"/a.so\",\"soPathCpp\":\"/b.so\"}}}}",
+	     &t, &v);
+	assert_string_equal(v.cipher_so_go, "/a.so");
+	assert_null(v.cipher_role_arn);
+	assert_null(v.cipher_external_id);
+	yajl_tree_free(t);
+}
+
+static void test_view_rejects_bad_cipher_plugin(void **state)
+{
+#define CP(x) "{\"encryption\":{\"keyRef\":{\"name\":\"k\"},\"cipherPlugin\":{" x "}}}"
+#define PATHS "\"soPathGo\":\"/a.so\",\"soPathCpp\":\"/b.so\""
+	expect_view_error(CP("\"soPathGo\":\"/a.so\""), "cipherPlugin.soPathCpp: required");
+	expect_view_error(CP("\"soPathCpp\":\"/b.so\""), "cipherPlugin.soPathGo: required");
+	expect_view_error(CP("\"soPathGo\":\"plugins/a.so\",\"soPathCpp\":\"/b.so\""),
+			  "cipherPlugin.soPathGo: required, an absolute path");
+	expect_view_error(CP("\"soPathGo\":\"/a.so\",\"soPathCpp\":\"/b so\""),
+			  "cipherPlugin.soPathCpp");
+	expect_view_error(CP("\"soPathGo\":\"/a.so\\nx: y\",\"soPathCpp\":\"/b.so\""),
+			  "cipherPlugin.soPathGo");
+	expect_view_error(CP(PATHS ",\"roleARN\":\"arn:aws:iam::11112222333:role/r\""),
+			  "cipherPlugin.roleARN");
+	expect_view_error(CP(PATHS ",\"roleARN\":\"arn:aws:kms:us-east-1:111122223333:key/k\""),
+			  "cipherPlugin.roleARN");
+	expect_view_error(CP(PATHS ",\"roleARN\":\"arn:aws:iam::111122223333:role/\""),
+			  "cipherPlugin.roleARN");
+	expect_view_error(CP(PATHS ",\"externalID\":\"x\""), "cipherPlugin.externalID");
+	expect_view_error(CP(PATHS ",\"externalID\":\"a b\""), "cipherPlugin.externalID");
+	expect_view_error("{\"encryption\":{\"cipherPlugin\":{" PATHS "}}}",
+			  "needs spec.encryption.keyRef");
+	expect_view_error("{\"encryption\":{\"keyRef\":{\"name\":\"k\"},\"cipherPlugin\":[]}}",
+			  "cipherPlugin: must be an object");
+	/* partitions other than aws are fine */
+	{
+		yajl_val t;
+		struct cluster_view v;
+		view("{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\",\"uid\":\"c\"},\"spec\":"
+		     CP(PATHS ",\"roleARN\":\"arn:aws-us-gov:iam::111122223333:role/p/a+b=c,d.e@f_g-h\"")
+		     "}", &t, &v);
+		assert_non_null(v.cipher_role_arn);
+		yajl_tree_free(t);
+	}
+#undef PATHS
+#undef CP
+}
+
+static void test_hook_yaml(void **state)
+{
+	yajl_val t;
+	struct cluster_view v;
+	char *y;
+
+	view(CR_CIPHER, &t, &v);
+	y = cluster_render_hook_yaml(&v, ARN, 8760);
+	assert_non_null(y);
+	assert_string_equal(y,
+		"# Rendered by vecward for Cluster search/prod. Do not edit: the operator restores it.\n"
+		"# Read only by Milvus builds that carry a cipher plugin; open-source Milvus has none.\n"
+		"cipherPlugin:\n"
+		"  soPathGo: \"/milvus/plugins/cipher.so\"\n"
+		"  soPathCpp: \"/milvus/lib/libcipher.so\"\n"
+		"  defaultKmsKeyArn: \"" ARN "\"\n"
+		"  kms:\n"
+		"    defaultKey: \"" ARN "\"\n"
+		"    credentials:\n"
+		"      aws:\n"
+		"        roleARN: \"arn:aws:iam::111122223333:role/milvus-kms\"\n"
+		"        externalID: \"ext-42:a/b\"\n"
+		"  rotationPeriodInHours: 8760\n");
+	free(y);
+	/* a key ARN is quoted whatever it holds: it can not end the scalar */
+	y = cluster_render_hook_yaml(&v, "arn:\"x\\y\nz: 1", 0);
+	assert_non_null(strstr(y, "    defaultKey: \"arn:\\\"x\\\\y\\x0az: 1\"\n"));
+	assert_null(strstr(y, "rotationPeriodInHours")); /* <= 0: Milvus's default */
+	free(y);
+	assert_null(cluster_render_hook_yaml(&v, NULL, 8760));
+	assert_null(cluster_render_hook_yaml(&v, "", 8760));
+	yajl_tree_free(t);
+
+	/* no role, no external ID: no credentials block */
+	view("{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\",\"uid\":\"c\"},\"spec\":{"
+	     "\"encryption\":{\"keyRef\":{\"name\":\"k\"},\"cipherPlugin\":{"
+	     "\"soPathGo\":\"/a.so\",\"soPathCpp\":\"/b.so\"}}}}",
+	     &t, &v);
+	y = cluster_render_hook_yaml(&v, ARN, 24);
+	assert_null(strstr(y, "credentials"));
+	assert_non_null(strstr(y, "  kms:\n    defaultKey: \"" ARN "\"\n  rotationPeriodInHours: 24\n"));
+	free(y);
+	yajl_tree_free(t);
+
+	/* no plugin: nothing */
+	view(CR, &t, &v);
+	assert_null(cluster_render_hook_yaml(&v, ARN, 24));
+	assert_null(cluster_render_hook_secret(&v, ARN, 24));
+	yajl_tree_free(t);
+}
+
+static void test_hook_secret(void **state)
+{
+	yajl_val t, s, root;
+	struct cluster_view v;
+	struct buf dec = BUF_INIT(1024 * 1024);
+	const char *keys[] = { "password" };
+	const char *vals[] = { "x" };
+	char *j, *y, *other;
+
+	view(CR_CIPHER, &t, &v);
+	j = cluster_render_hook_secret(&v, ARN, 8760);
+	assert_non_null(j);
+	s = parse(j);
+	assert_string_equal(json_get_str(s, "kind", NULL), "Secret");
+	assert_string_equal(json_get_str(s, "type", NULL), "Opaque");
+	assert_string_equal(json_get_str(s, "metadata", "name", NULL), "prod-hook");
+	assert_string_equal(json_get_str(s, "metadata", "namespace", NULL), "search");
+	/* owned and labelled exactly as the Cluster's other Secrets */
+	other = cluster_render_secret(&v, "prod-root", NULL, keys, vals, 1);
+	root = parse(other);
+	{
+		char *a = json_dump(json_get(s, "metadata", "labels", NULL));
+		char *b = json_dump(json_get(root, "metadata", "labels", NULL));
+		char *c = json_dump(json_get(s, "metadata", "ownerReferences", NULL));
+		char *d = json_dump(json_get(root, "metadata", "ownerReferences", NULL));
+		assert_string_equal(a, b);
+		assert_string_equal(c, d);
+		assert_non_null(strstr(c, "\"uid\":\"u-1\""));
+		free(a);
+		free(b);
+		free(c);
+		free(d);
+	}
+	assert_int_equal(json_get(s, "data", NULL)->u.object.len, 1);
+	{
+		const char *b64 = json_get_str(s, "data", "hook.yaml", NULL);
+		assert_non_null(b64);
+		assert_int_equal(b64_decode(b64, strlen(b64), &dec), 0);
+	}
+	y = cluster_render_hook_yaml(&v, ARN, 8760);
+	assert_string_equal(dec.ptr, y);
+	/* pure: the same bytes every time (the caller hashes them into the pod template) */
+	{
+		char *again = cluster_render_hook_secret(&v, ARN, 8760);
+		char *other_key = cluster_render_hook_secret(&v, ARN "2", 8760);
+		assert_string_equal(again, j);
+		assert_string_not_equal(other_key, j);
+		cluster_free_secret_json(again);
+		cluster_free_secret_json(other_key);
+	}
+	assert_null(cluster_render_hook_secret(&v, NULL, 8760));
+	free(y);
+	buf_free(&dec);
+	yajl_tree_free(root);
+	cluster_free_secret_json(other);
+	yajl_tree_free(s);
+	cluster_free_secret_json(j);
+	yajl_tree_free(t);
+}
+
+static void test_deployment_mounts_hook(void **state)
+{
+	yajl_val t, d, pod, c, mounts, vols;
+	struct cluster_view v;
+	int seen_mount = 0, seen_vol = 0, secrets = 0;
+	char *j;
+
+	view(CR_CIPHER, &t, &v);
+	j = cluster_render_deployment(&v, "h1");
+	d = parse(j);
+	pod = json_get(d, "spec", "template", "spec", NULL);
+	c = json_array_at(json_get(pod, "containers", NULL), 0);
+	assert_string_equal(json_get_str(c, "image", NULL),
+			    "registry.example.com/milvus-cipher@sha256:0123");
+	mounts = json_get(c, "volumeMounts", NULL);
+	for (size_t i = 0; i < json_array_len(mounts); i++) {
+		yajl_val m = json_array_at(mounts, i);
+		if (strcmp(json_get_str(m, "name", NULL), "hook") != 0)
+			continue;
+		seen_mount++;
+		assert_int_equal(i, 1); /* right after user.yaml */
+		assert_string_equal(json_get_str(m, "mountPath", NULL), "/milvus/configs/hook.yaml");
+		assert_string_equal(json_get_str(m, "subPath", NULL), "hook.yaml");
+		assert_int_equal(json_get_bool(m, 0, "readOnly", NULL), 1);
+	}
+	assert_string_equal(json_get_str(json_array_at(mounts, 0), "mountPath", NULL),
+			    "/milvus/configs/user.yaml");
+	vols = json_get(pod, "volumes", NULL);
+	for (size_t i = 0; i < json_array_len(vols); i++) {
+		yajl_val vol = json_array_at(vols, i);
+		const char *sn = json_get_str(vol, "secret", "secretName", NULL);
+		if (sn)
+			secrets++;
+		if (strcmp(json_get_str(vol, "name", NULL), "hook") != 0)
+			continue;
+		seen_vol++;
+		assert_string_equal(sn, "prod-hook");
+		assert_int_equal(json_get_int(vol, 0, "secret", "defaultMode", NULL), 0440);
+	}
+	assert_int_equal(seen_mount, 1);
+	assert_int_equal(seen_vol, 1);
+	assert_int_equal(secrets, 2); /* the server certificate and hook.yaml; never the CA key */
+	/* the caller's pod hash (which includes the hook Secret) is the template annotation */
+	assert_string_equal(json_get_str(d, "spec", "template", "metadata", "annotations",
+					 "vecward.io/config-hash", NULL), "h1");
+	yajl_tree_free(d);
+	free(j);
+	yajl_tree_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +554,12 @@ int main(void)
 		cmocka_unit_test(test_netpols),
 		cmocka_unit_test(test_secret_is_base64),
 		cmocka_unit_test(test_service_and_pvc),
+		cmocka_unit_test(test_no_plugin_renders_unchanged),
+		cmocka_unit_test(test_view_reads_cipher_plugin),
+		cmocka_unit_test(test_view_rejects_bad_cipher_plugin),
+		cmocka_unit_test(test_hook_yaml),
+		cmocka_unit_test(test_hook_secret),
+		cmocka_unit_test(test_deployment_mounts_hook),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

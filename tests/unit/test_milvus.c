@@ -107,6 +107,31 @@ static void test_body_escaping(void **state)
 	assert_body(MV_OP_USER_CREATE, &a, "{\"userName\":\"u\",\"password\":\"\"}");
 }
 
+static void test_body_databases(void **state)
+{
+	const char *const keys[] = { "cipher.enabled", "cipher.key" };
+	const char *const vals[] = { "true", "arn:aws:kms:us-east-1:111122223333:key/k-1" };
+	struct mv_args a = { .db = "sales", .prop_keys = keys, .prop_values = vals,
+			     .n_properties = 2 };
+
+	assert_body(MV_OP_DATABASE_LIST, &a, "{}");
+	assert_body(MV_OP_DATABASE_DESCRIBE, &a, "{\"dbName\":\"sales\"}");
+	assert_body(MV_OP_DATABASE_CREATE, &a,
+		    "{\"dbName\":\"sales\",\"properties\":{\"cipher.enabled\":\"true\","
+		    "\"cipher.key\":\"arn:aws:kms:us-east-1:111122223333:key/k-1\"}}");
+	/* no properties: the key is left out; an empty value is a value */
+	a.n_properties = 0;
+	assert_body(MV_OP_DATABASE_CREATE, &a, "{\"dbName\":\"sales\"}");
+	a.prop_keys = keys + 1;
+	a.prop_values = (const char *const[]){ "" };
+	a.n_properties = 1;
+	assert_body(MV_OP_DATABASE_CREATE, &a, "{\"dbName\":\"sales\",\"properties\":{\"cipher.key\":\"\"}}");
+	/* values are escaped like every other string */
+	a.prop_values = (const char *const[]){ "a\"b\n" };
+	assert_body(MV_OP_DATABASE_CREATE, &a,
+		    "{\"dbName\":\"sales\",\"properties\":{\"cipher.key\":\"a\\\"b\\n\"}}");
+}
+
 static void assert_invalid(enum mv_op op, const struct mv_args *a)
 {
 	char *s = (char *)"untouched";
@@ -168,6 +193,35 @@ static void test_body_invalid(void **state)
 	a.n_privileges = MV_MAX_PRIVILEGES + 1;
 	assert_invalid(MV_OP_PRIVILEGE_GROUP_ADD, &a);
 
+	/* databases: a name always; properties non-empty and distinct keys, within the cap */
+	{
+		const char *const dup[] = { "k", "k" };
+		const char *const two[] = { "v", "w" };
+		const char *const empty_key[] = { "" };
+		const char *const bad_val[] = { "\xff" };
+		struct mv_args d = { 0 };
+		assert_invalid(MV_OP_DATABASE_DESCRIBE, &d);
+		assert_invalid(MV_OP_DATABASE_CREATE, &d);
+		d.db = "";
+		assert_invalid(MV_OP_DATABASE_CREATE, &d);
+		d.db = "sales";
+		d.prop_keys = dup;
+		d.prop_values = two;
+		d.n_properties = 2;
+		assert_invalid(MV_OP_DATABASE_CREATE, &d);
+		d.prop_keys = empty_key;
+		d.n_properties = 1;
+		assert_invalid(MV_OP_DATABASE_CREATE, &d);
+		d.prop_keys = two;
+		d.prop_values = bad_val;
+		assert_invalid(MV_OP_DATABASE_CREATE, &d);
+		d.prop_values = NULL;
+		assert_invalid(MV_OP_DATABASE_CREATE, &d);
+		d.prop_values = two;
+		d.n_properties = MV_MAX_PROPERTIES + 1;
+		assert_invalid(MV_OP_DATABASE_CREATE, &d);
+	}
+
 	assert_invalid(MV_OP_COUNT_, &a);
 	assert_invalid((enum mv_op)-1, &a);
 	assert_int_equal(mv_build_body(MV_OP_USER_LIST, NULL, &s), MV_ERR_INVALID);
@@ -185,6 +239,9 @@ static void test_op_paths(void **state)
 			    "privilege_groups/add_privileges_to_group");
 	assert_string_equal(mv_op_path(MV_OP_PRIVILEGE_GROUP_REMOVE),
 			    "privilege_groups/remove_privileges_from_group");
+	assert_string_equal(mv_op_path(MV_OP_DATABASE_LIST), "databases/list");
+	assert_string_equal(mv_op_path(MV_OP_DATABASE_DESCRIBE), "databases/describe");
+	assert_string_equal(mv_op_path(MV_OP_DATABASE_CREATE), "databases/create");
 	assert_null(mv_op_path(MV_OP_COUNT_));
 	for (int op = 0; op < MV_OP_COUNT_; op++) {
 		assert_non_null(mv_op_path((enum mv_op)op));
@@ -493,6 +550,92 @@ static void test_parse_groups(void **state)
 	assert_int_equal(mv_parse_groups(d, &g, &err), MV_OK);
 	assert_int_equal(g.n, 0);
 	yajl_tree_free(d);
+}
+
+static void test_parse_database(void **state)
+{
+	/* Milvus's describeDatabase answer (encoding/json of a map: keys sorted), an
+	 * int64 ID beyond 2^53, an encryption zone's properties */
+	const char *body =
+		"{\"code\":0,\"data\":{\"dbID\":458000000000000003,\"dbName\":\"sales\","
+		"\"properties\":[{\"key\":\"cipher.enabled\",\"value\":\"true\"},"
+		"{\"key\":\"cipher.ezID\",\"value\":\"458000000000000003\"},"
+		"{\"key\":\"cipher.key\",\"value\":\"arn:aws:kms:us-east-1:1:key/k\"},"
+		"{\"key\":\"empty\"},{\"key\":\"cipher.enabled\",\"value\":\"false\"}]}}";
+	struct mv_error err;
+	struct mv_database db = { 0 };
+	yajl_val d = NULL;
+
+	assert_int_equal(parse(body, &d, &err), MV_OK);
+	assert_int_equal(mv_parse_database(d, &db, &err), MV_OK);
+	yajl_tree_free(d);
+	assert_string_equal(db.name, "sales");
+	assert_true(db.id == 458000000000000003LL);
+	assert_int_equal(db.nprops, 5);
+	assert_string_equal(db.props[1].key, "cipher.ezID");
+	assert_string_equal(mv_database_property(&db, MV_PROP_CIPHER_ENABLED), "true"); /* first */
+	assert_string_equal(mv_database_property(&db, MV_PROP_CIPHER_KEY),
+			    "arn:aws:kms:us-east-1:1:key/k");
+	assert_string_equal(mv_database_property(&db, "empty"), ""); /* omitempty value */
+	assert_null(mv_database_property(&db, "missing"));
+	assert_null(mv_database_property(NULL, "x"));
+	mv_database_free(&db);
+	assert_null(db.name);
+	assert_int_equal(db.nprops, 0);
+	mv_database_free(&db); /* again: fine */
+
+	/* default: no properties (null, absent or []), dbID as a string (protojson) */
+	assert_int_equal(parse("{\"code\":0,\"data\":{\"dbID\":\"1\",\"dbName\":\"default\","
+			       "\"properties\":null}}",
+			       &d, &err),
+			 MV_OK);
+	assert_int_equal(mv_parse_database(d, &db, &err), MV_OK);
+	yajl_tree_free(d);
+	assert_true(db.id == 1);
+	assert_int_equal(db.nprops, 0);
+	assert_null(db.props);
+	mv_database_free(&db);
+	assert_int_equal(parse("{\"code\":0,\"data\":{}}", &d, &err), MV_OK);
+	assert_int_equal(mv_parse_database(d, &db, &err), MV_OK);
+	yajl_tree_free(d);
+	assert_string_equal(db.name, "");
+	assert_true(db.id == 0);
+	mv_database_free(&db);
+}
+
+static void assert_bad_database(const char *json)
+{
+	struct mv_error err;
+	struct mv_database db = { 0 };
+	yajl_val d = NULL;
+	int rc;
+
+	assert_int_equal(json_parse(json, strlen(json), JSON_MAX_DEPTH, 0, &d, NULL, 0), JSON_OK);
+	rc = mv_parse_database(d, &db, &err);
+	yajl_tree_free(d);
+	assert_int_equal(rc, MV_ERR_TRANSPORT);
+	assert_non_null(strstr(err.message, "unexpected data"));
+	assert_null(db.name);
+	assert_null(db.props);
+}
+
+static void test_parse_database_bad_shapes(void **state)
+{
+	struct mv_error err;
+	struct mv_database db = { 0 };
+
+	assert_int_equal(mv_parse_database(NULL, &db, &err), MV_ERR_TRANSPORT);
+	assert_bad_database("[]");
+	assert_bad_database("\"sales\"");
+	assert_bad_database("{\"dbName\":7}");
+	assert_bad_database("{\"dbID\":1.5}");
+	assert_bad_database("{\"dbID\":\"12x\"}");
+	assert_bad_database("{\"dbID\":\"99999999999999999999\"}");
+	assert_bad_database("{\"dbID\":true}");
+	assert_bad_database("{\"properties\":{}}");
+	assert_bad_database("{\"properties\":[\"cipher.enabled\"]}");
+	assert_bad_database("{\"properties\":[{\"key\":\"a\",\"value\":1}]}");
+	assert_bad_database("{\"properties\":[{\"key\":[],\"value\":\"v\"}]}");
 }
 
 static void test_split_privileges(void **state)
@@ -1004,6 +1147,69 @@ static void test_roundtrip_reads_and_reuse(void **state)
 	srv_stop(s);
 }
 
+static void test_roundtrip_databases(void **state)
+{
+	static const struct canned k[] = {
+		{ 200, "{\"code\":0,\"data\":[\"default\",\"sales\"]}", 0 },
+		{ 200,
+		  "{\"code\":0,\"data\":{\"dbID\":1,\"dbName\":\"default\",\"properties\":[]}}",
+		  0 },
+		{ 200, "{\"code\":0,\"data\":{}}", 0 },
+		{ 200,
+		  "{\"code\":65535,\"message\":\"failed to tidy database cipher properties: "
+		  "cipher plugin is missing\"}",
+		  0 },
+		{ 200, "{\"code\":800,\"message\":\"database not found[database=nope]\"}", 0 },
+	};
+	const char *const keys[] = { MV_PROP_CIPHER_ENABLED, MV_PROP_CIPHER_KEY };
+	const char *const vals[] = { "true", "arn:aws:kms:us-east-1:111122223333:key/k" };
+	struct srv *s = srv_start(NULL);
+	struct mv_client *c = plain_client(s, "root", "Milvus");
+	struct mv_names names = { 0 };
+	struct mv_database db = { 0 };
+	struct mv_error err;
+	struct rec r;
+
+	srv_script(s, k, 5);
+	assert_int_equal(mv_database_list(c, &names, &err), MV_OK);
+	assert_int_equal(names.n, 2);
+	assert_true(mv_names_has(&names, "sales"));
+	assert_int_equal(mv_database_describe(c, "default", &db, &err), MV_OK);
+	assert_string_equal(db.name, "default");
+	assert_true(db.id == 1);
+	assert_int_equal(db.nprops, 0);
+	assert_int_equal(mv_database_create(c, "hr", keys, vals, 2, &err), MV_OK);
+	assert_int_equal(mv_database_create(c, "hr2", keys, vals, 2, &err), MV_ERR_MILVUS);
+	assert_int_equal(err.code, MV_CODE_GENERIC);
+	assert_non_null(strstr(err.message, "databases/create: "));
+	assert_non_null(strstr(err.message, "cipher plugin is missing"));
+	{
+		struct mv_database untouched = { 0 };
+		assert_int_equal(mv_database_describe(c, "nope", &untouched, &err), MV_ERR_MILVUS);
+		assert_int_equal(err.code, MV_CODE_DATABASE_NOT_FOUND);
+		assert_null(untouched.name);
+	}
+	/* nothing is sent for an invalid argument */
+	assert_int_equal(mv_database_create(c, "", keys, vals, 2, &err), MV_ERR_INVALID);
+
+	assert_int_equal(srv_nrec(s), 5);
+	r = srv_rec(s, 0);
+	assert_string_equal(r.line, "POST /v2/vectordb/databases/list HTTP/1.1");
+	assert_string_equal(r.body, "{}");
+	r = srv_rec(s, 1);
+	assert_string_equal(r.line, "POST /v2/vectordb/databases/describe HTTP/1.1");
+	assert_string_equal(r.body, "{\"dbName\":\"default\"}");
+	r = srv_rec(s, 2);
+	assert_string_equal(r.line, "POST /v2/vectordb/databases/create HTTP/1.1");
+	assert_string_equal(r.body, "{\"dbName\":\"hr\",\"properties\":{\"cipher.enabled\":"
+				    "\"true\",\"cipher.key\":\"arn:aws:kms:us-east-1:"
+				    "111122223333:key/k\"}}");
+	mv_names_free(&names);
+	mv_database_free(&db);
+	mv_client_free(c);
+	srv_stop(s);
+}
+
 static void test_authenticate(void **state)
 {
 	static const struct canned k[] = {
@@ -1326,6 +1532,7 @@ int main(void)
 		cmocka_unit_test(test_body_roles),
 		cmocka_unit_test(test_body_groups),
 		cmocka_unit_test(test_body_escaping),
+		cmocka_unit_test(test_body_databases),
 		cmocka_unit_test(test_body_invalid),
 		cmocka_unit_test(test_op_paths),
 		cmocka_unit_test(test_parse_success_list),
@@ -1339,11 +1546,14 @@ int main(void)
 		cmocka_unit_test(test_parse_bad_shapes),
 		cmocka_unit_test(test_parse_grants),
 		cmocka_unit_test(test_parse_groups),
+		cmocka_unit_test(test_parse_database),
+		cmocka_unit_test(test_parse_database_bad_shapes),
 		cmocka_unit_test(test_split_privileges),
 		cmocka_unit_test(test_error_reason),
 		cmocka_unit_test(test_client_config),
 		cmocka_unit_test(test_roundtrip_create),
 		cmocka_unit_test(test_roundtrip_reads_and_reuse),
+		cmocka_unit_test(test_roundtrip_databases),
 		cmocka_unit_test(test_authenticate),
 		cmocka_unit_test(test_http_errors),
 		cmocka_unit_test(test_connect_to_and_prefix),
