@@ -11,6 +11,7 @@
 
 #include "apply.h"
 #include "buf.h"
+#include "cipher.h"
 #include "cluster_render.h"
 #include "enckey.h"
 #include "jgen.h"
@@ -41,7 +42,7 @@ struct cond {
 	int set;
 	int status; /* 1 True, 0 False */
 	char reason[64];
-	char message[400];
+	char message[800];
 };
 
 /* Everything one pass learns, for the status. */
@@ -61,6 +62,8 @@ struct pass {
 	struct rootpw_outcome rootpw;
 	int rootpw_failed;
 	int enc_pending; /* encryption is asked for and not ready */
+	char key_arn[300]; /* the EncryptionKey's KMS key ARN (cipher plugin) */
+	long key_rot_h;
 	int deployment_available;
 	char root_secret[300];
 	int failed; /* a step failed: retry */
@@ -547,6 +550,7 @@ static int ensure_workload(struct kube_client *kc, struct pass *p, const char *s
 	char *yaml = cluster_render_milvus_config(v);
 	char *np[CLUSTER_NETPOLS];
 	char hash[33];
+	char *hook = NULL;
 	yajl_val dep = NULL;
 	int n, rc = -1;
 
@@ -587,9 +591,26 @@ static int ensure_workload(struct kube_client *kc, struct pass *p, const char *s
 		 "and %zu CIDR(s) to %d/%d; the operator to %d; DNS",
 		 json_array_len(v->allowed_namespaces), json_array_len(v->allowed_cidrs),
 		 CLUSTER_PORT_GRPC, CLUSTER_PORT_HTTP, CLUSTER_PORT_HTTP);
+	if (v->cipher_so_go) {
+		/* hook.yaml for the cipher plugin; without a KMS key ARN yet the pod
+		 * waits for the Secret (EncryptionReady says why) */
+		hook = p->key_arn[0] ? cluster_render_hook_secret(v, p->key_arn, p->key_rot_h) : NULL;
+		if (hook) {
+			struct kube_error err;
+			enum apply_outcome oc = APPLY_UNCHANGED;
+			if (apply_ensure(kc, &KUBE_SECRET, hook, 1, &oc, NULL, &err)) {
+				kerr(p, C_READY, "secret hook", &err);
+				goto out;
+			}
+			if (oc != APPLY_UNCHANGED)
+				log_info(p->what, "hook.yaml for the cipher plugin %s",
+					 oc == APPLY_CREATED ? "created" : "updated");
+		}
+	}
 	{
-		const char *parts[] = { yaml, server_cert, bundle, p->root_secret };
-		hash_hex(parts, 4, hash);
+		/* 4 parts without a plugin: the hash, and so the pods, stay as they were */
+		const char *parts[] = { yaml, server_cert, bundle, p->root_secret, hook };
+		hash_hex(parts, hook ? 5 : 4, hash);
 	}
 	if (ensure(kc, p, &KUBE_DEPLOYMENT, cluster_render_deployment(v, hash), "deployment", C_READY,
 		   &dep))
@@ -604,6 +625,7 @@ static int ensure_workload(struct kube_client *kc, struct pass *p, const char *s
 	rc = 0;
 out:
 	yajl_tree_free(dep);
+	cluster_free_secret_json(hook);
 	free(yaml);
 	return rc;
 }
@@ -1036,6 +1058,10 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 			 "only in namespaces labelled vecward.io/allow-insecure=true)");
 	}
 	ensure_root(kc, p);
+	if (p->v.encryption_key && p->v.cipher_so_go &&
+	    enckey_key_info(ctl, ns, p->v.encryption_key, p->key_arn, sizeof(p->key_arn),
+			    &p->key_rot_h))
+		p->key_arn[0] = '\0';
 	if (p->c[C_CERTS].status && p->c[C_CREDS].status)
 		ensure_workload(kc, p, server_cert, bundle, cr->operator_namespace);
 	if (!p->failed && p->deployment_available) {
@@ -1064,6 +1090,20 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 		int ok = enckey_cluster_condition(ctl, obj, &p->v, er, sizeof(er), em, sizeof(em));
 		cond_set(p, C_ENC, ok, er, "%s", em);
 		p->enc_pending = !ok;
+		if (ok && p->v.cipher_so_go) {
+			/* Milvus's own encryption zones, in images with a cipher plugin */
+			struct cipher_outcome co;
+			if (!p->failed && p->deployment_available) {
+				cipher_sync(kc, obj, &p->v, p->key_arn, cr->milvus_resync_ms, &co);
+				cond_set(p, C_ENC, co.ok, co.reason, "%s", co.message);
+				p->enc_pending = !co.ok;
+			} else {
+				cond_set(p, C_ENC, 0, "WaitingForMilvus",
+					 "zone keys are ready; the encrypted databases are created once "
+					 "Milvus is available");
+				p->enc_pending = 1;
+			}
+		}
 	} else
 		cond_set(p, C_ENC, 1, "NotRequested", "spec.encryption is not set");
 

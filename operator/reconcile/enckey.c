@@ -1126,3 +1126,25 @@ out:
 	yajl_tree_free(ek);
 	return rc;
 }
+
+int enckey_key_info(struct controller *ctl, const char *ns, const char *name, char *arn,
+		    size_t arnlen, long *rotation_hours)
+{
+	struct informer *inf = controller_informer(ctl, &KUBE_VW_ENCRYPTIONKEY);
+	const char *prov, *id, *period;
+	char key[600];
+	yajl_val ek;
+	double secs = 0;
+
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	ek = inf ? informer_get(inf, key) : NULL;
+	if (!ek)
+		return -1;
+	prov = json_get_str(ek, "spec", "provider", NULL);
+	id = json_get_str(ek, "spec", "keyID", NULL);
+	period = json_get_str(ek, "spec", "rotationPeriod", NULL);
+	snprintf(arn, arnlen, "%s", prov && !strcmp(prov, KMS_PROVIDER_AWS) && id ? id : "");
+	*rotation_hours = period && parse_duration(period, &secs) == 0 ? (long)(secs / 3600) : 0;
+	yajl_tree_free(ek);
+	return 0;
+}

@@ -74,4 +74,10 @@ int enckey_cluster_condition(struct controller *ctl, yajl_val cluster,
 			     const struct cluster_view *v, char *reason, size_t reasonlen,
 			     char *msg, size_t msglen);
 
+/* From the cache: the KMS key ARN of EncryptionKey ns/name into arn ("" for
+ * a local key, which has none) and its rotationPeriod in whole hours (0 when
+ * unset). 0, or -1 when the key is not in the cache. */
+int enckey_key_info(struct controller *ctl, const char *ns, const char *name, char *arn,
+		    size_t arnlen, long *rotation_hours);
+
 #endif

@@ -16,6 +16,9 @@
 #     decrypt), and new files use version 2;
 #   - DisableKey in the KMS turns the key's Ready and the Cluster's EncryptionReady False
 #     (KMSKeyDisabled); EnableKey turns them back;
+#   - a Cluster with a cipher plugin (a Milvus build that has one: the test double with
+#     --cipher-plugin) gets hook.yaml with the key ARN, mounted by its Deployment, and its
+#     databases created encrypted (cipher.enabled, cipher.key) once Milvus is available;
 #   - a Cluster deleted and re-created with the same name (a new UID) adopts its zone keys
 #     from the recycle bin, gets version 3 bound to its new UID, and still decrypts the
 #     files of its earlier incarnation;
@@ -40,12 +43,14 @@ log=$work/operator.log
 opid=
 start_operator() {
 	"$VW_ROOT/bin/vecward-operator" --kubeconfig "$KUBECONFIG" --namespace "$ns" \
-		--leader-elect false --resync 3 --workers 2 --recycle-day-seconds 8 \
+		--leader-elect false --resync 3 --workers 2 --recycle-day-seconds 8 --allow-milvus-connect-to \
 		--log-level debug >>"$log" 2>&1 &
 	opid=$!
 }
 stop_operator() { [ -z "$opid" ] || { kill -9 "$opid" 2>/dev/null || true; wait "$opid" 2>/dev/null || true; opid=; }; }
-trap 'stop_operator; moto_stop' EXIT
+mpid=
+stop_milvus() { [ -z "$mpid" ] || { kill "$mpid" 2>/dev/null || true; wait "$mpid" 2>/dev/null || true; mpid=; }; }
+trap 'stop_operator; stop_milvus; moto_stop; kubectl delete pv pv-$ns --wait=false >/dev/null 2>&1 || true' EXIT
 moto_start "$work"
 
 arn=$(kms create-key) || fail "create-key failed"
@@ -177,6 +182,56 @@ expect_eq "$(cond cluster/vault EncryptionReady status)" False "EncryptionReady 
 kms enable-key "$arn" || fail "enable-key failed"
 wait_for 60 "key Ready again" is_true vwkey/prod-key Ready
 wait_for 60 "Cluster EncryptionReady again" is_true cluster/vault EncryptionReady
+
+# ---- a Milvus build with a cipher plugin: hook.yaml and encrypted databases ------------
+data_pv "$ns" cz-data
+kubectl apply -n "$ns" -f - >/dev/null <<EOF
+apiVersion: vecward.io/v1alpha1
+kind: Cluster
+metadata:
+  name: cz
+spec:
+  version: v2.5.4
+  region: us-east-1
+  encryption:
+    keyRef: {name: prod-key}
+    databases: [sales]
+    cipherPlugin: {soPathGo: /milvus/plugins/cipher.so, soPathCpp: /milvus/lib/libcipher.so}
+  deletion: {recycleBinDays: 0}
+EOF
+wait_for 90 "Cluster cz Ready" is_true cluster/cz Ready
+hook=$(kubectl get secret cz-hook -n "$ns" -o jsonpath='{.data.hook\.yaml}' | base64 -d)
+expect_contains "$hook" "$arn" "hook.yaml names the KMS key"
+expect_contains "$hook" "/milvus/lib/libcipher.so" "hook.yaml names the plugin"
+expect_contains "$(jp deployment/cz '.spec.template.spec.containers[0].volumeMounts[*].mountPath')" \
+	/milvus/configs/hook.yaml "the Deployment mounts hook.yaml"
+expect_eq "$(cond cluster/cz EncryptionReady status)" False "no encrypted databases before Milvus answers"
+case $(cond cluster/cz EncryptionReady reason) in
+WaitingForMilvus | MilvusUnreachable) ;;
+*) fail "EncryptionReady before Milvus answers: $(cond cluster/cz EncryptionReady reason)" ;;
+esac
+sec() { kubectl get secret "$1" -n "$ns" -o jsonpath="{.data.${2//./\\.}}" | base64 -d; }
+sec cz-server-tls tls.crt >"$work/cz.crt"
+sec cz-server-tls tls.key >"$work/cz.key"
+sec cz-ca-cert ca.crt >"$work/cz-ca.crt"
+sec cz-root password >"$work/cz-root.pw"
+"$VW_ROOT/bin/milvusd" --listen 127.0.0.1:0 --port-file "$work/milvus.port" \
+	--cert "$work/cz.crt" --key "$work/cz.key" --root-password-file "$work/cz-root.pw" \
+	--super-users root --cipher-plugin --state-file "$work/milvus.state" \
+	--log-file "$work/milvus.log" >>"$work/milvusd.out" 2>&1 &
+mpid=$!
+wait_for 10 "milvusd port" test -s "$work/milvus.port"
+mport=$(cat "$work/milvus.port")
+kubectl annotate cluster cz -n "$ns" vecward.io/milvus-connect-to=127.0.0.1:$mport >/dev/null
+wait_for 60 "Cluster cz encrypted databases" reason_is cluster/cz EncryptionReady Encrypted
+expect_eq "$(cond cluster/cz EncryptionReady status)" True "EncryptionReady with the plugin"
+props=$(curl -sS --cacert "$work/cz-ca.crt" --connect-to "cz.$ns.svc:8080:127.0.0.1:$mport" \
+	-H "Authorization: Bearer root:$(cat "$work/cz-root.pw")" -H 'Content-Type: application/json' \
+	-d '{"dbName":"sales"}' "https://cz.$ns.svc:8080/v2/vectordb/databases/describe")
+expect_contains "$props" '"cipher.enabled","value":"true"' "database sales is encrypted"
+expect_contains "$props" "\"cipher.key\",\"value\":\"$arn\"" "under the key"
+kubectl delete cluster cz -n "$ns" --wait=false >/dev/null
+stop_milvus
 
 # ---- the recycle bin: a Cluster re-created with the same name keeps its zone keys -----
 kubectl get cluster vault -n "$ns" -o json | python3 -c 'import json,sys; o=json.load(sys.stdin); print(json.dumps({"apiVersion":o["apiVersion"],"kind":o["kind"],"metadata":{"name":"vault"},"spec":o["spec"]}))' >"$work/vault.json"
