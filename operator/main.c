@@ -212,7 +212,7 @@ int main(int argc, char **argv)
 	struct cluster_reconciler crc = { operator_ns ? operator_ns : cfg->namespace,
 					  resync_s * 1000, day_s, milvus_resync_s * 1000 };
 	struct user_reconciler urc = { resync_s * 1000, milvus_resync_s * 1000 };
-	struct enckey_reconciler erc = { resync_s * 1000 };
+	struct enckey_reconciler erc = { resync_s * 1000, day_s };
 	struct controller_opts co = { ns, (int)workers };
 	ctl = controller_new(cfg, &co);
 	if (!ctl || controller_add_kind(ctl, &KUBE_VW_CLUSTER, cluster_reconcile, &crc) ||

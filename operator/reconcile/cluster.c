@@ -63,6 +63,7 @@ struct pass {
 	int rootpw_failed;
 	int enc_pending; /* encryption is asked for and not ready */
 	char key_arn[300]; /* the EncryptionKey's KMS key ARN (cipher plugin) */
+	char key_provider[16];
 	long key_rot_h;
 	int deployment_available;
 	char root_secret[300];
@@ -729,7 +730,8 @@ static int write_status(struct kube_client *kc, struct pass *p)
 	jkv(g, "tlsMode", v->tls_mode == TLS_MUTUAL ? "mutual" : v->tls_mode == TLS_SERVER ? "server" : "disabled");
 	jkb(g, "internalTLS", v->tls_internal);
 	jkb(g, "authentication", 1);
-	jkv(g, "encryption", v->encryption_key ? v->encryption_key : "none");
+	/* the provider (CRD: none, aws-kms or local), not the key's name */
+	jkv(g, "encryption", !v->encryption_key ? "none" : p->key_provider[0] ? p->key_provider : "unknown");
 	jkb(g, "networkIsolated", p->c[C_NET].set && p->c[C_NET].status);
 	jkv(g, "allowlist", allow);
 	jkb(g, "audit", v->audit_enabled);
@@ -844,7 +846,10 @@ static void adopt(struct kube_client *kc, struct pass *p, const struct kube_kind
 
 	if (apply_get(kc, kind, p->v.ns, name, &live, &err) != 0)
 		goto out;
-	if (!json_get_str(live, "metadata", "labels", CLUSTER_PURGE_LABEL, NULL))
+	/* only what recycle_one() put in the bin: a zone-key Secret scheduled for
+	 * crypto-shredding (its key deleted on purpose) stays scheduled */
+	if (!json_get_str(live, "metadata", "labels", CLUSTER_PURGE_LABEL, NULL) ||
+	    !json_get_str(live, "metadata", "labels", "vecward.io/recycled-uid", NULL))
 		goto out;
 	if (kube_path(&path, kind, p->v.ns, name, NULL))
 		goto out;
@@ -1058,10 +1063,10 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 			 "only in namespaces labelled vecward.io/allow-insecure=true)");
 	}
 	ensure_root(kc, p);
-	if (p->v.encryption_key && p->v.cipher_so_go &&
-	    enckey_key_info(ctl, ns, p->v.encryption_key, p->key_arn, sizeof(p->key_arn),
-			    &p->key_rot_h))
-		p->key_arn[0] = '\0';
+	if (p->v.encryption_key &&
+	    enckey_key_info(ctl, ns, p->v.encryption_key, p->key_provider, sizeof(p->key_provider),
+			    p->key_arn, sizeof(p->key_arn), &p->key_rot_h))
+		p->key_arn[0] = p->key_provider[0] = '\0';
 	if (p->c[C_CERTS].status && p->c[C_CREDS].status)
 		ensure_workload(kc, p, server_cert, bundle, cr->operator_namespace);
 	if (!p->failed && p->deployment_available) {

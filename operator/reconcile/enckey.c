@@ -467,9 +467,25 @@ static void ensure_cluster_zones(struct kube_client *kc, struct pass *p, struct 
 			goto out;
 		}
 		if (json_get_str(sec, "metadata", "labels", CLUSTER_PURGE_LABEL, NULL)) {
-			/* in the recycle bin: the Cluster reconciler adopts it first */
+			struct buf path = BUF_INIT(2048);
 			p->pending = 1;
 			p->zones_ok = 0;
+			if (json_get_str(sec, "metadata", "labels", "vecward.io/recycled-uid", NULL))
+				goto out; /* in the recycle bin: the Cluster adopts it first */
+			/* scheduled for shredding by an earlier EncryptionKey of this name,
+			 * which is back in time: keep the zone keys */
+			if (kube_path(&path, &KUBE_SECRET, p->ns, sname, NULL) == 0) {
+				apply_count_write();
+				if (kube_merge_patch(kc, path.ptr,
+						     "{\"metadata\":{\"labels\":{\"" CLUSTER_PURGE_LABEL
+						     "\":null}}}",
+						     NULL, &err))
+					kerr(p, "keep zone keys", &err);
+				else
+					log_info(p->what, "zone keys %s taken back from the shred schedule",
+						 sname);
+			}
+			buf_free(&path);
 			goto out;
 		}
 	}
@@ -673,6 +689,7 @@ static void write_status(struct kube_client *kc, struct pass *p)
 struct shred_ctx {
 	long long latest; /* the latest purge time already set */
 	char names[64][300];
+	char cluster[64][254];
 	int scheduled[64];
 	size_t n;
 	int more;
@@ -692,6 +709,8 @@ static int shred_scan(yajl_val item, void *ctx)
 		return KUBE_ITEM_KEEP;
 	}
 	snprintf(s->names[s->n], sizeof(s->names[0]), "%s", name);
+	snprintf(s->cluster[s->n], sizeof(s->cluster[0]), "%s",
+		 json_get_str(item, "metadata", "labels", "vecward.io/cluster", NULL) ?: "");
 	s->scheduled[s->n] = at && parse_long(at, 0, 0x7fffffffL, &v) == 0;
 	if (s->scheduled[s->n] && v > s->latest)
 		s->latest = v;
@@ -700,8 +719,10 @@ static int shred_scan(yajl_val item, void *ctx)
 }
 
 /* Label every Secret of this key for purging at the end of the recycle-bin
- * window. 0 when all are scheduled. */
-static int schedule_shred(struct kube_client *kc, struct pass *p, long long *when)
+ * window (see enckey.h); live holds the Clusters still using the key. 0 when
+ * all are scheduled. */
+static int schedule_shred(struct kube_client *kc, struct pass *p, const struct users *live,
+			  long recycle_day_s, long long *when)
 {
 	struct shred_ctx *s = calloc(1, sizeof(*s));
 	struct buf path = BUF_INIT(2048);
@@ -717,13 +738,34 @@ static int schedule_shred(struct kube_client *kc, struct pass *p, long long *whe
 		kerr(p, "list key Secrets", &err);
 		goto out;
 	}
+	/* a live Cluster's zone keys: after its own recycle-bin window */
+	for (size_t i = 0; i < s->n; i++) {
+		long long at = 0;
+		if (s->scheduled[i] || !s->cluster[i][0])
+			continue;
+		for (size_t j = 0; j < live->n; j++)
+			if (!strcmp(json_get_str(live->items[j], "metadata", "name", NULL) ?: "",
+				    s->cluster[i]))
+				at = (long long)p->now +
+				     json_get_int(live->items[j], 30, "spec", "deletion", "recycleBinDays",
+						  NULL) * recycle_day_s;
+		if (at > s->latest)
+			s->latest = at;
+	}
 	if (s->latest < (long long)p->now)
 		s->latest = (long long)p->now;
-	snprintf(body, sizeof(body), "{\"metadata\":{\"labels\":{\"" CLUSTER_PURGE_LABEL "\":\"%lld\"}}}",
-		 s->latest);
 	for (size_t i = 0; i < s->n; i++) {
+		long long at = s->latest;
 		if (s->scheduled[i])
 			continue;
+		for (size_t j = 0; s->cluster[i][0] && j < live->n; j++)
+			if (!strcmp(json_get_str(live->items[j], "metadata", "name", NULL) ?: "",
+				    s->cluster[i]))
+				at = (long long)p->now +
+				     json_get_int(live->items[j], 30, "spec", "deletion", "recycleBinDays",
+						  NULL) * recycle_day_s;
+		snprintf(body, sizeof(body),
+			 "{\"metadata\":{\"labels\":{\"" CLUSTER_PURGE_LABEL "\":\"%lld\"}}}", at);
 		buf_reset(&path);
 		if (kube_path(&path, &KUBE_SECRET, p->ns, s->names[i], NULL))
 			goto out;
@@ -733,7 +775,7 @@ static int schedule_shred(struct kube_client *kc, struct pass *p, long long *whe
 			goto out;
 		}
 		log_info(p->what, "Secret %s will be destroyed at %lld (crypto-shredding)", s->names[i],
-			 s->latest);
+			 at);
 	}
 	*when = s->latest;
 	rc = s->more ? -1 : 0;
@@ -744,71 +786,77 @@ out:
 }
 
 static enum reconcile_result finalize(struct controller *ctl, struct kube_client *kc,
-				      struct pass *p, long *requeue_ms)
+				      struct pass *p, long recycle_day_s, long *requeue_ms)
 {
 	const char *shred = json_get_str(p->obj, "metadata", "annotations", ENCKEY_SHRED_ANNOTATION, NULL);
-	struct users *u;
+	int shredding = shred && !strcmp(shred, "true");
+	struct users *u, *live;
 	struct kube_error err;
 	char names[400] = "";
-	size_t live = 0;
+	enum reconcile_result res = RECONCILE_RETRY;
 
 	if (!apply_has_finalizer(p->obj, ENCKEY_FINALIZER))
 		return RECONCILE_DONE;
 	u = users_find(ctl, p->ns, p->name);
-	if (!u)
-		return RECONCILE_RETRY;
+	live = calloc(1, sizeof(*live));
+	if (!u || !live)
+		goto out;
 	for (size_t i = 0; i < u->n; i++) {
 		if (is_deleting(u->items[i]))
 			continue;
-		if (live < 5) {
+		if (live->n < 5) {
 			size_t l = strlen(names);
-			snprintf(names + l, sizeof(names) - l, "%s%s", live ? ", " : "",
+			snprintf(names + l, sizeof(names) - l, "%s%s", live->n ? ", " : "",
 				 json_get_str(u->items[i], "metadata", "name", NULL));
 		}
-		live++;
+		live->items[live->n++] = u->items[i]; /* borrowed from u */
 	}
-	users_free(u);
-	if (live) {
+	if (live->n && !shredding) {
 		cond_set(p, C_READY, 0, "KeyInUse",
 			 "deletion waits: %zu Cluster(s) still use this key (%s%s); delete them "
-			 "first (their data and zone keys go to the recycle bin)",
-			 live, names, live > 5 ? ", ..." : "");
+			 "first (their data and zone keys go to the recycle bin), or annotate the "
+			 "key " ENCKEY_SHRED_ANNOTATION "=true to destroy their zone keys on purpose",
+			 live->n, names, live->n > 5 ? ", ..." : "");
 		cond_set(p, C_DEGRADED, 1, "KeyInUse", "%s", p->c[C_READY].message);
 		write_status(kc, p);
 		*requeue_ms = IN_USE_REQUEUE_MS;
-		return RECONCILE_REQUEUE;
+		res = RECONCILE_REQUEUE;
+		goto out;
 	}
-	if (shred && !strcmp(shred, "true")) {
+	if (shredding) {
 		long long when = 0;
-		char note[300], t[32];
-		if (schedule_shred(kc, p, &when))
-			return RECONCILE_RETRY;
+		char note[400], t[32];
+		if (schedule_shred(kc, p, live, recycle_day_s, &when))
+			goto out;
 		rfc3339((time_t)when, t, sizeof(t));
 		snprintf(note, sizeof(note),
-			 "crypto-shredding: the zone keys%s of this key are destroyed at %s; files "
-			 "encrypted under them become unreadable",
-			 p->root_secret[0] || !strcmp(json_get_str(p->obj, "spec", "provider", NULL) ?: "",
-						    KMS_PROVIDER_LOCAL)
-				 ? " and the local root key"
-				 : "",
-			 t);
+			 "crypto-shredding: the zone keys%s of this key are destroyed by %s%s%s; "
+			 "files encrypted under them become unreadable",
+			 p->root_secret[0] ? " and the local root key" : "", t,
+			 live->n ? ", including those of Cluster " : "", names);
 		event_emit(kc, p->obj, "Warning", "CryptoShredScheduled", "Delete", note);
+		for (size_t i = 0; i < live->n; i++)
+			event_emit(kc, live->items[i], "Warning", "CryptoShredScheduled", "Delete", note);
 		log_info(p->what, "%s", note);
-	} else {
-		const char *prov = json_get_str(p->obj, "spec", "provider", NULL);
-		if (prov && !strcmp(prov, KMS_PROVIDER_LOCAL))
-			event_emit(kc, p->obj, "Normal", "KeyMaterialKept", "Delete",
-				   "the root key Secret is kept: re-create this EncryptionKey to use it "
-				   "again, or set the annotation vecward.io/crypto-shred=true before "
-				   "deleting to destroy it");
+	} else if (p->root_secret[0]) {
+		event_emit(kc, p->obj, "Normal", "KeyMaterialKept", "Delete",
+			   "the root key Secret is kept: re-create this EncryptionKey to use it "
+			   "again, or annotate it " ENCKEY_SHRED_ANNOTATION "=true before deleting "
+			   "to destroy it");
 	}
 	if (apply_set_finalizer(kc, &KUBE_VW_ENCRYPTIONKEY, p->obj, ENCKEY_FINALIZER, 0, &err)) {
 		if (err.code && !kube_is_conflict(&err) && !kube_is_not_found(&err))
 			kerr(p, "remove finalizer", &err);
-		return RECONCILE_RETRY;
+		goto out;
 	}
+	if (u)
+		requeue_users(ctl, u);
 	log_info(p->what, "finalized");
-	return RECONCILE_DONE;
+	res = RECONCILE_DONE;
+out:
+	free(live); /* its items belong to u */
+	users_free(u);
+	return res;
 }
 
 /* ---- the reconcile ------------------------------------------------------------------- */
@@ -900,7 +948,7 @@ enum reconcile_result enckey_reconcile(struct controller *ctl, struct kube_clien
 	before = status_hash(obj);
 
 	if (is_deleting(obj)) {
-		res = finalize(ctl, kc, p, requeue_ms);
+		res = finalize(ctl, kc, p, er->recycle_day_s, requeue_ms);
 		goto out;
 	}
 	if (!apply_has_finalizer(obj, ENCKEY_FINALIZER)) {
@@ -1127,8 +1175,8 @@ out:
 	return rc;
 }
 
-int enckey_key_info(struct controller *ctl, const char *ns, const char *name, char *arn,
-		    size_t arnlen, long *rotation_hours)
+int enckey_key_info(struct controller *ctl, const char *ns, const char *name, char *provider,
+		    size_t provlen, char *arn, size_t arnlen, long *rotation_hours)
 {
 	struct informer *inf = controller_informer(ctl, &KUBE_VW_ENCRYPTIONKEY);
 	const char *prov, *id, *period;
@@ -1143,6 +1191,7 @@ int enckey_key_info(struct controller *ctl, const char *ns, const char *name, ch
 	prov = json_get_str(ek, "spec", "provider", NULL);
 	id = json_get_str(ek, "spec", "keyID", NULL);
 	period = json_get_str(ek, "spec", "rotationPeriod", NULL);
+	snprintf(provider, provlen, "%s", prov ? prov : "");
 	snprintf(arn, arnlen, "%s", prov && !strcmp(prov, KMS_PROVIDER_AWS) && id ? id : "");
 	*rotation_hours = period && parse_duration(period, &secs) == 0 ? (long)(secs / 3600) : 0;
 	yajl_tree_free(ek);

@@ -26,16 +26,22 @@
  *     ZoneKeyRotated. Clusters using the key are re-queued when its Ready
  *     condition or zones change.
  *
- * Deletion (finalizer vecward.io/encryption-key): held while a Cluster that
- * is not being deleted uses the key (Ready False, reason KeyInUse). Then:
- *   - with the annotation vecward.io/crypto-shred: "true", crypto-shredding:
- *     every Secret labelled vecward.io/encryption-key=<name> (zone keys, the
- *     local root key) is labelled for purging at the end of the recycle-bin
- *     window of the Clusters that used it (the latest purge time among its
- *     zone-key Secrets, or now when none is left), and the recycle-bin purge
- *     deletes them then; files encrypted under them become unreadable;
- *   - without it, nothing is destroyed: the local root key Secret stays, and
- *     an EncryptionKey re-created with the same name and spec uses it again.
+ * Deletion (finalizer vecward.io/encryption-key):
+ *   - without the annotation vecward.io/allow-crypto-shredding: "true", it
+ *     waits while a Cluster that is not being deleted uses the key (Ready
+ *     False, reason KeyInUse; the webhook refuses such a delete, VW034, so
+ *     this is the net where no webhook runs). Once no Cluster uses it,
+ *     nothing is destroyed: the local root key Secret stays, and an
+ *     EncryptionKey re-created with the same name and spec uses it again;
+ *     zone keys follow their Clusters (recycle bin, then purge).
+ *   - with it, crypto-shredding: every Secret labelled
+ *     vecward.io/encryption-key=<name> is labelled for purging at the end of
+ *     a recycle-bin window: a live Cluster's zone keys after its
+ *     spec.deletion.recycleBinDays from now, a recycled Cluster's when its
+ *     recycle bin is purged anyway, a local root key after the latest of
+ *     those (now when none is left). The recycle-bin purge deletes them then
+ *     and every file encrypted under them becomes unreadable; until then,
+ *     re-creating the EncryptionKey takes the root key back.
  *
  * The plaintext zone key exists in memory only between GenerateDataKey and
  * the check, and is wiped; credentials and root keys are never logged.
@@ -50,11 +56,12 @@
 
 #define ENCKEY_FINALIZER	  "vecward.io/encryption-key"
 #define ENCKEY_LABEL		  "vecward.io/encryption-key"
-#define ENCKEY_SHRED_ANNOTATION	  "vecward.io/crypto-shred"
+#define ENCKEY_SHRED_ANNOTATION	  "vecward.io/allow-crypto-shredding" /* = the webhook's */
 #define ENCKEY_ROTATE_ANNOTATION  "vecward.io/rotate-zone-keys"
 
 struct enckey_reconciler {
-	long resync_ms; /* requeue of a converged key (health check, drift) */
+	long resync_ms;     /* requeue of a converged key (health check, drift) */
+	long recycle_day_s; /* seconds in a recycle-bin "day" (tests shorten it) */
 };
 
 enum reconcile_result enckey_reconcile(struct controller *ctl, struct kube_client *kc,
@@ -74,10 +81,11 @@ int enckey_cluster_condition(struct controller *ctl, yajl_val cluster,
 			     const struct cluster_view *v, char *reason, size_t reasonlen,
 			     char *msg, size_t msglen);
 
-/* From the cache: the KMS key ARN of EncryptionKey ns/name into arn ("" for
- * a local key, which has none) and its rotationPeriod in whole hours (0 when
- * unset). 0, or -1 when the key is not in the cache. */
-int enckey_key_info(struct controller *ctl, const char *ns, const char *name, char *arn,
-		    size_t arnlen, long *rotation_hours);
+/* From the cache: the provider of EncryptionKey ns/name ("aws-kms",
+ * "local"), its KMS key ARN ("" for a local key, which has none) and its
+ * rotationPeriod in whole hours (0 when unset). 0, or -1 when the key is not
+ * in the cache. */
+int enckey_key_info(struct controller *ctl, const char *ns, const char *name, char *provider,
+		    size_t provlen, char *arn, size_t arnlen, long *rotation_hours);
 
 #endif

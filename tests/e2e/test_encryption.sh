@@ -22,9 +22,10 @@
 #   - a Cluster deleted and re-created with the same name (a new UID) adopts its zone keys
 #     from the recycle bin, gets version 3 bound to its new UID, and still decrypts the
 #     files of its earlier incarnation;
-#   - deleting the key while a Cluster uses it waits (KeyInUse); after the Cluster is
-#     deleted (zone keys go to the recycle bin), crypto-shredding destroys the zone keys
-#     at the end of the recycle-bin window and the file can no longer be decrypted;
+#   - deleting the key while a Cluster uses it waits (KeyInUse); with the annotation
+#     vecward.io/allow-crypto-shredding=true the key goes and its zone keys are destroyed
+#     at the end of the Cluster's recycle-bin window, after which the file can no longer
+#     be decrypted;
 #   - a local key: its root key Secret is generated once, the zone keys work the same,
 #     and deleting the key without the shred annotation keeps the root key.
 . "$(dirname "$0")/lib.sh"
@@ -252,19 +253,22 @@ crypt decrypt -n "$ns" --cluster vault --in "$work/file.vwenc" --out "$work/back
 	fail "a file of the earlier incarnation no longer decrypts"
 cmp -s "$work/plain.bin" "$work/back2.bin" || fail "decrypted file differs after re-creation"
 
-# ---- deletion: held while used, then crypto-shredding after the recycle window --------
-kubectl annotate vwkey prod-key -n "$ns" vecward.io/crypto-shred=true >/dev/null
+# ---- deletion: held while used; crypto-shredding on purpose after the recycle window --
 kubectl delete vwkey prod-key -n "$ns" --wait=false >/dev/null
 wait_for 30 "deletion held while the Cluster uses the key" reason_is vwkey/prod-key Ready KeyInUse
-kubectl delete cluster vault -n "$ns" --wait=false >/dev/null
-wait_for 60 "Cluster vault gone" gone cluster/vault
+expect_contains "$(cond vwkey/prod-key Ready message)" vault "KeyInUse names the Cluster"
+kubectl annotate vwkey prod-key -n "$ns" vecward.io/allow-crypto-shredding=true >/dev/null
 wait_for 60 "EncryptionKey prod-key gone" gone vwkey/prod-key
 expect_contains "$(kubectl get secret vault-zone-keys -n "$ns" -o jsonpath='{.metadata.labels}')" \
-	vecward.io/purge-after "zone keys kept in the recycle bin until the purge time"
+	vecward.io/purge-after "zone keys scheduled for destruction after the recycle-bin window"
+wait_for 60 "Cluster vault reports its key gone" reason_is cluster/vault EncryptionReady KeyNotFound
 wait_for 60 "zone keys shredded" gone secret/vault-zone-keys
 expect_fail "decrypt after shredding" crypt decrypt -n "$ns" --cluster vault --in "$work/file.vwenc" --out "$work/x.bin"
+[ -e "$work/x.bin" ] && fail "a failed decrypt left an output file"
 kubectl get events -n "$ns" -o jsonpath='{.items[*].reason}' >"$work/reasons"
 expect_contains "$(cat "$work/reasons")" CryptoShredScheduled "CryptoShredScheduled Event"
+kubectl delete cluster vault -n "$ns" --wait=false >/dev/null
+wait_for 60 "Cluster vault gone" gone cluster/vault
 
 # ---- a local key ------------------------------------------------------------------------
 kubectl apply -n "$ns" -f - >/dev/null <<EOF
