@@ -39,7 +39,7 @@ all: deps bin/vecward-operator bin/vecward-webhook bin/vecward-crypt
 # ---- dependencies ---------------------------------------------------------
 DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libssl-dev libyajl-dev \
             libyaml-dev libcmocka-dev libevent-dev libcrypt-dev clang libclang-rt-14-dev \
-            openssl curl ca-certificates iproute2 python3
+            openssl curl ca-certificates iproute2 python3 python3-yaml
 deps: .work/deps.stamp
 .work/deps.stamp: Makefile
 	@mkdir -p .work
@@ -55,6 +55,13 @@ tools: deps
 	tools/build.sh
 
 # ---- build rules ----------------------------------------------------------
+# Objects that compile VECWARD_VERSION in are rebuilt when the version changes
+# (a new commit, or a clean tree becoming dirty): build/version.stamp holds it.
+VERSION_STAMP := build/version.stamp
+$(shell mkdir -p build && { [ "$$(cat $(VERSION_STAMP) 2>/dev/null)" = "$(VERSION)" ] || echo "$(VERSION)" >$(VERSION_STAMP); })
+VERSIONED_SRC := $(shell grep -l VECWARD_VERSION $(wildcard operator/*.c operator/*/*.c webhook/*.c) 2>/dev/null)
+$(foreach b,rel san fuzz,$(call obj,$(b),$(VERSIONED_SRC))): $(VERSION_STAMP)
+
 build/rel/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DVECWARD_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
@@ -140,13 +147,50 @@ e2e: all tools bin/milvusd $(addprefix bin/e2e/,$(E2E_PROGS))
 
 # ---- the two commands -------------------------------------------------------
 test: all tools
+	$(MAKE) check-manifests
+	$(MAKE) check-docs
 	$(MAKE) unit
 	$(MAKE) unit-san
 	$(MAKE) fuzz-smoke
+	$(MAKE) image-test
 	$(MAKE) e2e
 
 run: all tools
 	tools/run.sh
+
+# ---- delivery: the chart's CRDs and the plain manifests, generated from crds/ and
+# charts/vecward (tools/manifests.sh); check-manifests fails while they are stale
+.PHONY: chart-crds manifests check-manifests
+chart-crds:
+	tools/manifests.sh crds
+
+manifests: tools
+	tools/manifests.sh update
+
+check-manifests: tools
+	@tools/manifests.sh check
+
+# ---- the container image, built without a container engine (docs/kind.md) ----
+# IMAGE_DIR/vecward-oci.tar (OCI layout) and vecward-docker.tar (docker save
+# format, for `kind load image-archive`): image $(IMAGE_NAME):$(VERSION)
+.PHONY: image image-test
+IMAGE_NAME ?= vecward/vecward
+IMAGE_DIR  ?= build/image
+image: all
+	tools/image/build.sh $(IMAGE_DIR) $(IMAGE_NAME) $(VERSION) bin/vecward-operator bin/vecward-webhook bin/vecward-crypt
+
+image-test: all
+	@tests/image/test_image.sh
+
+# ---- docs: docs/api.md is generated from crds/ (tools/gen-api-docs.py); check-docs
+# fails while it is stale or docs/troubleshooting.md misses a condition reason
+.PHONY: docs check-docs
+docs: deps
+	python3 tools/gen-api-docs.py >docs/api.md.tmp && mv docs/api.md.tmp docs/api.md
+
+check-docs: deps
+	@python3 tools/gen-api-docs.py --check
+	@tools/check-reasons.sh
 
 version:
 	@echo $(VERSION)
@@ -165,4 +209,4 @@ clean:
 
 .SECONDARY:
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build -name '*.d' -type f 2>/dev/null)

@@ -72,7 +72,7 @@ fi
 
 # ---- the admission webhook ---------------------------------------------------------
 # On the local control plane the apiserver calls the webhook on 127.0.0.1
-# (clientConfig.url, manifests/webhook-local.yaml), with a serving certificate from
+# (clientConfig.url, manifests/local/webhook-local.yaml), with a serving certificate from
 # the control plane's CA. A remote cluster cannot reach this machine's loopback: there
 # the webhook runs in the cluster (Helm chart, issue 7).
 wh_pid=
@@ -87,7 +87,7 @@ if [ "$own_cp" = 1 ]; then
 	[ -n "$wh_port" ] || { say "webhook did not start: $(tail -5 "$wh_log")"; exit 1; }
 	sed -e "s|__WEBHOOK_URL__|https://127.0.0.1:$wh_port|" \
 		-e "s|__CA_BUNDLE__|$(base64 -w0 "$cp_dir/pki/ca.crt")|" \
-		"$VW_ROOT/manifests/webhook-local.yaml" | kubectl apply -f - >/dev/null
+		"$VW_ROOT/manifests/local/webhook-local.yaml" | kubectl apply -f - >/dev/null
 	say "webhook serving on 127.0.0.1:$wh_port (pid $wh_pid) and registered; log: $wh_log"
 else
 	say "note: not registering the local webhook with a remote cluster (use the Helm chart)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # vecward-webhook as a local process registered with the real kube-apiserver through
-# clientConfig.url (manifests/webhook-local.yaml): insecure specs are refused with the
+# clientConfig.url (manifests/local/webhook-local.yaml): insecure specs are refused with the
 # rule's message, secure ones are stored with their defaults filled in, references that
 # do not exist yet are admitted with a warning (GitOps order), cross-object rules (region,
 # roles, duplicates, the 20-key limit, deleting a key in use) hold, writes fail closed
@@ -60,7 +60,7 @@ first_pid=$pid
 register() { # CA-FILE
 	sed -e "s|__WEBHOOK_URL__|https://127.0.0.1:$port|" -e "s|__CA_BUNDLE__|$(base64 -w0 "$1")|" \
 		-e "s|namespaceSelector: {}|namespaceSelector: {matchLabels: {$sel: \"true\"}}|" \
-		"$VW_ROOT/manifests/webhook-local.yaml" | kubectl apply -f - >/dev/null
+		"$VW_ROOT/manifests/local/webhook-local.yaml" | kubectl apply -f - >/dev/null
 }
 register "$wh/pki1/ca.crt"
 

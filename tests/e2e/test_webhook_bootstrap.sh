@@ -72,7 +72,7 @@ sed -e "s|__WEBHOOK_URL__|https://127.0.0.1:$port|" \
 	-e "s|__CA_BUNDLE__|$(printf 'placeholder' | base64 -w0)|" \
 	-e "s|name: vecward-webhook$|name: $cfg|" \
 	-e "s|namespaceSelector: {}|namespaceSelector: {matchLabels: {$sel: \"true\"}}|" \
-	"$VW_ROOT/manifests/webhook-local.yaml" | kubectl apply -f - >/dev/null
+	"$VW_ROOT/manifests/local/webhook-local.yaml" | kubectl apply -f - >/dev/null
 want=$(base64 -w0 "$wh/ca.crt")
 bundles() { # KIND: caBundle of every entry, one per line
 	kubectl get "$1" "$cfg" -o jsonpath='{range .webhooks[*]}{.clientConfig.caBundle}{"\n"}{end}'
