@@ -825,7 +825,7 @@ static enum reconcile_result finalize(struct controller *ctl, struct kube_client
 	}
 	if (shredding) {
 		long long when = 0;
-		char note[400], t[32];
+		char note[700], t[32];
 		if (schedule_shred(kc, p, live, recycle_day_s, &when))
 			goto out;
 		rfc3339((time_t)when, t, sizeof(t));
