@@ -100,7 +100,7 @@ static void test_data_key(void **state)
 	assert_string_equal(db, "db");
 
 	/* rejects leave the outputs alone */
-	strcpy(db, "unchanged");
+	snprintf(db, sizeof(db), "unchanged");
 	v = 77;
 	static const char *const bad[] = {
 		"db.v0",   "db.v01", "db.x1",	 "db.v",   "db",    "db.",    ".v1",
