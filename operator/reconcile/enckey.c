@@ -690,6 +690,7 @@ struct shred_ctx {
 	long long latest; /* the latest purge time already set */
 	char names[64][300];
 	char cluster[64][254];
+	long long at[64]; /* purge time of a live Cluster's zone keys, else 0 */
 	int scheduled[64];
 	size_t n;
 	int more;
@@ -718,6 +719,20 @@ static int shred_scan(yajl_val item, void *ctx)
 	return KUBE_ITEM_KEEP;
 }
 
+/* When the zone keys of Cluster `cluster` (the vecward.io/cluster label of a
+ * Secret) are due, if it is one of the live Clusters: its recycle-bin window
+ * from now. 0 when it is not live (or "" for a Secret of no Cluster). */
+static long long live_purge_at(const struct users *live, const char *cluster, long long now,
+			       long recycle_day_s)
+{
+	for (size_t j = 0; cluster[0] && j < live->n; j++)
+		if (!strcmp(json_get_str(live->items[j], "metadata", "name", NULL) ?: "", cluster))
+			return now + json_get_int(live->items[j], 30, "spec", "deletion",
+						  "recycleBinDays", NULL) *
+					     recycle_day_s;
+	return 0;
+}
+
 /* Label every Secret of this key for purging at the end of the recycle-bin
  * window (see enckey.h); live holds the Clusters still using the key. 0 when
  * all are scheduled. */
@@ -738,32 +753,21 @@ static int schedule_shred(struct kube_client *kc, struct pass *p, const struct u
 		kerr(p, "list key Secrets", &err);
 		goto out;
 	}
-	/* a live Cluster's zone keys: after its own recycle-bin window */
+	/* a live Cluster's zone keys: after its own recycle-bin window; the
+	 * rest (a local root key, orphans) after the latest of all */
 	for (size_t i = 0; i < s->n; i++) {
-		long long at = 0;
-		if (s->scheduled[i] || !s->cluster[i][0])
+		if (s->scheduled[i])
 			continue;
-		for (size_t j = 0; j < live->n; j++)
-			if (!strcmp(json_get_str(live->items[j], "metadata", "name", NULL) ?: "",
-				    s->cluster[i]))
-				at = (long long)p->now +
-				     json_get_int(live->items[j], 30, "spec", "deletion", "recycleBinDays",
-						  NULL) * recycle_day_s;
-		if (at > s->latest)
-			s->latest = at;
+		s->at[i] = live_purge_at(live, s->cluster[i], (long long)p->now, recycle_day_s);
+		if (s->at[i] > s->latest)
+			s->latest = s->at[i];
 	}
 	if (s->latest < (long long)p->now)
 		s->latest = (long long)p->now;
 	for (size_t i = 0; i < s->n; i++) {
-		long long at = s->latest;
+		long long at = s->at[i] ? s->at[i] : s->latest;
 		if (s->scheduled[i])
 			continue;
-		for (size_t j = 0; s->cluster[i][0] && j < live->n; j++)
-			if (!strcmp(json_get_str(live->items[j], "metadata", "name", NULL) ?: "",
-				    s->cluster[i]))
-				at = (long long)p->now +
-				     json_get_int(live->items[j], 30, "spec", "deletion", "recycleBinDays",
-						  NULL) * recycle_day_s;
 		snprintf(body, sizeof(body),
 			 "{\"metadata\":{\"labels\":{\"" CLUSTER_PURGE_LABEL "\":\"%lld\"}}}", at);
 		buf_reset(&path);
@@ -849,8 +853,7 @@ static enum reconcile_result finalize(struct controller *ctl, struct kube_client
 			kerr(p, "remove finalizer", &err);
 		goto out;
 	}
-	if (u)
-		requeue_users(ctl, u);
+	requeue_users(ctl, u);
 	log_info(p->what, "finalized");
 	res = RECONCILE_DONE;
 out:
