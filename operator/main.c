@@ -20,6 +20,7 @@
 #include "enckey.h"
 #include "controller.h"
 #include "milvusconn.h"
+#include "synccache.h"
 #include "user.h"
 #include "json.h"
 #include "kube.h"
@@ -275,6 +276,9 @@ out:
 	leader_stop(ld); /* releases the Lease when held */
 	leader_free(ld);
 	controller_free(ctl);
+	/* the process-wide caches the workers filled: nothing uses them any more */
+	mconn_cache_free();
+	sync_reset();
 	kube_config_free(cfg);
 	log_info(NULL, "stopped");
 	return rc;

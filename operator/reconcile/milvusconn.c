@@ -202,6 +202,14 @@ int mconn_open_as(const struct mconn *base, const char *user, const char *passwo
 	return mv_client_new(&cfg, out, &err) == MV_OK ? 0 : -1;
 }
 
+void mconn_cache_free(void)
+{
+	pthread_mutex_lock(&cert_mu);
+	strmap_free(cert_cache, free_cached);
+	cert_cache = NULL;
+	pthread_mutex_unlock(&cert_mu);
+}
+
 void mconn_close(struct mconn *c)
 {
 	mv_client_free(c->mv);

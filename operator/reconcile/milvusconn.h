@@ -25,6 +25,9 @@
 
 /* Process-wide: honour MCONN_CONNECT_TO_ANNOTATION (test-only flag). */
 void mconn_allow_connect_to(int allow);
+/* Free the process-wide cache of operator client certificates (their keys wiped);
+ * the operator calls it at exit, once no worker can open a client any more. */
+void mconn_cache_free(void);
 
 enum { MCONN_WANT_CA = 1 /* also load the CA key pair (to issue client certificates) */ };
 

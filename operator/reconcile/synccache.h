@@ -15,7 +15,7 @@
 int sync_fresh(const char *key, const unsigned char fp[SYNC_FP_LEN], long max_age_ms);
 /* Record fp for key (now); fp NULL forgets key. */
 void sync_record(const char *key, const unsigned char *fp);
-/* Forget everything (tests). */
+/* Forget everything (tests; the operator at exit, to free the cache). */
 void sync_reset(void);
 
 #endif

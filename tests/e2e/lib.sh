@@ -1,7 +1,9 @@
 # Helpers for the end-to-end tests; every tests/e2e/test_*.sh starts with
 #   . "$(dirname "$0")/lib.sh"
 # run.sh provides: KUBECONFIG (admin), VW_ROOT (repo root), VW_CP (control-plane dir:
-# pki/, ports, logs/) and a PATH with ~/.cache/vecward/bin and $VW_ROOT/bin.
+# pki/, ports, logs/) and a PATH with ~/.cache/vecward/bin and $VW_ROOT/bin; and the
+# programs to start: VW_OPERATOR_BIN, VW_WEBHOOK_BIN, VW_CRYPT_BIN, MILVUSD (their
+# ASan+UBSan builds by default: stop them with stop_pid so leaks are checked at exit).
 set -euo pipefail
 
 : "${KUBECONFIG:?run me through tests/e2e/run.sh}" "${VW_ROOT:?}" "${VW_CP:?}"
@@ -33,6 +35,27 @@ expect_fail() {
 		fail "$what: succeeded but should have failed: $* -> $OUT"
 	fi
 	return 0
+}
+
+# stop_pid PID [SECS]: stop a program the test started in the background: SIGTERM, wait
+# until it exits (SIGKILL after SECS, default 20: returns 1 then); reaps it. A clean
+# exit is where a sanitized build reports its leaks (tests/e2e/run.sh fails the test
+# on a report); SIGKILL skips that, so a test ends its programs with stop_pid.
+stop_pid() {
+	local pid=${1:-} secs=${2:-20} i
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+	for ((i = 0; i < secs * 5; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "stop_pid: $pid still runs ${secs}s after SIGTERM; SIGKILL" >&2
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		return 1
+	fi
+	wait "$pid" 2>/dev/null || true
 }
 
 # wait_for TIMEOUT_S WHAT CMD...: run CMD every 0.5s until it succeeds

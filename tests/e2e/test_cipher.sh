@@ -32,7 +32,7 @@ chmod 700 "$work"
 pids=()
 cleanup() {
 	local p
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do stop_pid "$p" || true; done
 	kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
 }
 trap cleanup EXIT

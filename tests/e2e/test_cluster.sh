@@ -21,12 +21,12 @@ data_pv "$ns" prod-data
 
 opid=
 start_operator() {
-	"$VW_ROOT/bin/vecward-operator" --kubeconfig "$KUBECONFIG" --namespace "$ns" \
+	"${VW_OPERATOR_BIN:-$VW_ROOT/bin/vecward-operator}" --kubeconfig "$KUBECONFIG" --namespace "$ns" \
 		--leader-elect false --resync 2 --recycle-day-seconds 6 --log-level debug >>"$log" 2>&1 &
 	opid=$!
 }
 stop_operator() { [ -z "$opid" ] || { kill -9 "$opid" 2>/dev/null || true; wait "$opid" 2>/dev/null || true; opid=; }; }
-trap 'stop_operator; kubectl delete pv pv-$ns --wait=false >/dev/null 2>&1 || true' EXIT
+trap 'stop_pid "$opid" || true; kubectl delete pv pv-$ns --wait=false >/dev/null 2>&1 || true' EXIT
 start_operator
 
 kubectl apply -n "$ns" -f "$VW_ROOT/examples/cluster.yaml" >/dev/null
@@ -96,7 +96,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 openssl s_server -accept "127.0.0.1:$port" -cert "$work/server.crt" -key "$work/server.key" \
 	-CAfile "$work/bundle.crt" -Verify 1 -verify_return_error -www >"$work/s_server.log" 2>&1 &
 spid=$!
-trap 'kill $spid 2>/dev/null || true; stop_operator; kubectl delete pv pv-$ns --wait=false >/dev/null 2>&1 || true' EXIT
+trap 'kill $spid 2>/dev/null || true; stop_pid "$opid" || true; kubectl delete pv pv-$ns --wait=false >/dev/null 2>&1 || true' EXIT
 wait_for 10 "s_server listening" bash -c "ss -ltn | grep -q 127.0.0.1:$port"
 # an HTTP request through the TLS connection: only an accepted client gets an answer
 hs() { printf 'GET / HTTP/1.0\r\n\r\n' | timeout 10 openssl s_client -connect "127.0.0.1:$port" \

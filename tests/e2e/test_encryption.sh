@@ -31,7 +31,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/moto.sh"
 
-CRYPT=$VW_ROOT/bin/vecward-crypt
+CRYPT=${VW_CRYPT_BIN:-$VW_ROOT/bin/vecward-crypt}
 [ -x "$CRYPT" ] || fail "missing $CRYPT (run: make)"
 kubectl apply -f "$VW_ROOT/crds/" >/dev/null
 kubectl wait --for condition=established --timeout=60s crd/encryptionkeys.vecward.io >/dev/null
@@ -43,7 +43,7 @@ log=$work/operator.log
 
 opid=
 start_operator() {
-	"$VW_ROOT/bin/vecward-operator" --kubeconfig "$KUBECONFIG" --namespace "$ns" \
+	"${VW_OPERATOR_BIN:-$VW_ROOT/bin/vecward-operator}" --kubeconfig "$KUBECONFIG" --namespace "$ns" \
 		--leader-elect false --resync 3 --workers 2 --recycle-day-seconds 8 --allow-milvus-connect-to \
 		--log-level debug >>"$log" 2>&1 &
 	opid=$!
@@ -51,7 +51,7 @@ start_operator() {
 stop_operator() { [ -z "$opid" ] || { kill -9 "$opid" 2>/dev/null || true; wait "$opid" 2>/dev/null || true; opid=; }; }
 mpid=
 stop_milvus() { [ -z "$mpid" ] || { kill "$mpid" 2>/dev/null || true; wait "$mpid" 2>/dev/null || true; mpid=; }; }
-trap 'stop_operator; stop_milvus; moto_stop; kubectl delete pv pv-$ns --wait=false >/dev/null 2>&1 || true' EXIT
+trap 'stop_pid "$opid" || true; stop_milvus; moto_stop; kubectl delete pv pv-$ns --wait=false >/dev/null 2>&1 || true' EXIT
 moto_start "$work"
 
 arn=$(kms create-key) || fail "create-key failed"
@@ -216,7 +216,7 @@ sec cz-server-tls tls.crt >"$work/cz.crt"
 sec cz-server-tls tls.key >"$work/cz.key"
 sec cz-ca-cert ca.crt >"$work/cz-ca.crt"
 sec cz-root password >"$work/cz-root.pw"
-"$VW_ROOT/bin/milvusd" --listen 127.0.0.1:0 --port-file "$work/milvus.port" \
+"${MILVUSD:-$VW_ROOT/bin/milvusd}" --listen 127.0.0.1:0 --port-file "$work/milvus.port" \
 	--cert "$work/cz.crt" --key "$work/cz.key" --root-password-file "$work/cz-root.pw" \
 	--super-users root --cipher-plugin --state-file "$work/milvus.state" \
 	--log-file "$work/milvus.log" >>"$work/milvusd.out" 2>&1 &

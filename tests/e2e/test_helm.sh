@@ -232,7 +232,7 @@ start_webhook() {
 		--bootstrap-ip=127.0.0.1 --kubeconfig="$work/webhook-$1.kubeconfig")
 	: >"$wlog"
 	echo "webhook: ${args[*]}"
-	"$VW_ROOT/bin/vecward-webhook" "${args[@]}" >>"$wlog" 2>&1 &
+	"${VW_WEBHOOK_BIN:-$VW_ROOT/bin/vecward-webhook}" "${args[@]}" >>"$wlog" 2>&1 &
 	wpid=$!
 	wait_for 20 "webhook serving" grep -q '"msg":"serving"' "$wlog"
 	port=$(sed -n 's/.*"msg":"serving".*"port":"\([0-9]*\)".*/\1/p' "$wlog" | tail -n1)
@@ -278,7 +278,7 @@ start_operator() {
 		override --kubeconfig="$work/operator-$relns.kubeconfig" --identity=helm-e2e "$@")
 	: >"$olog"
 	echo "operator: ${args[*]}"
-	"$VW_ROOT/bin/vecward-operator" "${args[@]}" >>"$olog" 2>&1 &
+	"${VW_OPERATOR_BIN:-$VW_ROOT/bin/vecward-operator}" "${args[@]}" >>"$olog" 2>&1 &
 	opid=$!
 	wait_for 30 "operator becomes leader" grep -q '"msg":"became leader: helm-e2e"' "$olog"
 	expect_eq "$(kubectl get lease vecward-operator -n "$relns" -o jsonpath='{.spec.holderIdentity}')" \
@@ -432,7 +432,7 @@ sec prod-server-tls "$app" tls.crt >"$work/server.crt"
 sec prod-server-tls "$app" tls.key >"$work/server.key"
 sec prod-ca-cert "$app" ca.crt >"$work/ca.crt"
 sec prod-root "$app" password >"$work/root.pw"
-"$VW_ROOT/bin/milvusd" --listen 127.0.0.1:0 --port-file "$work/milvus.port" \
+"${MILVUSD:-$VW_ROOT/bin/milvusd}" --listen 127.0.0.1:0 --port-file "$work/milvus.port" \
 	--cert "$work/server.crt" --key "$work/server.key" --client-ca "$work/ca.crt" \
 	--root-password-file "$work/root.pw" --super-users root \
 	--state-file "$work/milvus.state" --log-file "$work/milvus.log" >>"$work/milvusd.out" 2>&1 &

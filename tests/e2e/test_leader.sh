@@ -9,12 +9,12 @@ ns=$(new_ns leader)
 lease=6
 pids=()
 start() { # start NAME
-	"$VW_ROOT/bin/vecward-operator" --kubeconfig "$KUBECONFIG" --lease-namespace "$ns" \
+	"${VW_OPERATOR_BIN:-$VW_ROOT/bin/vecward-operator}" --kubeconfig "$KUBECONFIG" --lease-namespace "$ns" \
 		--identity "$1" --lease-duration $lease >"$TMPDIR/leader-$ns-$1.log" 2>&1 &
 	pids+=($!)
 	eval "pid_$1=$!"
 }
-trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done' EXIT
+trap 'for p in "${pids[@]}"; do stop_pid "$p" || true; done' EXIT
 start a
 start b
 

@@ -21,7 +21,7 @@ pids=()
 
 cleanup() {
 	local p
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do stop_pid "$p" || true; done
 }
 trap cleanup EXIT
 trap 'exit 143' TERM INT

@@ -9,10 +9,10 @@ kubectl wait --for condition=established --timeout=60s crd/clusters.vecward.io c
 
 ns=$(new_ns op)
 log=$TMPDIR/operator-$ns.log
-"$VW_ROOT/bin/vecward-operator" --kubeconfig "$KUBECONFIG" --lease-namespace "$ns" \
+"${VW_OPERATOR_BIN:-$VW_ROOT/bin/vecward-operator}" --kubeconfig "$KUBECONFIG" --lease-namespace "$ns" \
 	--identity op-under-test --lease-duration 6 >"$log" 2>&1 &
 pid=$!
-trap 'kill -9 $pid 2>/dev/null || true' EXIT
+trap 'stop_pid $pid || true' EXIT
 
 has() { grep -q -- "$1" "$log"; }
 wait_for 30 "operator becomes leader" has '"msg":"became leader: op-under-test"'

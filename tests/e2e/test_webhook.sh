@@ -19,7 +19,7 @@ pid=
 cleanup() {
 	kubectl delete mutatingwebhookconfiguration vecward-webhook --ignore-not-found >/dev/null 2>&1 || true
 	kubectl delete validatingwebhookconfiguration vecward-webhook --ignore-not-found >/dev/null 2>&1 || true
-	[ -z "$pid" ] || kill -TERM "$pid" 2>/dev/null || true
+	stop_pid "$pid" || true
 	kubectl delete namespace -l "$sel=true" --wait=false >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -47,7 +47,7 @@ pki() { # DIR NAME: DIR/ca.crt, and tls.crt/tls.key moved into $wh atomically
 pki "$wh/pki1" one
 
 start_webhook() { # LISTEN
-	"$VW_ROOT/bin/vecward-webhook" --listen "$1" --tls-cert "$wh/tls.crt" --tls-key "$wh/tls.key" \
+	"${VW_WEBHOOK_BIN:-$VW_ROOT/bin/vecward-webhook}" --listen "$1" --tls-cert "$wh/tls.crt" --tls-key "$wh/tls.key" \
 		--kubeconfig "$KUBECONFIG" --reload-interval 1 >>"$log" 2>&1 &
 	pid=$!
 }
@@ -225,7 +225,7 @@ expect_eq "$(curl -fsS --cacert "$wh/pki1/ca.crt" "https://127.0.0.1:$port/healt
 
 # -- a webhook that can not reach the API server can not decide: it denies (VW000)
 sed -E 's#(server: https://)[^ ]*#\1127.0.0.1:1#' "$KUBECONFIG" >"$wh/unreachable.kubeconfig"
-"$VW_ROOT/bin/vecward-webhook" --listen 127.0.0.1:0 --tls-cert "$wh/tls.crt" --tls-key "$wh/tls.key" \
+"${VW_WEBHOOK_BIN:-$VW_ROOT/bin/vecward-webhook}" --listen 127.0.0.1:0 --tls-cert "$wh/tls.crt" --tls-key "$wh/tls.key" \
 	--kubeconfig "$wh/unreachable.kubeconfig" >"$wh/lost.log" 2>&1 &
 lost=$!
 wait_for 15 "second webhook serving" grep -q '"msg":"serving"' "$wh/lost.log"

@@ -19,7 +19,7 @@ pid=
 cleanup() {
 	kubectl delete mutatingwebhookconfiguration "$cfg" --ignore-not-found >/dev/null 2>&1 || true
 	kubectl delete validatingwebhookconfiguration "$cfg" --ignore-not-found >/dev/null 2>&1 || true
-	[ -z "$pid" ] || kill -TERM "$pid" 2>/dev/null || true
+	stop_pid "$pid" || true
 	kubectl delete namespace -l "$sel=true" --wait=false >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -35,7 +35,7 @@ kubectl label namespace "$ns" "$sel=true" >/dev/null
 svc=vecward-webhook.$sns.svc
 
 start_webhook() { # LISTEN
-	"$VW_ROOT/bin/vecward-webhook" --listen "$1" --kubeconfig "$KUBECONFIG" \
+	"${VW_WEBHOOK_BIN:-$VW_ROOT/bin/vecward-webhook}" --listen "$1" --kubeconfig "$KUBECONFIG" \
 		--bootstrap-secret "$sns/webhook-tls" --service-name "$svc" --bootstrap-ip 127.0.0.1 \
 		--cert-dir "$wh/certs" --webhook-config "$cfg" --bootstrap-interval 1 \
 		--reload-interval 1 >>"$log" 2>&1 &

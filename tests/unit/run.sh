@@ -2,12 +2,15 @@
 # Run cmocka unit test binaries and sum their results.
 #
 #   tests/unit/run.sh DIR TEST...
+#   RUNNER="valgrind --error-exitcode=99 ..." tests/unit/run.sh DIR TEST...
 #
 # Runs DIR/TEST for every TEST from the repository root (fixtures are found
 # relative to it), shows each binary's output, and ends with exactly one line
 # "N passed, N failed" counting cmocka test cases. A binary that exits non-zero
 # without reporting a failed case (a crash, a sanitizer report, a leak) counts
 # as one failed case. Exits non-zero on any failure or when no test ran.
+# RUNNER, when set, is a command line (split on blanks) each binary runs under:
+# `make valgrind` uses it, with --error-exitcode so a report counts as a failure.
 set -u
 
 if [ $# -lt 1 ]; then
@@ -33,7 +36,8 @@ for t in "$@"; do
 		failed=$((failed + 1))
 		continue
 	fi
-	out=$("$bin" 2>&1 </dev/null)
+	# shellcheck disable=SC2086 # RUNNER is a command line, split on purpose
+	out=$(${RUNNER:-} "$bin" 2>&1 </dev/null)
 	rc=$?
 	printf '%s\n' "$out"
 	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9][0-9]*\) test(s)\..*/\1/p' | tail -n 1)
