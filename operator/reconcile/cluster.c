@@ -835,20 +835,61 @@ static enum reconcile_result finalize(struct kube_client *kc, struct pass *p,
 	return RECONCILE_DONE;
 }
 
-/* Drop the recycle-bin label from an object we adopt again. */
-static void adopt(struct kube_client *kc, struct pass *p, const struct kube_kind *kind,
-		  const char *name)
+/* 1 when obj's controller is an earlier Cluster of this name (another uid). */
+static int owned_by_earlier(yajl_val obj, const struct cluster_view *v)
+{
+	yajl_val refs = json_get(obj, "metadata", "ownerReferences", NULL);
+
+	for (size_t i = 0; i < json_array_len(refs); i++) {
+		yajl_val r = json_array_at(refs, i);
+		const char *kind = json_get_str(r, "kind", NULL), *name = json_get_str(r, "name", NULL);
+		const char *uid = json_get_str(r, "uid", NULL);
+		if (kind && name && uid && YAJL_IS_TRUE(json_get(r, "controller", NULL)) &&
+		    strcmp(kind, "Cluster") == 0 && strcmp(name, v->name) == 0)
+			return strcmp(uid, v->uid) != 0;
+	}
+	return 0;
+}
+
+/* An object named after this Cluster, from before it existed: either in the
+ * recycle bin (the labels recycle_one() put on it), and then it is adopted
+ * again; or left by an earlier Cluster of this name deleted without the
+ * recycle bin (its controller is that Cluster), which the garbage collector
+ * deletes once it notices. Such a leftover is deleted now, that very object
+ * (uid precondition), and never used: used, the collector would take it from
+ * under this Cluster later (its CA, root password or zone keys) and it would
+ * hand the deleted Cluster's data and keys to this one. from_bin 0: only
+ * that (the object is not one the recycle bin keeps for this Cluster). 0, or
+ * -1 when the leftover could not be deleted (retry). */
+static int adopt(struct kube_client *kc, struct pass *p, const struct kube_kind *kind,
+		 const char *name, int from_bin)
 {
 	struct buf path = BUF_INIT(2048);
 	struct kube_error err;
 	yajl_val live = NULL;
 	char body[1024];
+	int rc = 0;
 
 	if (apply_get(kc, kind, p->v.ns, name, &live, &err) != 0)
 		goto out;
+	if (owned_by_earlier(live, &p->v)) {
+		if (kube_path(&path, kind, p->v.ns, name, NULL))
+			goto out;
+		apply_count_write();
+		if (kube_delete(kc, path.ptr, json_get_str(live, "metadata", "uid", NULL), NULL,
+				"Background", &err) == 0 ||
+		    kube_is_not_found(&err) || kube_is_conflict(&err)) {
+			log_info(p->what, "deleted %s %s, left by an earlier Cluster of this name",
+				 kind->kind, name);
+		} else {
+			kerr(p, C_READY, "delete a leftover of an earlier Cluster of this name", &err);
+			rc = -1;
+		}
+		goto out;
+	}
 	/* only what recycle_one() put in the bin: a zone-key Secret scheduled for
 	 * crypto-shredding (its key deleted on purpose) stays scheduled */
-	if (!json_get_str(live, "metadata", "labels", CLUSTER_PURGE_LABEL, NULL) ||
+	if (!from_bin || !json_get_str(live, "metadata", "labels", CLUSTER_PURGE_LABEL, NULL) ||
 	    !json_get_str(live, "metadata", "labels", "vecward.io/recycled-uid", NULL))
 		goto out;
 	if (kube_path(&path, kind, p->v.ns, name, NULL))
@@ -869,6 +910,7 @@ static void adopt(struct kube_client *kc, struct pass *p, const struct kube_kind
 out:
 	json_free_secret(live);
 	buf_free(&path);
+	return rc;
 }
 
 struct purge_ctx {
@@ -1039,16 +1081,24 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 		}
 	}
 	{
+		/* what the recycle bin keeps, and what is created once (never
+		 * applied, so an earlier Cluster's would stay its own) */
 		char n[300];
+		int left = 0;
 		cluster_obj_name(&p->v, "data", n, sizeof(n));
-		adopt(kc, p, &KUBE_PVC, n);
+		left |= adopt(kc, p, &KUBE_PVC, n, 1);
 		cluster_obj_name(&p->v, "ca", n, sizeof(n));
-		adopt(kc, p, &KUBE_SECRET, n);
+		left |= adopt(kc, p, &KUBE_SECRET, n, 1);
 		cluster_obj_name(&p->v, "root", n, sizeof(n));
-		adopt(kc, p, &KUBE_SECRET, n);
-		if (p->v.encryption_key) {
-			cluster_obj_name(&p->v, "zone-keys", n, sizeof(n));
-			adopt(kc, p, &KUBE_SECRET, n);
+		left |= adopt(kc, p, &KUBE_SECRET, n, 1);
+		cluster_obj_name(&p->v, "root-pending", n, sizeof(n));
+		left |= adopt(kc, p, &KUBE_SECRET, n, 0);
+		cluster_obj_name(&p->v, "zone-keys", n, sizeof(n));
+		left |= adopt(kc, p, &KUBE_SECRET, n, p->v.encryption_key != NULL);
+		if (left) {
+			write_status(kc, p);
+			res = RECONCILE_RETRY;
+			goto out;
 		}
 	}
 	if (p->v.tls_mode != TLS_DISABLED || p->v.tls_internal) {

@@ -10,6 +10,7 @@
 
 #include "apply.h"
 #include "buf.h"
+#include "jgen.h"
 #include "json.h"
 #include "log.h"
 #include "milvus.h"
@@ -50,6 +51,32 @@ static void fingerprint(const struct cluster_view *v, const char *token, const c
 	}
 	EVP_DigestFinal_ex(ctx, out, &len);
 	EVP_MD_CTX_free(ctx);
+}
+
+/* status.rootPasswordRotationRequest := token, BEFORE the pending Secret is
+ * deleted: in the other order a crash between the two leaves neither, and the
+ * next pass rotates the root password a second time for the same request. */
+static int record_handled(struct kube_client *kc, const struct cluster_view *v, const char *token)
+{
+	struct buf path = BUF_INIT(2048);
+	struct kube_error ke;
+	yajl_gen g = jgen_new();
+	char *body;
+	int rc = -1;
+
+	jo(g);
+	jko(g, "status");
+	jkv(g, "rootPasswordRotationRequest", token);
+	jc(g);
+	jc(g);
+	body = jgen_finish(g);
+	if (body && kube_path(&path, &KUBE_VW_CLUSTER, v->ns, v->name, "status") == 0) {
+		apply_count_write();
+		rc = kube_merge_patch(kc, path.ptr, body, NULL, &ke);
+	}
+	free(body);
+	buf_free(&path);
+	return rc;
 }
 
 int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster_view *v,
@@ -149,6 +176,10 @@ int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster
 			say(o, "APIError", "cannot write the new root password to Secret %s", root_name);
 			goto out;
 		}
+	}
+	if (token && (!handled || strcmp(token, handled) != 0) && record_handled(kc, v, token)) {
+		say(o, "APIError", "cannot record the rotation in the status");
+		goto out;
 	}
 	{
 		struct buf path = BUF_INIT(2048);

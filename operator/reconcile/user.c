@@ -247,6 +247,94 @@ static int delete_secret(struct kube_client *kc, const char *ns, const char *nam
 	return rc;
 }
 
+/* A rotation is complete (the credentials Secret holds the pending password):
+ * record it in the status (status.lastPasswordChange, and the request handled,
+ * status.passwordRotationRequest) BEFORE the pending Secret is deleted. In the
+ * other order a crash between the two leaves neither the pending Secret nor
+ * the handled request, and the next pass rotates the password a second time
+ * for the same request. 0, or -1 (p->failed set). */
+static int record_rotation(struct kube_client *kc, struct pass *p)
+{
+	struct buf path = BUF_INIT(2048);
+	struct kube_error ke;
+	yajl_gen g = jgen_new();
+	char *body;
+	int rc = -1;
+
+	rfc3339(p->now, p->last_change, sizeof(p->last_change));
+	if (p->v.rotate_token && !p->v.pw_secret)
+		snprintf(p->rotation_req, sizeof(p->rotation_req), "%s", p->v.rotate_token);
+	jo(g);
+	jko(g, "status");
+	jkv(g, "lastPasswordChange", p->last_change);
+	if (p->rotation_req[0])
+		jkv(g, "passwordRotationRequest", p->rotation_req);
+	jc(g);
+	jc(g);
+	body = jgen_finish(g);
+	memset(&ke, 0, sizeof(ke));
+	if (body && kube_path(&path, &KUBE_VW_USER, p->v.ns, p->v.name, "status") == 0) {
+		apply_count_write();
+		rc = kube_merge_patch(kc, path.ptr, body, NULL, &ke);
+	}
+	free(body);
+	buf_free(&path);
+	if (rc) {
+		if (ke.code)
+			kerr(p, C_CREDS, "record the rotation in the status", &ke);
+		p->failed = 1;
+	}
+	return rc;
+}
+
+/* A Secret named after this User (credentials or pending password) whose
+ * controller is an earlier User of the same name: that User was deleted and this
+ * one created since (a new uid), and the garbage collector deletes its Secrets
+ * once it notices. Such a Secret is never used: its password belonged to the
+ * deleted user, and the collector would delete it under us, leaving a Milvus
+ * user with no credentials Secret (MilvusUserExists for good). It is deleted
+ * now, that exact object (uid precondition). 1 when sec was such a Secret and
+ * is gone, 0 when it is not, -1 on an API error (p->failed set). */
+static int drop_stale_secret(struct kube_client *kc, struct pass *p, yajl_val sec, const char *name)
+{
+	yajl_val refs = json_get(sec, "metadata", "ownerReferences", NULL);
+	const char *suid = json_get_str(sec, "metadata", "uid", NULL);
+	struct buf path = BUF_INIT(2048);
+	struct kube_error ke;
+	int stale = 0, rc = -1;
+
+	for (size_t i = 0; i < json_array_len(refs); i++) {
+		yajl_val r = json_array_at(refs, i);
+		const char *kind = json_get_str(r, "kind", NULL), *rname = json_get_str(r, "name", NULL);
+		const char *ruid = json_get_str(r, "uid", NULL);
+		yajl_val ctl = json_get(r, "controller", NULL);
+		if (!kind || !rname || !ruid || !YAJL_IS_TRUE(ctl) || strcmp(kind, "User") != 0 ||
+		    strcmp(rname, p->v.name) != 0)
+			continue;
+		if (strcmp(ruid, p->v.uid) == 0)
+			return 0;
+		stale = 1;
+	}
+	if (!stale)
+		return 0;
+	memset(&ke, 0, sizeof(ke));
+	if (kube_path(&path, &KUBE_SECRET, p->v.ns, name, NULL) != 0) {
+		snprintf(ke.message, sizeof(ke.message), "secret name too long");
+	} else {
+		apply_count_write();
+		rc = kube_delete(kc, path.ptr, suid, NULL, NULL, &ke);
+		if (rc && (kube_is_not_found(&ke) || kube_is_conflict(&ke)))
+			rc = 0; /* gone already (a conflict: the uid precondition, a newer one) */
+	}
+	buf_free(&path);
+	if (rc) {
+		kerr(p, C_CREDS, "delete the Secret of an earlier User of this name", &ke);
+		return -1;
+	}
+	log_info(p->what, "deleted Secret %s, left by an earlier User of this name", name);
+	return 1;
+}
+
 static void audit(struct kube_client *kc, struct pass *p, const char *reason, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 static void audit(struct kube_client *kc, struct pass *p, const char *reason, const char *fmt, ...)
@@ -521,6 +609,16 @@ static enum reconcile_result converge(struct kube_client *kc, struct pass *p, co
 		goto out;
 	}
 	if (r == 0) {
+		int st = drop_stale_secret(kc, p, cur, cred_name);
+		if (st < 0)
+			goto out;
+		if (st == 1) {
+			json_free_secret(cur);
+			cur = NULL;
+			r = 1;
+		}
+	}
+	if (r == 0) {
 		cur_pw = secret_data_str(cur, "password", PKI_PEM_MAX);
 		cur_crt = secret_data_str(cur, "tls.crt", PKI_PEM_MAX);
 		cur_key = secret_data_str(cur, "tls.key", PKI_PEM_MAX);
@@ -556,6 +654,16 @@ static enum reconcile_result converge(struct kube_client *kc, struct pass *p, co
 	if (r < 0) {
 		kerr(p, C_CREDS, "read the pending password", &ke);
 		goto out;
+	}
+	if (r == 0) {
+		int st = drop_stale_secret(kc, p, pend, pend_name);
+		if (st < 0)
+			goto out;
+		if (st == 1) {
+			json_free_secret(pend);
+			pend = NULL;
+			r = 1;
+		}
 	}
 	if (r == 0)
 		pend_pw = secret_data_str(pend, "password", PKI_PEM_MAX);
@@ -660,6 +768,8 @@ kube_side:
 		}
 	}
 	if (pend_pw) {
+		if (record_rotation(kc, p))
+			goto out;
 		if (delete_secret(kc, v->ns, pend_name, &ke)) {
 			kerr(p, C_CREDS, "delete the pending password", &ke);
 			goto out;
