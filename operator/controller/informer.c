@@ -251,6 +251,8 @@ static void *run(void *arg)
 	struct kube_error err;
 	char ebuf[700];
 	long backoff = 0;
+	long long started;
+	unsigned long events;
 	int need_list = 1;
 
 	if (kube_path(&path, inf->o.kind, inf->ns, NULL, NULL)) {
@@ -275,6 +277,8 @@ static void *run(void *arg)
 			}
 		}
 		inf->stats.watches++;
+		started = now_ms();
+		events = inf->stats.events;
 		if (kube_watch(inf->client, path.ptr, inf->rv, inf->selector, inf->o.watch_timeout_s,
 			       inf->o.max_event_bytes, on_event, inf, inf->rv, sizeof(inf->rv),
 			       &inf->stop, &err) == 0) {
@@ -286,6 +290,19 @@ static void *run(void *arg)
 			log_info(inf->what, "resourceVersion %s is too old (410 Gone): relisting",
 				 inf->rv);
 			need_list = 1;
+			continue;
+		}
+		if (err.http == 0 && strcmp(err.reason, "Transport") == 0 &&
+		    (now_ms() - started >= 1000 || inf->stats.events != events)) {
+			/* a watch that served, then lost its connection (a proxy or load
+			 * balancer cutting long-lived connections, an apiserver going
+			 * away): like a closed one, resume from inf->rv at once, as
+			 * client-go does; backing off here would leave the cache blind for
+			 * up to 30 s after every cut. A watch that breaks within a second
+			 * without an event backs off as a failure. */
+			backoff = 0;
+			log_info(inf->what, "watch ended (%s): resuming from resourceVersion %s",
+				 kube_strerror(&err, ebuf, sizeof(ebuf)), inf->rv);
 			continue;
 		}
 		inf->stats.errors++;

@@ -16,6 +16,7 @@ struct item {
 	int processing;        /* handed to a worker */
 	int dirty;             /* added while processing */
 	int failures;          /* for the backoff */
+	long long retry_at_ms; /* when the last counted failure's retry is due */
 	long long ready_at_ms; /* >0: waiting in the delayed set */
 };
 
@@ -165,13 +166,24 @@ long wq_add_rate_limited(struct workqueue *q, const char *key)
 
 	pthread_mutex_lock(&q->lock);
 	if (!q->shutdown && (it = get_item(q, key)) != NULL) {
-		delay = q->base_ms;
-		for (int i = 0; i < it->failures && delay < q->max_ms; i++)
-			delay *= 2;
-		if (delay > q->max_ms)
-			delay = q->max_ms;
-		if (it->failures < 64)
-			it->failures++;
+		long long now = now_ms();
+		if (it->failures && now < it->retry_at_ms) {
+			/* the key ran before its retry was due (wq_add brought it forward,
+			 * e.g. for a change of the object) and failed again: keep the retry
+			 * where it was. Counting this failure would double the backoff at
+			 * the pace of events, not of retries: a burst of errors would leave
+			 * the key max_ms away once the events stop. */
+			delay = (long)(it->retry_at_ms - now);
+		} else {
+			delay = q->base_ms;
+			for (int i = 0; i < it->failures && delay < q->max_ms; i++)
+				delay *= 2;
+			if (delay > q->max_ms)
+				delay = q->max_ms;
+			if (it->failures < 64)
+				it->failures++;
+			it->retry_at_ms = now + delay;
+		}
 		delay_locked(q, it, delay);
 	}
 	pthread_mutex_unlock(&q->lock);
@@ -186,6 +198,7 @@ void wq_forget(struct workqueue *q, const char *key)
 	it = strmap_get(q->items, key);
 	if (it) {
 		it->failures = 0;
+		it->retry_at_ms = 0;
 		maybe_release(q, it);
 	}
 	pthread_mutex_unlock(&q->lock);

@@ -6,7 +6,10 @@
  *   - a key being processed is never handed to a second worker; if it is added
  *     meanwhile it is queued again when the worker calls wq_done();
  *   - wq_add_rate_limited() re-adds after an exponential per-key backoff
- *     (base * 2^failures, capped); wq_forget() resets the key's failures;
+ *     (base * 2^failures, capped); wq_forget() resets the key's failures. A
+ *     failure of a run that wq_add() brought forward, before the key's retry
+ *     was due, is not counted: the retry stays where it was (client-go would
+ *     double the backoff per event, not per retry);
  *   - wq_add_after() re-adds after a delay (a resync or a certificate renewal).
  * Keys are copied in; wq_get() hands out a copy the worker frees after wq_done().
  */
@@ -23,7 +26,8 @@ void wq_free(struct workqueue *q);
 
 void wq_add(struct workqueue *q, const char *key);
 void wq_add_after(struct workqueue *q, const char *key, long delay_ms);
-/* Re-add after the key's next backoff; returns the delay used (ms). */
+/* Re-add after the key's next backoff (or, before the pending retry is due,
+ * at that retry); returns the delay used (ms). */
 long wq_add_rate_limited(struct workqueue *q, const char *key);
 void wq_forget(struct workqueue *q, const char *key);
 int wq_failures(struct workqueue *q, const char *key);

@@ -92,7 +92,7 @@ int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster
 	char key[600];
 	yajl_val pend = NULL;
 	char *pend_pw = NULL;
-	int r, rc = -1, opened = 0, created = 0;
+	int r, rc = -1, opened = 0, created = 0, leftover;
 
 	memset(o, 0, sizeof(*o));
 	memset(&mc, 0, sizeof(mc));
@@ -177,9 +177,25 @@ int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster
 			goto out;
 		}
 	}
-	if (token && (!handled || strcmp(token, handled) != 0) && record_handled(kc, v, token)) {
-		say(o, "APIError", "cannot record the rotation in the status");
-		goto out;
+	/* Milvus and the Secret have the new password: the rotation is done. Say so
+	 * now, before the two writes below: either may be answered with an error
+	 * although it was done, and then no later pass could tell (the request is
+	 * handled, or the pending Secret gone). A pending Secret whose request is
+	 * already handled is the leftover of a rotation said before: only deleted. */
+	leftover = token && handled && strcmp(token, handled) == 0;
+	if (!leftover) {
+		log_info(what, "rotated the root password; Secret %s has the new one", root_name);
+		o->rotated = 1;
+		o->handled = token; /* the Cluster's status says it too */
+		say(o, "RootPasswordRotated", "rotated the root password; Secret %s has the new one",
+		    root_name);
+		if (token && record_handled(kc, v, token)) {
+			/* the pending Secret stays until the status says the request
+			 * is handled: deleted first, a crash would rotate again */
+			log_warnx(what, "cannot record the rotation in the status yet");
+			rc = 0;
+			goto out;
+		}
 	}
 	{
 		struct buf path = BUF_INIT(2048);
@@ -191,15 +207,13 @@ int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster
 				r = 0;
 		}
 		buf_free(&path);
-		if (r) {
+		if (r && leftover) {
 			say(o, "APIError", "cannot delete Secret %s", pend_name);
 			goto out;
 		}
+		if (r) /* the next pass finds it a leftover */
+			log_warnx(what, "cannot delete Secret %s yet", pend_name);
 	}
-	log_info(what, "rotated the root password; Secret %s has the new one", root_name);
-	o->rotated = 1;
-	o->handled = token;
-	say(o, "RootPasswordRotated", "rotated the root password; Secret %s has the new one", root_name);
 	rc = 0;
 out:
 	OPENSSL_cleanse(gen, sizeof(gen));

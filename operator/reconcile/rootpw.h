@@ -3,10 +3,12 @@
  * Cluster annotation vecward.io/rotate-password set to a new value). The same
  * crash-safe order as for Users: the new password is stored first in Secret
  * <cluster>-root-pending (created once), then set in Milvus, then written to
- * <cluster>-root, then the request is recorded as handled
- * (status.rootPasswordRotationRequest), then the pending Secret is deleted:
- * so a crash never rotates twice for one request. A pass that finds the
- * pending Secret resumes with that password; if Milvus already has it (the
+ * <cluster>-root, then the rotation is said (out->rotated: log and Event), the
+ * request recorded as handled (status.rootPasswordRotationRequest) and the
+ * pending Secret deleted: so a crash never rotates twice for one request, and
+ * a write answered with an error although done never loses the Event (a
+ * pending Secret whose request is handled is only deleted). A pass that finds
+ * the pending Secret resumes with that password; if Milvus already has it (the
  * crash came after Milvus answered), the operator notices because the old
  * password no longer authenticates and the pending one does.
  */

@@ -770,11 +770,13 @@ kube_side:
 	if (pend_pw) {
 		if (record_rotation(kc, p))
 			goto out;
-		if (delete_secret(kc, v->ns, pend_name, &ke)) {
-			kerr(p, C_CREDS, "delete the pending password", &ke);
-			goto out;
-		}
+		/* the pending password is current: this pass completes the rotation,
+		 * also when the credentials Secret already held it (an earlier pass
+		 * wrote it and was answered with an error) */
+		changed = 1;
 	}
+	/* said before the pending Secret is deleted: a delete answered with an
+	 * error although done leaves nothing for the next pass to say it from */
 	if (changed) {
 		rfc3339(p->now, p->last_change, sizeof(p->last_change));
 		if (v->rotate_token)
@@ -783,6 +785,10 @@ kube_side:
 		      "new one", v->username, cred_name);
 	} else if (v->rotate_token && !v->pw_secret) {
 		snprintf(p->rotation_req, sizeof(p->rotation_req), "%s", v->rotate_token);
+	}
+	if (pend_pw && delete_secret(kc, v->ns, pend_name, &ke)) {
+		kerr(p, C_CREDS, "delete the pending password", &ke);
+		goto out;
 	}
 	fingerprint(p, target, fp);
 	sync_record(key, fp);

@@ -9,6 +9,12 @@
 #                               DIR/pki is reused, so its CA stays valid across restarts)
 #   controlplane.sh down DIR    stop every process `up` started (by pid); idempotent
 #   controlplane.sh env DIR     print `export KUBECONFIG=...`
+#   controlplane.sh restart DIR COMPONENT [kill]
+#                               stop one component (by pid; TERM as `down` does, or with
+#                               `kill` a crash: SIGKILL) and start it again with the very
+#                               same command line and environment (flags, ports,
+#                               certificates; etcd keeps its data in DIR/etcd), then wait
+#                               until it serves again (DIR/logs/COMPONENT.log goes on)
 #   controlplane.sh cert DIR NAME [SAN...]
 #                               serving cert DIR/pki/NAME.{crt,key} signed by the
 #                               cluster CA (default SANs 127.0.0.1, localhost), e.g.
@@ -27,7 +33,7 @@ NODE=kwok-node-0
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok) # start order
 UP_TIMEOUT=${VW_CP_TIMEOUT:-90} # seconds, per wait
 
-usage() { echo "usage: $0 up|down|env DIR | cert DIR NAME [SAN...]" >&2; exit 2; }
+usage() { echo "usage: $0 up|down|env DIR | restart DIR COMPONENT [kill] | cert DIR NAME [SAN...]" >&2; exit 2; }
 log() { echo "controlplane: $*" >&2; }
 
 absdir() { # absolute path of DIR (created if missing)
@@ -249,8 +255,19 @@ EOF
 
 	# --endpoint-reconciler-type=none: the `kubernetes` Endpoints may not hold a loopback
 	# address (127.0.0.1), so the reconciler would only log errors; nothing in-cluster needs it.
-	# audit: one line per write (tests count the operator's writes by user agent)
-	cat >"$DIR/audit-policy.yaml" <<'POLICY'
+	# audit: one line per write (tests count the operator's writes by user agent);
+	# VW_CP_AUDIT=all logs every request of every verb (get, list, watch too) at level
+	# Metadata, for the benchmarks (bench/), which count requests by verb
+	if [ "${VW_CP_AUDIT:-}" = all ]; then
+		cat >"$DIR/audit-policy.yaml" <<'POLICY'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+POLICY
+	else
+		cat >"$DIR/audit-policy.yaml" <<'POLICY'
 apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
@@ -259,6 +276,7 @@ rules:
     verbs: [create, update, patch, delete, deletecollection]
   - level: None
 POLICY
+	fi
 	start kube-apiserver kube-apiserver \
 		--etcd-servers="http://127.0.0.1:$ETCD_PORT" \
 		--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
@@ -350,6 +368,49 @@ up() {
 	exit 1
 }
 
+restart() { # NAME [kill]: same argv and environment as the running process, from /proc
+	local name=$1 how=${2:-term} pid exe argv=() envv=() t0=$SECONDS i
+	case " ${COMPONENTS[*]} " in *" $name "*) ;; *) log "restart: unknown component $name (one of ${COMPONENTS[*]})"; exit 2 ;; esac
+	pid=$(pid_of "$name") && ours "$pid" || { log "restart: $name is not running in $DIR"; exit 1; }
+	exe=$(readlink "/proc/$pid/exe") && [ -x "$exe" ] || { log "restart: cannot find the binary of $name (pid $pid)"; exit 1; }
+	mapfile -d '' -t argv <"/proc/$pid/cmdline"
+	mapfile -d '' -t envv <"/proc/$pid/environ"
+	[ ${#argv[@]} -gt 0 ] || { log "restart: cannot read the command line of $name (pid $pid)"; exit 1; }
+	if [ "$how" = kill ]; then
+		kill -KILL "$pid" 2>/dev/null || true
+		for ((i = 0; i < 50; i++)); do ours "$pid" || break; sleep 0.1; done
+		rm -f "$DIR/pids/$name.pid"
+	else
+		stop_names "$name"
+	fi
+	# an exiting process gives up its memory (cmdline) before its files: wait until its
+	# sockets are closed too, or the new one cannot bind the same ports
+	for ((i = 0; i < 100; i++)); do
+		[ -n "$(ls -A "/proc/$pid/fd" 2>/dev/null)" ] || break
+		sleep 0.1
+	done
+	for ((i = 1; ; i++)); do
+		echo "---- controlplane.sh restart $(date -u +%FT%TZ) ----" >>"$DIR/logs/$name.log"
+		setsid env -i ${envv[@]+"${envv[@]}"} "$exe" "${argv[@]:1}" </dev/null >>"$DIR/logs/$name.log" 2>&1 &
+		echo $! >"$DIR/pids/$name.pid"
+		sleep 0.5
+		# a port still held by a socket of the old process: try again (bounded)
+		ours "$(pid_of "$name")" || [ $i -ge 5 ] ||
+			! tail -n 5 "$DIR/logs/$name.log" | grep -q 'address already in use' || continue
+		break
+	done
+	. "$DIR/ports"
+	export KUBECONFIG=$DIR/kubeconfig
+	case $name in
+		etcd) wait_until etcd "etcd health" bash -c "curl -fsS http://127.0.0.1:$ETCD_PORT/health | grep -q '\"health\":\"true\"'" ;;
+		kube-apiserver) wait_until kube-apiserver "apiserver /readyz" bash -c 'test "$(kubectl get --raw /readyz)" = ok' ;;
+		kube-controller-manager) wait_until "$name" "controller-manager /healthz" curl -fsk "https://127.0.0.1:$KCM_PORT/healthz" ;;
+		kube-scheduler) wait_until "$name" "scheduler /healthz" curl -fsk "https://127.0.0.1:$SCHED_PORT/healthz" ;;
+		kwok) sleep 1; ours "$(pid_of kwok)" || die_with_log kwok "kwok exited after the restart" ;;
+	esac
+	log "restarted $name in $((SECONDS - t0))s (pid $(pid_of "$name"))"
+}
+
 cert() { # NAME [SAN...]
 	local name=$1; shift
 	[ -f "$DIR/pki/ca.key" ] || { log "no CA in $DIR/pki (run up first)"; exit 1; }
@@ -374,6 +435,7 @@ case $cmd in
 	_up_once) set -E; trap 'log "command failed (line $LINENO): $BASH_COMMAND"' ERR; up_once ;;
 	down) stop_all ;;
 	env) echo "export KUBECONFIG=$DIR/kubeconfig" ;;
+	restart) [ $# -eq 3 ] || { [ $# -eq 4 ] && [ "$4" = kill ]; } || usage; shift 2; restart "$@" ;;
 	cert) [ $# -ge 3 ] || usage; shift 2; cert "$@" ;;
 	*) usage ;;
 esac

@@ -64,8 +64,7 @@ static void test_backoff_doubles_and_caps(void **state)
 	struct workqueue *q = wq_new(10, 50);
 
 	assert_int_equal(wq_add_rate_limited(q, "x"), 10);
-	assert_int_equal(wq_add_rate_limited(q, "x"), 20); /* each failure doubles */
-	assert_int_equal(wq_failures(q, "x"), 2);
+	assert_int_equal(wq_failures(q, "x"), 1);
 	wq_forget(q, "x");
 	assert_int_equal(wq_failures(q, "x"), 0);
 	{
@@ -85,6 +84,34 @@ static void test_backoff_doubles_and_caps(void **state)
 		assert_int_equal(d[4], 50);
 		wq_free(r);
 	}
+	wq_free(q);
+}
+
+/* A key brought forward by wq_add (a change of its object) that fails again
+ * before its retry is due keeps that retry: failures count per retry, not per
+ * event, so a burst of errors does not push the key to the maximum backoff. */
+static void test_early_failure_keeps_the_retry(void **state)
+{
+	struct workqueue *q = wq_new(500, 100000);
+	long d;
+	char *k;
+
+	assert_int_equal(wq_add_rate_limited(q, "x"), 500);
+	for (int i = 0; i < 5; i++) {
+		wq_add(q, "x"); /* an event: run now */
+		k = get(q);
+		d = wq_add_rate_limited(q, "x"); /* and fail again */
+		wq_done(q, k);
+		free(k);
+		assert_true(d > 0 && d <= 500);
+		assert_int_equal(wq_failures(q, "x"), 1);
+	}
+	k = get(q); /* the retry, when due */
+	d = wq_add_rate_limited(q, "x");
+	wq_done(q, k);
+	free(k);
+	assert_int_equal(d, 1000); /* a failure of the retry itself doubles */
+	assert_int_equal(wq_failures(q, "x"), 2);
 	wq_free(q);
 }
 
@@ -151,6 +178,7 @@ int main(void)
 		cmocka_unit_test(test_dedup),
 		cmocka_unit_test(test_added_while_processing_is_requeued_once),
 		cmocka_unit_test(test_backoff_doubles_and_caps),
+		cmocka_unit_test(test_early_failure_keeps_the_retry),
 		cmocka_unit_test(test_add_after_waits),
 		cmocka_unit_test(test_shutdown_wakes_workers),
 	};
