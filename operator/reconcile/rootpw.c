@@ -85,6 +85,7 @@ int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster
 	const char *token = json_get_str(cluster, "metadata", "annotations", ROOTPW_ROTATE_ANNOTATION, NULL);
 	const char *handled = json_get_str(cluster, "status", "rootPasswordRotationRequest", NULL);
 	char root_name[300], pend_name[300], what[400], gen[SECRET_PASSWORD_LEN + 1] = "";
+	char note_key[300];
 	struct kube_error ke;
 	struct mv_error me;
 	struct mconn mc;
@@ -96,6 +97,13 @@ int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster
 
 	memset(o, 0, sizeof(*o));
 	memset(&mc, 0, sizeof(mc));
+	/* read-your-writes: the informer's copy may not show the request this
+	 * process recorded as handled yet; once the pending Secret is gone, such a
+	 * copy would start a second rotation for the same request. Only this
+	 * process writes the field, so what it wrote last is current. */
+	snprintf(note_key, sizeof(note_key), "root-rotation/%s", v->uid ? v->uid : "");
+	if (v->uid && sync_note_get(note_key, o->handled_note, sizeof(o->handled_note)))
+		handled = o->handled_note;
 	o->handled = handled;
 	snprintf(what, sizeof(what), "cluster %s/%s", v->ns, v->name);
 	if (!v->root_generated) {
@@ -196,6 +204,8 @@ int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster
 			rc = 0;
 			goto out;
 		}
+		if (token && v->uid)
+			sync_note_set(note_key, token);
 	}
 	{
 		struct buf path = BUF_INIT(2048);

@@ -25,7 +25,9 @@
 
 struct rootpw_outcome {
 	int rotated;           /* a rotation finished in this pass */
-	const char *handled;   /* the request now handled (borrowed), or NULL */
+	const char *handled;   /* the request now handled (borrowed from the Cluster or
+				* handled_note), or NULL */
+	char handled_note[256]; /* what this process last recorded as handled */
 	char reason[64];
 	char message[400];
 };

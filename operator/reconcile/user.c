@@ -247,6 +247,46 @@ static int delete_secret(struct kube_client *kc, const char *ns, const char *nam
 	return rc;
 }
 
+/* Read-your-writes for the rotation record: a pass may start from an informer
+ * copy that does not show the status record_rotation() just wrote. Without this,
+ * once the pending Secret is gone such a pass would see the request unhandled (or
+ * the last change old) and rotate again. The note holds "<lastPasswordChange>\t
+ * <request>" as written; it wins when it is newer than the copy's. */
+static void rotation_note_key(const struct pass *p, char *key, size_t len)
+{
+	snprintf(key, len, "user-rotation/%s", p->v.uid ? p->v.uid : "");
+}
+
+static void note_rotation(const struct pass *p)
+{
+	char key[300], val[sizeof(p->last_change) + sizeof(p->rotation_req) + 2];
+
+	if (!p->v.uid)
+		return;
+	rotation_note_key(p, key, sizeof(key));
+	snprintf(val, sizeof(val), "%s\t%s", p->last_change, p->rotation_req);
+	sync_note_set(key, val);
+}
+
+/* Apply the note to p->last_change; *req (from the copy's status) is replaced by
+ * the noted request, kept in buf, when the note is newer. */
+static void apply_rotation_note(struct pass *p, const char **req, char *buf, size_t len)
+{
+	char key[300], *tab;
+
+	if (!p->v.uid)
+		return;
+	rotation_note_key(p, key, sizeof(key));
+	if (!sync_note_get(key, buf, len) || !(tab = strchr(buf, '\t')))
+		return;
+	*tab = '\0';
+	if (strlen(buf) >= sizeof(p->last_change) || strcmp(buf, p->last_change) <= 0)
+		return; /* the copy has caught up (or is newer) */
+	memcpy(p->last_change, buf, strlen(buf) + 1);
+	if (tab[1])
+		*req = tab + 1;
+}
+
 /* A rotation is complete (the credentials Secret holds the pending password):
  * record it in the status (status.lastPasswordChange, and the request handled,
  * status.passwordRotationRequest) BEFORE the pending Secret is deleted. In the
@@ -283,6 +323,8 @@ static int record_rotation(struct kube_client *kc, struct pass *p)
 		if (ke.code)
 			kerr(p, C_CREDS, "record the rotation in the status", &ke);
 		p->failed = 1;
+	} else {
+		note_rotation(p);
 	}
 	return rc;
 }
@@ -412,6 +454,11 @@ release:
 		return RECONCILE_RETRY;
 	}
 	sync_record(key, NULL);
+	{
+		char nk[300];
+		rotation_note_key(p, nk, sizeof(nk));
+		sync_note_set(nk, NULL);
+	}
 	log_info(p->what, "finalized");
 	return RECONCILE_DONE;
 out:
@@ -568,11 +615,13 @@ static enum reconcile_result converge(struct kube_client *kc, struct pass *p, co
 	char *cur_pw = NULL, *pend_pw = NULL, *byo_pw = NULL, *cur_crt = NULL, *cur_key = NULL;
 	const char *old_req = json_get_str(p->obj, "status", "passwordRotationRequest", NULL);
 	const char *target = NULL;
+	char note[600];
 	unsigned char fp[32];
 	int r, mc_open = 0, exists, created = 0, changed = 0;
 	enum reconcile_result res = RECONCILE_RETRY;
 
 	memset(&mc, 0, sizeof(mc));
+	apply_rotation_note(p, &old_req, note, sizeof(note));
 	user_obj_name(v, "credentials", cred_name, sizeof(cred_name));
 	user_obj_name(v, "password-pending", pend_name, sizeof(pend_name));
 	if (old_req)
