@@ -269,7 +269,8 @@ bench-certs: bin/bench/certbench
 # bench-operator: convergence (1 Cluster + N Users, beside a plain-client floor), idle
 #   cost and footprint of the operator on a fresh local control plane in
 #   .work/bench-op (bench/operator.sh: BENCH_USERS, BENCH_WORKERS, BENCH_IDLE_SECONDS,
-#   BENCH_RESYNC_PROBE, BENCH_FOOTPRINT_USERS, BENCH_PARTS); needs gdb (reconcile counter)
+#   BENCH_RESYNC_PROBE, BENCH_FOOTPRINT_USERS, BENCH_PARTS); the reconcile counter
+#   comes from the operator's "stats" log line (SIGUSR1)
 # bench: every part, then one table (bench/report.py) and bench/out/results.json;
 #   fails as soon as a part fails
 .PHONY: bench bench-operator bench-report
@@ -278,9 +279,6 @@ bin/bench/floor: build/rel/bench/floor.o build/rel/libvecward.a
 	$(CC) $(OPT) $^ -o $@ $(LIBS)
 
 bench-operator: all tools bin/milvusd bin/bench/floor
-	@command -v gdb >/dev/null || { echo "bench-operator: installing gdb"; SUDO=""; \
-		[ "$$(id -u)" = 0 ] || SUDO=sudo; $$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gdb >/dev/null; }
 	bench/operator.sh
 
 bench-report:

@@ -13,9 +13,10 @@
     benchlib.py list --ns NS --users N [--cluster [--connect-to HOST:PORT]]
         a List of Users u1..uN (role reader), after Cluster prod (mutual TLS, role
         reader, the Milvus double's address in vecward.io/milvus-connect-to) with --cluster
-    benchlib.py snap --pid PID [--operator] [--out FILE]
+    benchlib.py snap --pid PID [--operator [--log FILE]] [--out FILE]
         VmRSS, VmHWM and CPU seconds (utime+stime) from /proc; with --operator also
-        the operator's reconcile counter (controller_reconciles(), read with gdb)
+        the operator's counters (reconciles, skipped, queued, delayed) from the "stats"
+        line it logs on SIGUSR1 (in FILE, default the file its stderr goes to)
     benchlib.py quiet --pid PID [--span S] [--cpu-ms MS] [--timeout S]
         wait until PID used at most MS of CPU over S seconds; prints when that began
     benchlib.py milvus --port P --host NAME --ca F --cert F --key F stats|reset
@@ -31,6 +32,7 @@ import glob
 import json
 import os
 import re
+import signal
 import ssl
 import subprocess
 import sys
@@ -199,28 +201,37 @@ def proc(pid):
     return {"rss_kb": st.get("VmRSS"), "hwm_kb": st.get("VmHWM"), "cpu_s": cpu}
 
 
-def reconciles(pid):
-    """The operator's controller_reconciles() counter (ctl->reconciles in main),
-    read with gdb: the operator keeps the count but does not log it."""
-    out = ""
-    for _ in range(20):
-        # main's ctl is in a register: readable while main waits in sigtimedwait (nearly
-        # always), "optimized out" while it runs the recycle-bin purge; then try again
-        out = subprocess.run(["gdb", "-p", str(pid), "-batch", "-nx", "-ex", "frame function main",
-                              "-ex", "print ctl->reconciles"], capture_output=True, text=True,
-                             timeout=120).stdout
-        m = re.findall(r"^\$\d+ = (\d+)", out, re.M)
-        if m:
-            return int(m[-1])
-        time.sleep(0.3)
-    raise SystemExit("benchlib: cannot read the reconcile counter of pid %d with gdb:\n%s"
-                     % (pid, out[-600:]))
+def operator_stats(pid, log=None):
+    """The operator's counters from its "stats" log line (reconciles, skipped status-only
+    updates, queued and delayed keys): SIGUSR1 makes it log one at once. The log is
+    LOG, else the file its stderr goes to (start_operator appends both to one file)."""
+    path = log or os.readlink("/proc/%d/fd/2" % pid)
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        off = f.tell()
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        with open(path, "rb") as f:
+            f.seek(off)
+            data = f.read()
+        for line in data.splitlines():
+            try:
+                j = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(j, dict) and j.get("msg") == "stats" and "reconciles" in j:
+                return {k: int(j[k]) for k in ("reconciles", "skipped", "queued", "delayed")
+                        if k in j}
+        time.sleep(0.05)
+    raise SystemExit("benchlib: the operator (pid %d) logged no stats line in %s within 30 s "
+                     "of SIGUSR1" % (pid, path))
 
 
 def snap(a):
     s = {"time": time.time(), "pid": a.pid}
     if a.operator:
-        s["reconciles"] = reconciles(a.pid)
+        s.update(operator_stats(a.pid, a.log))
     s.update(proc(a.pid))
     s["time_end"] = time.time()
     text = json.dumps(s)
@@ -547,6 +558,7 @@ def main():
     s = sub.add_parser("snap")
     s.add_argument("--pid", type=int, required=True)
     s.add_argument("--operator", action="store_true")
+    s.add_argument("--log", help="the operator's log (default: where its stderr goes)")
     s.add_argument("--out")
     s = sub.add_parser("quiet")
     s.add_argument("--pid", type=int, required=True)

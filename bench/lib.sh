@@ -51,8 +51,7 @@ bench_up() {
 	"$VW_ROOT/tests/e2e/controlplane.sh" down "$BENCH_CP"
 	rm -rf "$BENCH_RAW" "$BENCH_WORK/bin"
 	mkdir -p "$BENCH_RAW" "$BENCH_OUT" "$BENCH_WORK/bin"
-	# a copy of the programs: the tree may be rebuilt while the benchmark runs, and gdb
-	# reads the reconcile counter through the symbols of the very binary that runs
+	# a copy of the programs: the tree may be rebuilt while the benchmark runs
 	cp "$VW_ROOT/bin/vecward-operator" "$VW_ROOT/bin/vecward-webhook" "${BENCH_MILVUSD:-$VW_ROOT/bin/milvusd}" \
 		"$BENCH_WORK/bin/"
 	cp "$VW_ROOT/bin/bench/floor" "$BENCH_WORK/bin/bench-floor"

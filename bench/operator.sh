@@ -35,7 +35,6 @@ has() { [[ " $PARTS " == *" $1 "* ]]; }
 for b in vecward-operator vecward-webhook milvusd bench/floor; do
 	[ -x "$VW_ROOT/bin/$b" ] || die "missing bin/$b (make bench-operator builds it)"
 done
-command -v gdb >/dev/null || die "gdb is needed to read the operator's reconcile counter (apt-get install gdb)"
 
 T_ALL=$SECONDS
 bench_up

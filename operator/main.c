@@ -193,6 +193,7 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1); /* log the controller's stats now */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -222,6 +223,11 @@ int main(int argc, char **argv)
 		log_errorx(NULL, "cannot set up the controllers (out of memory)");
 		goto out;
 	}
+	/* A User's reconcile does not act on its own status (it reads it only
+	 * as a record of what it did), so its status writes need no second pass.
+	 * Not the Cluster's: its pass wakes the Users when its own status turns
+	 * Ready (wake_users), which a status write brings about. */
+	controller_skip_status_updates(ctl, &KUBE_VW_USER);
 	if (leader_elect) {
 		struct leader_opts lo = { 0 };
 		lo.namespace = lease_ns ? lease_ns : cfg->namespace;
@@ -250,6 +256,10 @@ int main(int argc, char **argv)
 			rc = 0;
 			break;
 		}
+		if (sig == SIGUSR1)
+			controller_log_stats(ctl, 1);
+		else if (started)
+			controller_log_stats(ctl, 0);
 		if (g_lost) {
 			log_errorx(NULL, "leadership lost: exiting so a new leader takes over");
 			rc = 1;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
 
 #define MAX_KINDS 8
 #define MAX_WORKERS 64
@@ -16,6 +17,7 @@ struct kind_entry {
 	void *ctx;
 	struct informer *inf;
 	struct controller *ctl;
+	int skip_status; /* controller_skip_status_updates */
 };
 
 struct controller {
@@ -29,7 +31,102 @@ struct controller {
 	int nworkers;
 	pthread_mutex_t stat_lock;
 	unsigned long reconciles;
+	unsigned long skipped; /* status-only updates not enqueued */
+	/* what the last "stats" line said, and when (controller_log_stats) */
+	unsigned long long logged[4];
+	long long logged_at;
 };
+
+/* Deep equality of two JSON trees (numbers by their text, objects whatever
+ * the order of their keys). Depth is bounded by the parser's cap. */
+static int json_equal(yajl_val a, yajl_val b);
+
+static yajl_val obj_find(yajl_val o, size_t hint, const char *key)
+{
+	size_t n = o->u.object.len;
+
+	if (hint < n && strcmp(o->u.object.keys[hint], key) == 0)
+		return o->u.object.values[hint]; /* the same order: the usual case */
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(o->u.object.keys[i], key) == 0)
+			return o->u.object.values[i];
+	return NULL;
+}
+
+static int skipped_key(const char *key, const char *const *skip)
+{
+	for (; skip && *skip; skip++)
+		if (strcmp(key, *skip) == 0)
+			return 1;
+	return 0;
+}
+
+/* Objects a and b equal but for the keys in skip (NULL-terminated); the
+ * "metadata" key, when sub is set, compared but for the keys in sub. */
+static int obj_equal_except(yajl_val a, yajl_val b, const char *const *skip,
+			    const char *const *sub)
+{
+	size_t na = 0, nb = 0;
+
+	if (!YAJL_IS_OBJECT(a) || !YAJL_IS_OBJECT(b))
+		return 0;
+	for (size_t i = 0; i < b->u.object.len; i++)
+		if (!skipped_key(b->u.object.keys[i], skip))
+			nb++;
+	for (size_t i = 0; i < a->u.object.len; i++) {
+		const char *k = a->u.object.keys[i];
+		yajl_val va = a->u.object.values[i], vb;
+		if (skipped_key(k, skip))
+			continue;
+		na++;
+		vb = obj_find(b, i, k);
+		if (!vb)
+			return 0;
+		if (sub && strcmp(k, "metadata") == 0 ? !obj_equal_except(va, vb, sub, NULL)
+						       : !json_equal(va, vb))
+			return 0;
+	}
+	return na == nb;
+}
+
+static int json_equal(yajl_val a, yajl_val b)
+{
+	if (!a || !b)
+		return a == b;
+	if (a->type != b->type)
+		return 0;
+	switch (a->type) {
+	case yajl_t_string:
+		return strcmp(a->u.string, b->u.string) == 0;
+	case yajl_t_number:
+		return strcmp(a->u.number.r, b->u.number.r) == 0;
+	case yajl_t_object:
+		return a->u.object.len == b->u.object.len && obj_equal_except(a, b, NULL, NULL);
+	case yajl_t_array:
+		if (a->u.array.len != b->u.array.len)
+			return 0;
+		for (size_t i = 0; i < a->u.array.len; i++)
+			if (!json_equal(a->u.array.values[i], b->u.array.values[i]))
+				return 0;
+		return 1;
+	default: /* true, false, null: the type says it all */
+		return 1;
+	}
+}
+
+int controller_status_only_change(yajl_val old, yajl_val new)
+{
+	static const char *const top[] = { "status", NULL };
+	static const char *const meta[] = { "resourceVersion", "managedFields", NULL };
+
+	if (!YAJL_IS_OBJECT(old) || !YAJL_IS_OBJECT(new))
+		return 0;
+	/* a metadata that is not an object on either side is compared whole */
+	if (!YAJL_IS_OBJECT(obj_find(old, 0, "metadata")) ||
+	    !YAJL_IS_OBJECT(obj_find(new, 0, "metadata")))
+		return obj_equal_except(old, new, top, NULL);
+	return obj_equal_except(old, new, top, meta);
+}
 
 int controller_split_key(char *buf, const char **kind, const char **ns, const char **name)
 {
@@ -74,15 +171,23 @@ struct controller *controller_new(struct kube_config *cfg, const struct controll
 	return ctl;
 }
 
-static void on_change(enum informer_event ev, const char *key, yajl_val obj, void *ctx)
+static void on_change(enum informer_event ev, const char *key, yajl_val obj, yajl_val old,
+		      void *ctx)
 {
 	struct kind_entry *k = ctx;
 	char qkey[600];
 
 	if (snprintf(qkey, sizeof(qkey), "%s/%s", k->kind->kind, key) >= (int)sizeof(qkey))
 		return;
-	/* every change is enqueued: the queue de-duplicates, and a reconcile of
-	 * an unchanged object writes nothing */
+	if (ev == INF_UPDATED && k->skip_status && controller_status_only_change(old, obj)) {
+		/* our own status write (or another's): nothing to converge */
+		pthread_mutex_lock(&k->ctl->stat_lock);
+		k->ctl->skipped++;
+		pthread_mutex_unlock(&k->ctl->stat_lock);
+		return;
+	}
+	/* every other change is enqueued: the queue de-duplicates, and a
+	 * reconcile of an unchanged object writes nothing */
 	wq_add(k->ctl->q, qkey);
 }
 
@@ -117,6 +222,16 @@ static struct kind_entry *find_kind(struct controller *ctl, const char *kind)
 		if (strcmp(ctl->kinds[i].kind->kind, kind) == 0)
 			return &ctl->kinds[i];
 	return NULL;
+}
+
+int controller_skip_status_updates(struct controller *ctl, const struct kube_kind *kind)
+{
+	struct kind_entry *k = find_kind(ctl, kind->kind);
+
+	if (!k)
+		return -1;
+	k->skip_status = 1;
+	return 0;
 }
 
 static void process(struct controller *ctl, struct kube_client *kc, const char *qkey)
@@ -241,4 +356,31 @@ unsigned long controller_reconciles(struct controller *ctl)
 	n = ctl->reconciles;
 	pthread_mutex_unlock(&ctl->stat_lock);
 	return n;
+}
+
+void controller_log_stats(struct controller *ctl, int force)
+{
+	unsigned long long v[4];
+	char f[4][24];
+	long long now = now_ms();
+
+	if (!force && ctl->logged_at && now - ctl->logged_at < 60000)
+		return;
+	pthread_mutex_lock(&ctl->stat_lock);
+	v[0] = ctl->reconciles;
+	v[1] = ctl->skipped;
+	pthread_mutex_unlock(&ctl->stat_lock);
+	v[2] = wq_len(ctl->q);
+	v[3] = wq_delayed_len(ctl->q);
+	if (!force && memcmp(v, ctl->logged, sizeof(v)) == 0)
+		return;
+	for (int i = 0; i < 4; i++)
+		snprintf(f[i], sizeof(f[i]), "%llu", v[i]);
+	{
+		const char *const kv[] = { "reconciles", f[0], "skipped", f[1], "queued", f[2],
+					   "delayed",    f[3], NULL };
+		log_kv(LOG_INFO, NULL, "stats", kv);
+	}
+	memcpy(ctl->logged, v, sizeof(v));
+	ctl->logged_at = now;
 }

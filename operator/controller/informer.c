@@ -131,7 +131,7 @@ static void upsert(struct informer *inf, yajl_val obj)
 	}
 	inf->stats.events++;
 	if (inf->o.handler)
-		inf->o.handler(old ? INF_UPDATED : INF_ADDED, key, obj, inf->o.ctx);
+		inf->o.handler(old ? INF_UPDATED : INF_ADDED, key, obj, old, inf->o.ctx);
 	yajl_tree_free(old);
 }
 
@@ -146,7 +146,7 @@ static void remove_key(struct informer *inf, const char *key)
 		return;
 	inf->stats.events++;
 	if (inf->o.handler)
-		inf->o.handler(INF_DELETED, key, old, inf->o.ctx);
+		inf->o.handler(INF_DELETED, key, old, NULL, inf->o.ctx);
 	yajl_tree_free(old);
 }
 

@@ -1,6 +1,5 @@
 #include "workqueue.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +10,15 @@
 
 struct item {
 	char *key;
-	struct item *next;     /* in the ready FIFO */
-	int queued;            /* in the ready FIFO */
-	int processing;        /* handed to a worker */
-	int dirty;             /* added while processing */
-	int failures;          /* for the backoff */
-	long long retry_at_ms; /* when the last counted failure's retry is due */
-	long long ready_at_ms; /* >0: waiting in the delayed set */
+	struct item *next;      /* in the ready FIFO */
+	int queued;             /* in the ready FIFO */
+	int processing;         /* handed to a worker */
+	int dirty;              /* added while processing */
+	int failures;           /* for the backoff */
+	long long retry_at_ms;  /* when the last counted failure's retry is due */
+	long long ready_at_ms;  /* >0: waiting in the delayed heap, at heap[hidx] */
+	unsigned long long seq; /* order of entry among equal ready_at_ms */
+	size_t hidx;
 };
 
 struct workqueue {
@@ -26,7 +27,17 @@ struct workqueue {
 	struct strmap *items; /* key -> struct item */
 	struct item *head, *tail;
 	size_t nready;
-	size_t ndelayed;
+	/* The delayed set: a binary min-heap on (ready_at_ms, seq). Its capacity
+	 * is kept at least the number of items, so a push never allocates. */
+	struct item **heap;
+	size_t nheap, heapcap;
+	unsigned long long seq;
+	/* Workers blocked in wq_get; at most one of them (the timer) sleeps until
+	 * the earliest due time, timer_at; the others wait for a signal. */
+	size_t nwaiters;
+	int timer_armed;
+	long long timer_at;
+	unsigned long timer_gen;
 	int shutdown;
 	long base_ms, max_ms;
 };
@@ -67,6 +78,7 @@ void wq_free(struct workqueue *q)
 	if (!q)
 		return;
 	strmap_free(q->items, item_free);
+	free(q->heap);
 	pthread_mutex_destroy(&q->lock);
 	pthread_cond_destroy(&q->cond);
 	free(q);
@@ -86,7 +98,79 @@ static struct item *get_item(struct workqueue *q, const char *key)
 		item_free(it);
 		return NULL;
 	}
+	if (strmap_len(q->items) > q->heapcap) {
+		size_t nc = q->heapcap ? q->heapcap * 2 : 64;
+		struct item **nh = realloc(q->heap, nc * sizeof(*nh));
+		if (!nh) {
+			strmap_del(q->items, key);
+			item_free(it);
+			return NULL;
+		}
+		q->heap = nh;
+		q->heapcap = nc;
+	}
 	return it;
+}
+
+static int heap_less(const struct item *a, const struct item *b)
+{
+	return a->ready_at_ms < b->ready_at_ms ||
+	       (a->ready_at_ms == b->ready_at_ms && a->seq < b->seq);
+}
+
+static void heap_set(struct workqueue *q, size_t i, struct item *it)
+{
+	q->heap[i] = it;
+	it->hidx = i;
+}
+
+static void heap_up(struct workqueue *q, size_t i)
+{
+	struct item *it = q->heap[i];
+
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (!heap_less(it, q->heap[p]))
+			break;
+		heap_set(q, i, q->heap[p]);
+		i = p;
+	}
+	heap_set(q, i, it);
+}
+
+static void heap_down(struct workqueue *q, size_t i)
+{
+	struct item *it = q->heap[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= q->nheap)
+			break;
+		if (c + 1 < q->nheap && heap_less(q->heap[c + 1], q->heap[c]))
+			c++;
+		if (!heap_less(q->heap[c], it))
+			break;
+		heap_set(q, i, q->heap[c]);
+		i = c;
+	}
+	heap_set(q, i, it);
+}
+
+/* Take it out of the delayed heap (it->ready_at_ms becomes 0). */
+static void heap_remove(struct workqueue *q, struct item *it)
+{
+	size_t i = it->hidx;
+	struct item *last = q->heap[--q->nheap];
+
+	it->ready_at_ms = 0;
+	it->hidx = 0;
+	if (last == it)
+		return;
+	heap_set(q, i, last);
+	if (i > 0 && heap_less(last, q->heap[(i - 1) / 2]))
+		heap_up(q, i);
+	else
+		heap_down(q, i);
 }
 
 /* Drop bookkeeping for a key that is idle and has nothing to remember. */
@@ -106,10 +190,8 @@ static void enqueue_locked(struct workqueue *q, struct item *it)
 		it->dirty = 1;
 		return;
 	}
-	if (it->ready_at_ms) {
-		it->ready_at_ms = 0;
-		q->ndelayed--;
-	}
+	if (it->ready_at_ms)
+		heap_remove(q, it);
 	it->queued = 1;
 	it->next = NULL;
 	if (q->tail)
@@ -139,10 +221,19 @@ static void delay_locked(struct workqueue *q, struct item *it, long delay_ms)
 		return; /* already due now */
 	if (it->ready_at_ms && it->ready_at_ms <= at)
 		return; /* an earlier wake-up is already set */
-	if (!it->ready_at_ms)
-		q->ndelayed++;
-	it->ready_at_ms = at;
-	pthread_cond_broadcast(&q->cond);
+	if (it->ready_at_ms) {
+		it->ready_at_ms = at; /* brought forward */
+		heap_up(q, it->hidx);
+	} else {
+		it->ready_at_ms = at;
+		it->seq = q->seq++;
+		heap_set(q, q->nheap++, it); /* get_item reserved the room */
+		heap_up(q, it->hidx);
+	}
+	/* Only a new earliest due time concerns a sleeping worker: the timer
+	 * already sleeps until timer_at, and a waiter woken here re-arms. */
+	if (it->hidx == 0 && q->nwaiters && (!q->timer_armed || at < q->timer_at))
+		pthread_cond_signal(&q->cond);
 }
 
 void wq_add_after(struct workqueue *q, const char *key, long delay_ms)
@@ -216,46 +307,20 @@ int wq_failures(struct workqueue *q, const char *key)
 	return n;
 }
 
-struct due_ctx {
-	struct workqueue *q;
-	long long now;
-	long long next; /* earliest future ready time */
-	struct item *due[64];
-	int ndue;
-};
-
-static int collect_due(const char *key, void *val, void *ctx)
-{
-	struct due_ctx *d = ctx;
-	struct item *it = val;
-
-	if (!it->ready_at_ms)
-		return 0;
-	if (it->ready_at_ms <= d->now) {
-		d->due[d->ndue++] = it;
-		return d->ndue == 64;
-	}
-	if (!d->next || it->ready_at_ms < d->next)
-		d->next = it->ready_at_ms;
-	return 0;
-}
-
 /* Move delayed items whose time has come; returns the next wake-up (0: none). */
 static long long promote_locked(struct workqueue *q)
 {
-	struct due_ctx d;
+	long long now;
 
-	if (!q->ndelayed)
+	if (!q->nheap)
 		return 0;
-	do {
-		memset(&d, 0, sizeof(d));
-		d.q = q;
-		d.now = now_ms();
-		strmap_foreach(q->items, collect_due, &d);
-		for (int i = 0; i < d.ndue; i++)
-			enqueue_locked(q, d.due[i]);
-	} while (d.ndue == 64);
-	return d.next;
+	now = now_ms();
+	while (q->nheap && q->heap[0]->ready_at_ms <= now) {
+		struct item *it = q->heap[0];
+		heap_remove(q, it);
+		enqueue_locked(q, it); /* or marks it dirty if in process */
+	}
+	return q->nheap ? q->heap[0]->ready_at_ms : 0;
 }
 
 int wq_get(struct workqueue *q, char **key)
@@ -268,8 +333,13 @@ int wq_get(struct workqueue *q, char **key)
 		long long next = promote_locked(q);
 		if (q->head || q->shutdown)
 			break;
-		if (next) {
+		q->nwaiters++;
+		if (next && (!q->timer_armed || next < q->timer_at)) {
+			/* become the timer: sleep until the earliest due time */
 			struct timespec ts;
+			unsigned long gen = ++q->timer_gen;
+			q->timer_armed = 1;
+			q->timer_at = next;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			long long wait = next - now_ms();
 			if (wait < 1)
@@ -281,9 +351,13 @@ int wq_get(struct workqueue *q, char **key)
 				ts.tv_nsec -= 1000000000L;
 			}
 			pthread_cond_timedwait(&q->cond, &q->lock, &ts);
+			if (q->timer_armed && q->timer_gen == gen)
+				q->timer_armed = 0;
 		} else {
+			/* nothing delayed, or the timer wakes before anything here is due */
 			pthread_cond_wait(&q->cond, &q->lock);
 		}
+		q->nwaiters--;
 	}
 	if (q->shutdown || !q->head) {
 		pthread_mutex_unlock(&q->lock);
@@ -297,6 +371,10 @@ int wq_get(struct workqueue *q, char **key)
 	it->next = NULL;
 	it->queued = 0;
 	it->processing = 1;
+	/* Leaving: if no waiter sleeps until the next due time (this worker was
+	 * the timer), wake one to take that duty. */
+	if (q->nheap && !q->timer_armed && q->nwaiters)
+		pthread_cond_signal(&q->cond);
 	k = strdup(it->key);
 	if (!k) {
 		it->processing = 0;
@@ -343,6 +421,17 @@ size_t wq_len(struct workqueue *q)
 	pthread_mutex_lock(&q->lock);
 	promote_locked(q);
 	n = q->nready;
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
+
+size_t wq_delayed_len(struct workqueue *q)
+{
+	size_t n;
+
+	pthread_mutex_lock(&q->lock);
+	promote_locked(q);
+	n = q->nheap;
 	pthread_mutex_unlock(&q->lock);
 	return n;
 }

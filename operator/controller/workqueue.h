@@ -10,8 +10,15 @@
  *     failure of a run that wq_add() brought forward, before the key's retry
  *     was due, is not counted: the retry stays where it was (client-go would
  *     double the backoff per event, not per retry);
- *   - wq_add_after() re-adds after a delay (a resync or a certificate renewal).
+ *   - wq_add_after() re-adds after a delay (a resync or a certificate renewal);
+ *     of two due times for a key the earlier one stands, and wq_add() of a
+ *     delayed key makes it ready now. wq_forget() leaves a pending delay alone.
  * Keys are copied in; wq_get() hands out a copy the worker frees after wq_done().
+ *
+ * Cost: delayed keys sit in a binary min-heap on their due time, so every
+ * operation is O(log n) in the number of keys (none walks the key set), and
+ * a wake-up signals one worker: at most one idle worker sleeps until the next
+ * due time, the others until work is signalled.
  */
 #ifndef VW_WORKQUEUE_H
 #define VW_WORKQUEUE_H
@@ -41,5 +48,7 @@ void wq_done(struct workqueue *q, const char *key);
 void wq_shutdown(struct workqueue *q);
 /* Keys ready to run (not counting delayed or in-process ones). */
 size_t wq_len(struct workqueue *q);
+/* Keys waiting for a delay or a backoff to expire. */
+size_t wq_delayed_len(struct workqueue *q);
 
 #endif

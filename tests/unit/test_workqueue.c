@@ -1,6 +1,7 @@
 /* Tests for operator/controller/workqueue: de-duplication, one worker per key,
  * re-queue of keys added while processing, per-key backoff, delays, shutdown. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -135,6 +136,182 @@ static void test_add_after_waits(void **state)
 	wq_free(q);
 }
 
+static void *consumer(void *arg);
+
+/* Delayed keys come out in due-time order, whatever order they went in. */
+static void test_heap_orders_many_keys(void **state)
+{
+	struct workqueue *q = wq_new(5, 1000);
+	enum { N = 2000 };
+	static long long lo[N], hi[N]; /* bounds of each key's due time */
+	char key[32];
+	char *k;
+	long prev = -1;
+
+	/* a permutation of 0..N-1 (7919 is prime to N), due 200 + i/20 ms */
+	for (long j = 0; j < N; j++) {
+		long i = (j * 7919) % N;
+		long d = 200 + i / 20;
+		snprintf(key, sizeof(key), "k%05ld", i);
+		lo[i] = now_ms() + d;
+		wq_add_after(q, key, d);
+		hi[i] = now_ms() + d;
+	}
+	assert_int_equal(wq_delayed_len(q), N);
+	assert_int_equal(wq_len(q), 0);
+	for (long j = 0; j < N; j++) {
+		long i;
+		k = get(q);
+		assert_int_equal(k[0], 'k');
+		i = strtol(k + 1, NULL, 10);
+		assert_true(i >= 0 && i < N);
+		/* never before a key due earlier (the clock ticks while adding) */
+		if (prev >= 0)
+			assert_true(hi[i] >= lo[prev]);
+		prev = i;
+		wq_done(q, k);
+		free(k);
+	}
+	assert_int_equal(wq_delayed_len(q), 0);
+	assert_int_equal(wq_len(q), 0);
+	wq_free(q);
+}
+
+/* Re-adding a delayed key earlier brings it forward; later leaves it alone. */
+static void test_readd_earlier_and_later(void **state)
+{
+	struct workqueue *q = wq_new(5, 1000);
+	long long t0 = now_ms();
+	char *k;
+
+	wq_add_after(q, "a", 60000);
+	wq_add_after(q, "b", 300);
+	wq_add_after(q, "c", 60000);
+	wq_add_after(q, "a", 100);   /* earlier: now first */
+	wq_add_after(q, "b", 90000); /* later: keeps 300 ms */
+	assert_int_equal(wq_delayed_len(q), 3);
+	k = get(q);
+	assert_string_equal(k, "a");
+	assert_true(now_ms() - t0 >= 90);
+	assert_true(now_ms() - t0 < 290);
+	wq_done(q, k);
+	free(k);
+	k = get(q);
+	assert_string_equal(k, "b");
+	assert_true(now_ms() - t0 >= 290);
+	wq_done(q, k);
+	free(k);
+	/* wq_add of a delayed key: ready now, no longer delayed */
+	wq_add(q, "c");
+	assert_int_equal(wq_delayed_len(q), 0);
+	assert_int_equal(wq_len(q), 1);
+	k = get(q);
+	assert_string_equal(k, "c");
+	wq_done(q, k);
+	free(k);
+	assert_int_equal(wq_len(q), 0);
+	wq_free(q);
+}
+
+/* wq_forget resets the backoff but keeps the pending retry; a key whose
+ * delay expires while it is in process runs once more after wq_done. */
+static void test_forget_and_due_while_processing(void **state)
+{
+	struct workqueue *q = wq_new(50, 1000);
+	char *k, *k2;
+
+	assert_int_equal(wq_add_rate_limited(q, "x"), 50);
+	wq_forget(q, "x");
+	assert_int_equal(wq_failures(q, "x"), 0);
+	assert_int_equal(wq_delayed_len(q), 1);
+	k = get(q); /* the retry still comes */
+	assert_string_equal(k, "x");
+	wq_add_after(q, "x", 20); /* due while in process */
+	usleep(60000);
+	assert_int_equal(wq_len(q), 0); /* not handed out twice */
+	assert_int_equal(wq_delayed_len(q), 0);
+	wq_done(q, k);
+	free(k);
+	assert_int_equal(wq_len(q), 1); /* once, after done */
+	k2 = get(q);
+	assert_string_equal(k2, "x");
+	wq_done(q, k2);
+	free(k2);
+	assert_int_equal(wq_len(q), 0);
+	wq_free(q);
+}
+
+struct timed_consumer {
+	struct workqueue *q;
+	long long got_at;
+};
+
+static void *timed_consumer(void *arg)
+{
+	struct timed_consumer *c = arg;
+	char *k;
+
+	if (wq_get(c->q, &k) == 0) {
+		c->got_at = now_ms();
+		wq_done(c->q, k);
+		free(k);
+	}
+	return NULL;
+}
+
+/* Workers asleep until a far due time (or with nothing due) are woken when an
+ * earlier key is delayed, and when the worker timing the queue leaves. */
+static void test_earlier_delay_wakes_sleepers(void **state)
+{
+	struct workqueue *q = wq_new(5, 1000);
+	struct timed_consumer c[3] = { { q, 0 }, { q, 0 }, { q, 0 } };
+	pthread_t t[3];
+	long long t0;
+
+	wq_add_after(q, "far", 60000);
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, timed_consumer, &c[i]);
+	usleep(50000); /* all three asleep: one until "far", two untimed */
+	t0 = now_ms();
+	wq_add_after(q, "soon1", 100);
+	wq_add(q, "now"); /* may take the timer worker away */
+	wq_add_after(q, "soon2", 150);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 3; i++) {
+		assert_true(c[i].got_at > 0);
+		assert_true(c[i].got_at - t0 < 5000);
+	}
+	assert_int_equal(wq_delayed_len(q), 1); /* "far" */
+	wq_shutdown(q);
+	wq_free(q);
+}
+
+/* Shutdown with delayed keys: waiters return -1, the heap is freed. */
+static void test_shutdown_with_delayed_keys(void **state)
+{
+	struct workqueue *q = wq_new(5, 1000);
+	pthread_t t[2];
+	char key[16];
+
+	for (int i = 0; i < 100; i++) {
+		snprintf(key, sizeof(key), "d%d", i);
+		wq_add_after(q, key, 60000 + i);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, consumer, q);
+	usleep(30000);
+	wq_shutdown(q);
+	for (int i = 0; i < 2; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		assert_int_equal((long)r, 0);
+	}
+	wq_add_after(q, "late", 10); /* ignored after shutdown */
+	assert_int_equal(wq_delayed_len(q), 100);
+	wq_free(q);
+}
+
 static void *consumer(void *arg)
 {
 	struct workqueue *q = arg;
@@ -181,6 +358,11 @@ int main(void)
 		cmocka_unit_test(test_early_failure_keeps_the_retry),
 		cmocka_unit_test(test_add_after_waits),
 		cmocka_unit_test(test_shutdown_wakes_workers),
+		cmocka_unit_test(test_heap_orders_many_keys),
+		cmocka_unit_test(test_readd_earlier_and_later),
+		cmocka_unit_test(test_forget_and_due_while_processing),
+		cmocka_unit_test(test_earlier_delay_wakes_sleepers),
+		cmocka_unit_test(test_shutdown_with_delayed_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
