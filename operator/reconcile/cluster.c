@@ -18,11 +18,13 @@
 #include "kubelookup.h"
 #include "json.h"
 #include "log.h"
+#include "milvusconn.h"
 #include "pki.h"
 #include "rbac.h"
 #include "rootpw.h"
 #include "rules.h"
 #include "secret.h"
+#include "synccache.h"
 #include "util.h"
 
 #define CA_LIFETIME_S (10L * 365 * 86400)
@@ -53,6 +55,7 @@ struct pass {
 	time_t now;
 	struct cond c[C_N];
 	char ca_not_after[32], not_after[32], renewal[32], serial[64];
+	char bundle_digest[MCONN_BUNDLE_DIGEST_LEN + 1]; /* of the bundle written this pass */
 	long long renew_at; /* unix time the server certificate is due */
 	long long ca_renew_at;
 	long long ca_not_before;
@@ -677,7 +680,7 @@ static int write_status(struct kube_client *kc, struct pass *p)
 		if (req)
 			jkv(g, "rootPasswordRotationRequest", req);
 	}
-	if (p->not_after[0] || p->ca_not_after[0]) {
+	if (p->not_after[0] || p->ca_not_after[0] || p->bundle_digest[0]) {
 		jko(g, "certificate");
 		if (p->not_after[0])
 			jkv(g, "notAfter", p->not_after);
@@ -687,6 +690,9 @@ static int write_status(struct kube_client *kc, struct pass *p)
 			jkv(g, "caNotAfter", p->ca_not_after);
 		if (p->serial[0])
 			jkv(g, "serialNumber", p->serial);
+		/* what Users compare the ca.crt they hold with (milvusconn.h) */
+		if (p->bundle_digest[0])
+			jkv(g, "trustBundleSHA256", p->bundle_digest);
 		jc(g);
 	}
 	{
@@ -1013,6 +1019,131 @@ out:
 	return rc;
 }
 
+/* ---- waking the Users of a Cluster --------------------------------------------------- */
+
+/* Users wait for their Cluster (ClusterNotReady: a long safety-net requeue) and
+ * hold what it says about the connection (uri, ca.crt): when that changes, they
+ * are enqueued now. Decided on the object this pass got from the informer, not
+ * on the status this pass writes: a User reconciled now reads the Cluster from
+ * the same cache, so it sees at least this state (the write comes back as an
+ * update event and its own pass). The note holds the last state the Users were
+ * woken for; after a restart the first Ready pass wakes them once. */
+#define USERS_NOTE_PREFIX "cluster-users/"
+
+struct user_keys {
+	const char *prefix; /* "ns/" */
+	size_t prefix_len;
+	char **v;
+	size_t n, cap;
+	int oom;
+};
+
+static void collect_user_key(const char *key, void *arg)
+{
+	struct user_keys *k = arg;
+
+	if (k->oom || strncmp(key, k->prefix, k->prefix_len) != 0)
+		return;
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 64;
+		char **nv = realloc(k->v, cap * sizeof(*nv));
+		if (!nv) {
+			k->oom = 1;
+			return;
+		}
+		k->v = nv;
+		k->cap = cap;
+	}
+	if (!(k->v[k->n] = strdup(key))) {
+		k->oom = 1;
+		return;
+	}
+	k->n++;
+}
+
+/* What a waiting or connected User depends on, from the observed status. */
+static void connection_state(yajl_val obj, char *out, size_t len)
+{
+	yajl_val cs = json_get(obj, "status", "conditions", NULL);
+	const char *ready = "";
+	const char *parts[4] = {
+		json_get_str(obj, "metadata", "uid", NULL),
+		json_get_str(obj, "status", "restEndpoint", NULL),
+		json_get_str(obj, "status", "security", "tlsMode", NULL),
+		json_get_str(obj, "status", "certificate", "trustBundleSHA256", NULL),
+	};
+
+	for (size_t i = 0; i < json_array_len(cs); i++) {
+		yajl_val c = json_array_at(cs, i);
+		const char *t = json_get_str(c, "type", NULL), *st = json_get_str(c, "status", NULL);
+		if (t && st && strcmp(t, "Ready") == 0)
+			ready = st;
+	}
+	snprintf(out, len, "%s\t%s\t%s\t%s\t%s", ready, parts[0] ? parts[0] : "",
+		 parts[1] ? parts[1] : "", parts[2] ? parts[2] : "", parts[3] ? parts[3] : "");
+}
+
+static int cluster_is_ready(yajl_val obj)
+{
+	char st[600];
+
+	connection_state(obj, st, sizeof(st));
+	return strncmp(st, "True\t", 5) == 0;
+}
+
+static void wake_users(struct controller *ctl, const char *ns, const char *name, yajl_val obj)
+{
+	struct informer *inf = controller_informer(ctl, &KUBE_VW_USER);
+	char note_key[600], prev[600], now[600], prefix[300];
+	char what[600];
+	struct user_keys k;
+	size_t woken = 0;
+
+	if (snprintf(note_key, sizeof(note_key), USERS_NOTE_PREFIX "%s/%s", ns, name) >=
+	    (int)sizeof(note_key))
+		return;
+	if (!obj) {
+		sync_note_set(note_key, NULL);
+		return;
+	}
+	connection_state(obj, now, sizeof(now));
+	if (sync_note_get(note_key, prev, sizeof(prev)) && strcmp(prev, now) == 0)
+		return;
+	if (!inf || !cluster_is_ready(obj) ||
+	    snprintf(prefix, sizeof(prefix), "%s/", ns) >= (int)sizeof(prefix)) {
+		sync_note_set(note_key, now); /* Users only act on a Ready Cluster */
+		return;
+	}
+	memset(&k, 0, sizeof(k));
+	k.prefix = prefix;
+	k.prefix_len = strlen(prefix);
+	informer_foreach_key(inf, collect_user_key, &k);
+	for (size_t i = 0; i < k.n; i++) {
+		yajl_val u = informer_get(inf, k.v[i]);
+		const char *c = json_get_str(u, "spec", "clusterRef", "name", NULL);
+		char qk[700];
+		if (c && strcmp(c, name) == 0 &&
+		    snprintf(qk, sizeof(qk), "User/%s", k.v[i]) < (int)sizeof(qk)) {
+			wq_add(controller_queue(ctl), qk);
+			woken++;
+		}
+		yajl_tree_free(u);
+		free(k.v[i]);
+	}
+	free(k.v);
+	if (k.oom) {
+		/* some were not enqueued: try again next pass (their safety net holds meanwhile) */
+		snprintf(what, sizeof(what), "cluster %s/%s", ns, name);
+		log_warnx(what, "out of memory listing its Users");
+		return;
+	}
+	sync_note_set(note_key, now);
+	if (woken) {
+		snprintf(what, sizeof(what), "cluster %s/%s", ns, name);
+		log_debug(what, "Ready, or its connection changed: enqueued %zu User(s)", woken);
+	}
+}
+
 /* ---- the reconcile ----------------------------------------------------------------- */
 
 enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_client *kc,
@@ -1027,6 +1158,7 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 	enum reconcile_result res = RECONCILE_DONE;
 	unsigned long writes0 = apply_writes();
 
+	wake_users(ctl, ns, name, obj);
 	if (!obj)
 		return RECONCILE_DONE; /* gone: owned objects follow by garbage collection */
 	p = calloc(1, sizeof(*p));
@@ -1102,8 +1234,11 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 		}
 	}
 	if (p->v.tls_mode != TLS_DISABLED || p->v.tls_internal) {
-		if (ensure_ca(kc, p, &ca) == 0 && ensure_bundle(kc, p, ca.cert_pem, &bundle) == 0 &&
-		    ensure_server_cert(kc, p, &ca, bundle, &server_cert) == 0)
+		int ok = ensure_ca(kc, p, &ca) == 0 && ensure_bundle(kc, p, ca.cert_pem, &bundle) == 0;
+		/* only a bundle the Secret holds now is vouched for */
+		if (ok && mconn_bundle_digest(bundle, p->bundle_digest))
+			p->bundle_digest[0] = '\0';
+		if (ok && ensure_server_cert(kc, p, &ca, bundle, &server_cert) == 0)
 			cond_set(p, C_CERTS, 1, "Issued",
 				 "server certificate valid until %s, renewed from %s", p->not_after,
 				 p->renewal);

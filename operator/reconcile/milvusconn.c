@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "apply.h"
 #include "buf.h"
@@ -182,6 +183,49 @@ out:
 	if (rc)
 		mconn_close(c);
 	return rc;
+}
+
+int mconn_bundle_digest(const char *bundle, char out[MCONN_BUNDLE_DIGEST_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	if (!bundle || EVP_Digest(bundle, strlen(bundle), md, &len, EVP_sha256(), NULL) != 1 ||
+	    len * 2 != MCONN_BUNDLE_DIGEST_LEN)
+		return -1;
+	for (unsigned int i = 0; i < len; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	out[MCONN_BUNDLE_DIGEST_LEN] = '\0';
+	return 0;
+}
+
+int mconn_open_known(yajl_val cluster, const char *held_bundle, struct mconn *c)
+{
+	struct cluster_view v;
+	char ebuf[512], have[MCONN_BUNDLE_DIGEST_LEN + 1];
+	const char *want;
+
+	memset(c, 0, sizeof(*c));
+	if (cluster_view_parse(cluster, &v, ebuf, sizeof(ebuf)))
+		return -1;
+	if (v.tls_mode != TLS_DISABLED) {
+		want = json_get_str(cluster, "status", "certificate", "trustBundleSHA256", NULL);
+		if (!want || !held_bundle || mconn_bundle_digest(held_bundle, have) ||
+		    strlen(want) != MCONN_BUNDLE_DIGEST_LEN ||
+		    CRYPTO_memcmp(want, have, MCONN_BUNDLE_DIGEST_LEN) != 0)
+			return -1;
+		if (!(c->bundle = strdup(held_bundle)))
+			return -1;
+	}
+	c->mutual = v.tls_mode == TLS_MUTUAL;
+	snprintf(c->uri, sizeof(c->uri), "%s://%s.%s.svc:%d", v.tls_mode ? "https" : "http", v.name,
+		 v.ns, CLUSTER_PORT_GRPC);
+	snprintf(c->base_url, sizeof(c->base_url), "%s://%s.%s.svc:%d", v.tls_mode ? "https" : "http",
+		 v.name, v.ns, CLUSTER_PORT_HTTP);
+	return 0;
 }
 
 int mconn_open_as(const struct mconn *base, const char *user, const char *password,

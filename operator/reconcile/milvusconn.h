@@ -49,6 +49,27 @@ int mconn_open(struct kube_client *kc, yajl_val cluster, int flags, struct mconn
 	       char *reason, size_t reasonlen, char *msg, size_t msglen);
 void mconn_close(struct mconn *c);
 
+/* ---- without reading a Secret -------------------------------------------------------
+ * A converged resync of a User needs no Milvus client: only what the User's
+ * credentials Secret must say about the Cluster (uri, ca.crt). The trust bundle
+ * lives in a Secret (not watched, so a GET each time); instead the Cluster
+ * reconciler publishes the SHA-256 of the bundle it last wrote, in
+ * status.certificate.trustBundleSHA256 (MCONN_BUNDLE_DIGEST_LEN hex digits,
+ * only when the bundle Secret write succeeded in that pass). */
+#define MCONN_BUNDLE_DIGEST_LEN 64
+
+/* Hex SHA-256 of a trust bundle (PEM, as stored) into out. 0 or -1. Pure. */
+int mconn_bundle_digest(const char *bundle, char out[MCONN_BUNDLE_DIGEST_LEN + 1]);
+
+/* Fill c->uri and c->bundle (a copy of held_bundle) for Cluster `cluster`
+ * without any API call, when that is known to be current: TLS disabled (no
+ * bundle; held_bundle ignored), or held_bundle (the ca.crt a client already
+ * holds, NULL when none) hashes to the Cluster's
+ * status.certificate.trustBundleSHA256. 0, or -1 (nothing left open): the
+ * caller must use mconn_open. c->mv, c->ca and c->client stay empty: never for
+ * Milvus calls or for issuing certificates. Close with mconn_close. */
+int mconn_open_known(yajl_val cluster, const char *held_bundle, struct mconn *c);
+
 /* A second client for the same Cluster with other credentials (to check that a
  * user's password works). 0 or -1. */
 int mconn_open_as(const struct mconn *base, const char *user, const char *password,

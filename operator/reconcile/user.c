@@ -23,6 +23,9 @@
 #include "util.h"
 
 #define WAIT_REQUEUE_MS 5000
+/* A User whose Cluster is not Ready: the Cluster reconciler enqueues its Users
+ * when it becomes Ready (cluster.c, wake_users); this is the safety net. */
+#define CLUSTER_WAIT_REQUEUE_MS 60000
 #define ERROR_REQUEUE_MS 30000
 #define CLIENT_CERT_LIFETIME_S (90L * 86400)
 #define CLIENT_CERT_RENEW_S (15L * 86400)
@@ -617,7 +620,7 @@ static enum reconcile_result converge(struct kube_client *kc, struct pass *p, co
 	const char *target = NULL;
 	char note[600];
 	unsigned char fp[32];
-	int r, mc_open = 0, exists, created = 0, changed = 0;
+	int r, mc_open = 0, fresh, exists, created = 0, changed = 0;
 	enum reconcile_result res = RECONCILE_RETRY;
 
 	memset(&mc, 0, sizeof(mc));
@@ -675,18 +678,32 @@ static enum reconcile_result converge(struct kube_client *kc, struct pass *p, co
 			rfc3339(parse_rfc3339(json_get_str(cur, "metadata", "creationTimestamp", NULL)),
 				p->last_change, sizeof(p->last_change));
 	}
-	if (mconn_open(kc, p->cluster, v->client_cert ? MCONN_WANT_CA : 0, &mc, reason,
-		       sizeof(reason), msg, sizeof(msg))) {
-		cond_set(p, C_CREDS, 0, reason, "%s", msg);
-		res = RECONCILE_REQUEUE;
-		goto out;
-	}
-	mc_open = 1;
-
 	/* the Milvus side, only when something may differ */
 	fingerprint(p, byo_pw ? byo_pw : cur_pw, fp);
-	if (cur_pw && !rotation_due(p, old_req) && (!byo_pw || str_eq(byo_pw, cur_pw)) &&
-	    sync_fresh(key, fp, ur->milvus_resync_ms)) {
+	fresh = cur_pw && !rotation_due(p, old_req) && (!byo_pw || str_eq(byo_pw, cur_pw)) &&
+		sync_fresh(key, fp, ur->milvus_resync_ms);
+	if (fresh && !v->client_cert) {
+		/* an idle resync: Milvus needs no call, so no Milvus client, and what
+		 * the credentials Secret says of the Cluster (uri, ca.crt) is known
+		 * without reading the Cluster's Secrets when the ca.crt it holds is
+		 * the bundle the Cluster's status vouches for. Else (no or another
+		 * digest: a CA rotation, an older operator) the Secrets are read. A
+		 * client certificate needs the CA: read too. */
+		char *held = cur ? secret_data_str(cur, "ca.crt", PKI_PEM_MAX) : NULL;
+		if (mconn_open_known(p->cluster, held, &mc) == 0)
+			mc_open = 1;
+		secret_str_free(held);
+	}
+	if (!mc_open) {
+		if (mconn_open(kc, p->cluster, v->client_cert ? MCONN_WANT_CA : 0, &mc, reason,
+			       sizeof(reason), msg, sizeof(msg))) {
+			cond_set(p, C_CREDS, 0, reason, "%s", msg);
+			res = RECONCILE_REQUEUE;
+			goto out;
+		}
+		mc_open = 1;
+	}
+	if (fresh) {
 		target = cur_pw;
 		for (size_t i = 0; i < v->nroles; i++)
 			if (cluster_defines_role(p->cluster, v->roles[i]))
@@ -932,7 +949,7 @@ enum reconcile_result user_reconcile(struct controller *ctl, struct kube_client 
 			 "waiting for Cluster %s to be Ready before creating the Milvus user",
 			 p->v.cluster);
 		res = RECONCILE_REQUEUE;
-		*requeue_ms = WAIT_REQUEUE_MS;
+		*requeue_ms = CLUSTER_WAIT_REQUEUE_MS;
 		goto status;
 	}
 	if (p->v.client_cert && !json_get_str(p->cluster, "spec", "tls", "mode", NULL)) {

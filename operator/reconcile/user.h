@@ -23,7 +23,12 @@
  * Milvus is asked only when something may have changed: after a pass that
  * converged, the same desired state (user, password, roles) is not checked
  * against Milvus again for milvus_resync_ms, so an idle resync sends Milvus
- * nothing. A restart of the operator re-checks everything once.
+ * nothing. A restart of the operator re-checks everything once. Such a pass
+ * reads only the User's credentials Secret: the Cluster's Secrets (root, CA,
+ * trust bundle) only when the ca.crt it holds is not the bundle the Cluster's
+ * status.certificate.trustBundleSHA256 names, or for a client certificate.
+ * A User waits for a Cluster that is not Ready with a long requeue: the
+ * Cluster reconciler enqueues it when the Cluster becomes Ready.
  */
 #ifndef VW_RECONCILE_USER_H
 #define VW_RECONCILE_USER_H
