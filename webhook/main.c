@@ -15,7 +15,10 @@
  *
  * Cross-object rules read the API server (--kubeconfig, else $KUBECONFIG,
  * else the in-cluster service account); the webhook refuses to start without
- * a way to reach it, since it could then only deny. SIGTERM/SIGINT stop it
+ * a way to reach it, since it could then only deny. Unless
+ * --lookup-cache=false, the Namespaces, Clusters and EncryptionKeys those
+ * rules get are served from informer caches (one thread each; a miss or a
+ * cache not synced yet still asks the API server: cachelookup.h). SIGTERM/SIGINT stop it
  * cleanly (connections closed, /readyz 503 first); SIGHUP reloads the
  * serving certificate at once (it is also reloaded when its files change).
  */
@@ -30,6 +33,8 @@
 #include <event2/event.h>
 
 #include "bootstrap.h"
+#include "cachelookup.h"
+#include "informer.h"
 #include "kube.h"
 #include "kubeconfig.h"
 #include "kubelookup.h"
@@ -59,6 +64,11 @@ static void usage(FILE *f)
 		"  --reload-interval SECS    how often to check the certificate files (default 2)\n"
 		"  --lookup-budget MS        time for all API lookups of one request (default 3000;\n"
 		"                            keep it under the webhook's timeoutSeconds)\n"
+		"  --lookup-cache true|false serve gets of Namespaces, Clusters and EncryptionKeys\n"
+		"                            from watch caches, asking the API server on a miss\n"
+		"                            (default true; needs list and watch on them)\n"
+		"  --namespace NS            cache only NS's Clusters and EncryptionKeys and no\n"
+		"                            Namespaces (RBAC limited to NS; default: all)\n"
 		"  --log-format json|human   (default json)\n"
 		"  --log-level LEVEL         debug|info|warn|error (default info)\n"
 		"  --version, --help\n");
@@ -109,6 +119,51 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	wh_server_check_reload(a->srv, 1);
 }
 
+/* The informers behind --lookup-cache: Namespaces (not with --namespace: the
+ * chart then grants get of that one Namespace only), Clusters and
+ * EncryptionKeys (of ns, or all). They sync in the background; until then
+ * every lookup asks the API server. 0 or -1 (logged). */
+static int start_caches(struct kube_config *kcfg, const char *ns, const struct wh_lookup *live,
+			struct wh_cache_lookup *cl, struct informer *infs[3])
+{
+	static const struct {
+		const struct kube_kind *kind;
+		enum wh_kind wk;
+	} cached[3] = {
+		{ &KUBE_NAMESPACE, WH_KIND_NAMESPACE },
+		{ &KUBE_VW_CLUSTER, WH_KIND_CLUSTER },
+		{ &KUBE_VW_ENCRYPTIONKEY, WH_KIND_ENCRYPTIONKEY },
+	};
+
+	wh_cache_lookup_init(cl, live);
+	for (size_t i = 0; i < 3; i++) {
+		struct informer_opts io;
+
+		if (ns && cached[i].wk == WH_KIND_NAMESPACE)
+			continue;
+		memset(&io, 0, sizeof(io));
+		io.kind = cached[i].kind;
+		io.namespace = cached[i].wk == WH_KIND_NAMESPACE ? NULL : ns;
+		infs[i] = informer_new(kcfg, &io);
+		if (!infs[i] || wh_cache_lookup_set_informer(cl, cached[i].wk, infs[i]) ||
+		    informer_start(infs[i])) {
+			log_errorx(NULL, "cannot start the lookup cache of %ss",
+				   wh_kind_name(cached[i].wk));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void stop_caches(struct informer *infs[3])
+{
+	for (size_t i = 0; i < 3; i++) {
+		informer_stop(infs[i]);
+		informer_free(infs[i]);
+		infs[i] = NULL;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -126,6 +181,8 @@ int main(int argc, char **argv)
 		{ "webhook-config", required_argument, NULL, 'W' },
 		{ "bootstrap-interval", required_argument, NULL, 'i' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "lookup-cache", required_argument, NULL, 'C' },
+		{ "namespace", required_argument, NULL, 'n' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -137,7 +194,11 @@ int main(int argc, char **argv)
 	struct kube_config *kcfg = NULL;
 	struct kube_client *kc = NULL;
 	struct wh_kube_lookup kl;
-	struct wh_lookup lk;
+	struct wh_cache_lookup cl;
+	struct wh_lookup live, lk;
+	struct informer *infs[3] = { NULL, NULL, NULL };
+	const char *cache_ns = NULL;
+	int cache_on = 1;
 	struct wh_server_config scfg;
 	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
 	struct app a;
@@ -191,6 +252,23 @@ int main(int argc, char **argv)
 				fprintf(stderr, "vecward-webhook: --log-level: debug|info|warn|error\n");
 				return 2;
 			}
+			break;
+		case 'C':
+			if (strcmp(optarg, "true") == 0)
+				cache_on = 1;
+			else if (strcmp(optarg, "false") == 0)
+				cache_on = 0;
+			else {
+				fprintf(stderr, "vecward-webhook: --lookup-cache: true or false\n");
+				return 2;
+			}
+			break;
+		case 'n':
+			if (!*optarg || strchr(optarg, '/')) {
+				fprintf(stderr, "vecward-webhook: --namespace: a namespace name\n");
+				return 2;
+			}
+			cache_ns = optarg;
 			break;
 		case 'S':
 			boot_secret = optarg;
@@ -283,7 +361,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	wh_kube_lookup_init(&kl, kc, budget_ms);
-	wh_kube_lookup_bind(&kl, &lk);
+	wh_kube_lookup_bind(&kl, &live);
+	lk = live;
+	if (cache_on) {
+		if (start_caches(kcfg, cache_ns, &live, &cl, infs))
+			goto out;
+		wh_cache_lookup_bind(&cl, &lk);
+	}
 	if (boot_secret) {
 		/* a client of its own: the lookups set their own per-request timeouts */
 		a.boot_kc = kube_client_new(kcfg);
@@ -360,6 +444,7 @@ out:
 	if (a.boot_timer)
 		event_free(a.boot_timer);
 	wh_server_free(a.srv);
+	stop_caches(infs);
 	if (a.base)
 		event_base_free(a.base);
 	kube_client_free(a.boot_kc);

@@ -24,6 +24,7 @@ struct informer {
 	pthread_rwlock_t lock;
 	struct strmap *cache; /* key -> yajl_val */
 	int synced;
+	int failing; /* the last LIST or watch start failed (under sync_lock) */
 	pthread_mutex_t sync_lock;
 	pthread_cond_t sync_cond;
 	struct informer_stats stats;
@@ -244,6 +245,13 @@ static void set_synced(struct informer *inf)
 	pthread_mutex_unlock(&inf->sync_lock);
 }
 
+static void set_failing(struct informer *inf, int failing)
+{
+	pthread_mutex_lock(&inf->sync_lock);
+	inf->failing = failing;
+	pthread_mutex_unlock(&inf->sync_lock);
+}
+
 static void *run(void *arg)
 {
 	struct informer *inf = arg;
@@ -262,6 +270,7 @@ static void *run(void *arg)
 	while (!inf->stop) {
 		if (need_list) {
 			if (relist(inf, &err)) {
+				set_failing(inf, 1);
 				inf->stats.errors++;
 				backoff = backoff ? (backoff * 2 > 30000 ? 30000 : backoff * 2) : 1000;
 				log_warnx(inf->what, "list failed (retry in %ld ms): %s", backoff,
@@ -270,6 +279,7 @@ static void *run(void *arg)
 				continue;
 			}
 			need_list = 0;
+			set_failing(inf, 0);
 			if (!inf->synced) {
 				log_info(inf->what, "synced %zu objects at resourceVersion %s",
 					 informer_len(inf), inf->rv);
@@ -283,6 +293,7 @@ static void *run(void *arg)
 			       inf->o.max_event_bytes, on_event, inf, inf->rv, sizeof(inf->rv),
 			       &inf->stop, &err) == 0) {
 			backoff = 0;
+			set_failing(inf, 0);
 			continue; /* server closed the watch: resume from inf->rv */
 		}
 		if (kube_is_gone(&err)) {
@@ -301,10 +312,12 @@ static void *run(void *arg)
 			 * up to 30 s after every cut. A watch that breaks within a second
 			 * without an event backs off as a failure. */
 			backoff = 0;
+			set_failing(inf, 0);
 			log_info(inf->what, "watch ended (%s): resuming from resourceVersion %s",
 				 kube_strerror(&err, ebuf, sizeof(ebuf)), inf->rv);
 			continue;
 		}
+		set_failing(inf, 1);
 		inf->stats.errors++;
 		backoff = backoff ? (backoff * 2 > 30000 ? 30000 : backoff * 2) : 1000;
 		log_warnx(inf->what, "watch failed (retry in %ld ms): %s", backoff,
@@ -335,6 +348,15 @@ void informer_stop(struct informer *inf)
 	inf->stop = 1;
 	pthread_join(inf->thread, NULL);
 	inf->started = 0;
+}
+
+int informer_is_current(struct informer *inf)
+{
+	int s;
+	pthread_mutex_lock(&inf->sync_lock);
+	s = inf->synced && !inf->failing;
+	pthread_mutex_unlock(&inf->sync_lock);
+	return s;
 }
 
 int informer_has_synced(struct informer *inf)

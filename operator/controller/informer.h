@@ -49,6 +49,12 @@ void informer_free(struct informer *inf);
 
 /* 1 once the first LIST has been loaded into the cache. */
 int informer_has_synced(struct informer *inf);
+/* 1 when synced and the last LIST or watch start did not fail: the cache is
+ * being kept up to date (a refused LIST or watch, e.g. after RBAC was narrowed,
+ * makes it 0 until one succeeds). An established watch is not re-authorized by
+ * the API server, so a narrowing shows at the watch's next start (at most the
+ * watch timeout). */
+int informer_is_current(struct informer *inf);
 /* Wait up to timeout_ms for has_synced; 0 or -1. */
 int informer_wait_synced(struct informer *inf, long timeout_ms);
 

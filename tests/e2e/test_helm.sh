@@ -22,7 +22,8 @@
 #      permission is missing: no "forbidden" in either log.
 #   5. Removing one rule fails: without networkpolicies in the operator's ClusterRole
 #      the operator logs "forbidden"; without namespaces in the webhook's, the webhook
-#      can not decide and refuses (VW000).
+#      (restarted: a running one answers from its namespace cache) can not decide and
+#      refuses (VW000).
 #   6. helm uninstall removes every object of the release (the CRDs and the webhook's
 #      Secret stay, as documented).
 #   7. kubectl apply -f manifests/ gives the same objects (kinds and names) as the chart.
@@ -497,6 +498,14 @@ import json, sys
 r = json.load(sys.stdin)
 r["rules"] = [x for x in r["rules"] if "namespaces" not in x.get("resources", [])]
 print(json.dumps(r))' | kubectl replace -f - >/dev/null
+# the running webhook answers namespace gets from its watch cache (--lookup-cache), whose
+# watch was authorized when it began: a webhook started now can neither list nor get them
+stop wpid
+start_webhook "$ns"
+for k in mutating:mutate validating:validate; do
+	p=[{\"op\":\"replace\",\"path\":\"/webhooks/0/clientConfig\",\"value\":{\"url\":\"https://127.0.0.1:$port/${k#*:}\",\"caBundle\":\"$want\"}}]
+	kubectl patch "${k%%:*}webhookconfiguration" "$cfg" --type json -p "$p" >/dev/null
+done
 refused() { # tls.mode disabled: is the namespace opted in? it can not read it
 	local o
 	o=$(printf 'apiVersion: vecward.io/v1alpha1\nkind: Cluster\nmetadata: {name: plain}\nspec: {tls: {mode: disabled}}\n' |

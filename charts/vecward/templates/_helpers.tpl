@@ -87,6 +87,12 @@ seccompProfile:
 {{- if eq (len .Values.watchNamespaces) 1 -}}{{ index .Values.watchNamespaces 0 }}{{- end -}}
 {{- end -}}
 
+{{/* "true" when the webhook serves its lookups from watch caches (--lookup-cache): all
+namespaces, or the one of watchNamespaces (--namespace) */}}
+{{- define "vecward.webhook.lookupCache" -}}
+{{- if and .Values.webhook.lookupCache (le (len .Values.watchNamespaces) 1) -}}true{{- else -}}false{{- end -}}
+{{- end -}}
+
 {{/* which namespaces the webhook answers for: all, or watchNamespaces */}}
 {{- define "vecward.webhook.namespaceSelector" -}}
 {{- if .Values.watchNamespaces }}
