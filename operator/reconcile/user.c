@@ -139,6 +139,42 @@ static void fingerprint(const struct pass *p, const char *password, unsigned cha
 	EVP_MD_CTX_free(ctx);
 }
 
+/* A rotation recorded and said, whose pending Secret could not be deleted (or the
+ * delete was reported failed): the next pass finds the same pending password and
+ * must only delete it, not record and say the rotation again. The note holds a
+ * fingerprint of the pending password (never the password), in memory: after a
+ * restart such a leftover is said once more (a duplicate record, never a lost one). */
+static void pending_note(const struct pass *p, const char *pend_pw, char *key, size_t klen,
+			 char hex[65])
+{
+	unsigned char fp[32];
+
+	snprintf(key, klen, "user-pending/%s", p->v.uid ? p->v.uid : "");
+	fingerprint(p, pend_pw, fp);
+	for (size_t i = 0; i < sizeof(fp); i++)
+		snprintf(hex + 2 * i, 3, "%02x", fp[i]);
+}
+
+static int pending_recorded(const struct pass *p, const char *pend_pw)
+{
+	char key[300], hex[65], have[65];
+
+	if (!p->v.uid)
+		return 0;
+	pending_note(p, pend_pw, key, sizeof(key), hex);
+	return sync_note_get(key, have, sizeof(have)) && strcmp(have, hex) == 0;
+}
+
+static void note_pending_recorded(const struct pass *p, const char *pend_pw)
+{
+	char key[300], hex[65];
+
+	if (!p->v.uid)
+		return;
+	pending_note(p, pend_pw, key, sizeof(key), hex);
+	sync_note_set(key, hex);
+}
+
 /* ---- status ------------------------------------------------------------------------ */
 
 static int write_status(struct kube_client *kc, struct pass *p)
@@ -460,6 +496,8 @@ release:
 	{
 		char nk[300];
 		rotation_note_key(p, nk, sizeof(nk));
+		sync_note_set(nk, NULL);
+		snprintf(nk, sizeof(nk), "user-pending/%s", p->v.uid ? p->v.uid : "");
 		sync_note_set(nk, NULL);
 	}
 	log_info(p->what, "finalized");
@@ -833,9 +871,13 @@ kube_side:
 			goto out;
 		}
 	}
-	if (pend_pw) {
+	if (pend_pw && pending_recorded(p, pend_pw)) {
+		/* this process recorded (and said) the rotation to this very pending
+		 * password already; only the delete below failed since: a leftover */
+	} else if (pend_pw) {
 		if (record_rotation(kc, p))
 			goto out;
+		note_pending_recorded(p, pend_pw);
 		/* the pending password is current: this pass completes the rotation,
 		 * also when the credentials Secret already held it (an earlier pass
 		 * wrote it and was answered with an error) */
