@@ -246,6 +246,23 @@ void secret_str_free(char *s)
 	}
 }
 
+int apply_owned_by_earlier(yajl_val obj, const char *kind, const char *name, const char *uid)
+{
+	yajl_val refs = json_get(obj, "metadata", "ownerReferences", NULL);
+
+	if (!uid)
+		return 0;
+	for (size_t i = 0; i < json_array_len(refs); i++) {
+		yajl_val r = json_array_at(refs, i);
+		const char *rkind = json_get_str(r, "kind", NULL), *rname = json_get_str(r, "name", NULL);
+		const char *ruid = json_get_str(r, "uid", NULL);
+		if (rkind && rname && ruid && YAJL_IS_TRUE(json_get(r, "controller", NULL)) &&
+		    strcmp(rkind, kind) == 0 && strcmp(rname, name) == 0)
+			return strcmp(ruid, uid) != 0;
+	}
+	return 0;
+}
+
 /* ---- finalizers and conditions ------------------------------------------------ */
 
 int apply_has_finalizer(yajl_val obj, const char *finalizer)

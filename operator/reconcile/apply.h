@@ -57,6 +57,12 @@ int secret_data(yajl_val secret, const char *key, struct buf *out);
 char *secret_data_str(yajl_val secret, const char *key, size_t max);
 void secret_str_free(char *s);
 
+/* 1 when obj's controller (the ownerReference with controller: true) is an
+ * object of this kind and name with a uid other than uid: an earlier object of
+ * that name, deleted since, whose dependents the garbage collector has not
+ * removed yet. 0 otherwise (no such controller, the same uid, uid NULL). */
+int apply_owned_by_earlier(yajl_val obj, const char *kind, const char *name, const char *uid);
+
 /* 1 when obj's metadata.finalizers holds finalizer. */
 int apply_has_finalizer(yajl_val obj, const char *finalizer);
 

@@ -841,22 +841,6 @@ static enum reconcile_result finalize(struct kube_client *kc, struct pass *p,
 	return RECONCILE_DONE;
 }
 
-/* 1 when obj's controller is an earlier Cluster of this name (another uid). */
-static int owned_by_earlier(yajl_val obj, const struct cluster_view *v)
-{
-	yajl_val refs = json_get(obj, "metadata", "ownerReferences", NULL);
-
-	for (size_t i = 0; i < json_array_len(refs); i++) {
-		yajl_val r = json_array_at(refs, i);
-		const char *kind = json_get_str(r, "kind", NULL), *name = json_get_str(r, "name", NULL);
-		const char *uid = json_get_str(r, "uid", NULL);
-		if (kind && name && uid && YAJL_IS_TRUE(json_get(r, "controller", NULL)) &&
-		    strcmp(kind, "Cluster") == 0 && strcmp(name, v->name) == 0)
-			return strcmp(uid, v->uid) != 0;
-	}
-	return 0;
-}
-
 /* An object named after this Cluster, from before it existed: either in the
  * recycle bin (the labels recycle_one() put on it), and then it is adopted
  * again; or left by an earlier Cluster of this name deleted without the
@@ -878,7 +862,7 @@ static int adopt(struct kube_client *kc, struct pass *p, const struct kube_kind 
 
 	if (apply_get(kc, kind, p->v.ns, name, &live, &err) != 0)
 		goto out;
-	if (owned_by_earlier(live, &p->v)) {
+	if (apply_owned_by_earlier(live, "Cluster", p->v.name, p->v.uid)) {
 		if (kube_path(&path, kind, p->v.ns, name, NULL))
 			goto out;
 		apply_count_write();

@@ -417,23 +417,6 @@ out:
 	return rc;
 }
 
-/* 1 when the zone-key Secret's controller is an earlier Cluster named cname
- * (not the one with uid). */
-static int zk_owned_by_earlier(yajl_val sec, const char *cname, const char *uid)
-{
-	yajl_val refs = json_get(sec, "metadata", "ownerReferences", NULL);
-
-	for (size_t i = 0; i < json_array_len(refs); i++) {
-		yajl_val r = json_array_at(refs, i);
-		const char *kind = json_get_str(r, "kind", NULL), *name = json_get_str(r, "name", NULL);
-		const char *ruid = json_get_str(r, "uid", NULL);
-		if (kind && name && ruid && YAJL_IS_TRUE(json_get(r, "controller", NULL)) &&
-		    strcmp(kind, "Cluster") == 0 && strcmp(name, cname) == 0)
-			return strcmp(ruid, uid) != 0;
-	}
-	return 0;
-}
-
 /* Everything for one Cluster using the key. */
 static void ensure_cluster_zones(struct kube_client *kc, struct pass *p, struct kms *k,
 				 yajl_val cluster, int *changed)
@@ -483,7 +466,7 @@ static void ensure_cluster_zones(struct kube_client *kc, struct pass *p, struct 
 			p->zones_ok = 0;
 			goto out;
 		}
-		if (zk_owned_by_earlier(sec, cname, uid)) {
+		if (apply_owned_by_earlier(sec, "Cluster", cname, uid)) {
 			/* left by an earlier Cluster of this name, deleted without the
 			 * recycle bin: the Cluster's reconcile deletes it; then new ones */
 			p->pending = 1;

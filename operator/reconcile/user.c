@@ -378,25 +378,12 @@ static int record_rotation(struct kube_client *kc, struct pass *p)
  * is gone, 0 when it is not, -1 on an API error (p->failed set). */
 static int drop_stale_secret(struct kube_client *kc, struct pass *p, yajl_val sec, const char *name)
 {
-	yajl_val refs = json_get(sec, "metadata", "ownerReferences", NULL);
 	const char *suid = json_get_str(sec, "metadata", "uid", NULL);
 	struct buf path = BUF_INIT(2048);
 	struct kube_error ke;
-	int stale = 0, rc = -1;
+	int rc = -1;
 
-	for (size_t i = 0; i < json_array_len(refs); i++) {
-		yajl_val r = json_array_at(refs, i);
-		const char *kind = json_get_str(r, "kind", NULL), *rname = json_get_str(r, "name", NULL);
-		const char *ruid = json_get_str(r, "uid", NULL);
-		yajl_val ctl = json_get(r, "controller", NULL);
-		if (!kind || !rname || !ruid || !YAJL_IS_TRUE(ctl) || strcmp(kind, "User") != 0 ||
-		    strcmp(rname, p->v.name) != 0)
-			continue;
-		if (strcmp(ruid, p->v.uid) == 0)
-			return 0;
-		stale = 1;
-	}
-	if (!stale)
+	if (!apply_owned_by_earlier(sec, "User", p->v.name, p->v.uid))
 		return 0;
 	memset(&ke, 0, sizeof(ke));
 	if (kube_path(&path, &KUBE_SECRET, p->v.ns, name, NULL) != 0) {
