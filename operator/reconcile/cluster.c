@@ -675,8 +675,9 @@ static int write_status(struct kube_client *kc, struct pass *p)
 	jkv(g, "image", v->image);
 	jki(g, "readyReplicas", p->ready_replicas);
 	{
+		char noted[256];
 		const char *req = p->rootpw.handled ? p->rootpw.handled
-						    : json_get_str(p->obj, "status", "rootPasswordRotationRequest", NULL);
+						    : rootpw_handled(p->obj, v, noted, sizeof(noted));
 		if (req)
 			jkv(g, "rootPasswordRotationRequest", req);
 	}
@@ -694,6 +695,19 @@ static int write_status(struct kube_client *kc, struct pass *p)
 		if (p->bundle_digest[0])
 			jkv(g, "trustBundleSHA256", p->bundle_digest);
 		jc(g);
+	} else if (json_get(p->obj, "status", "certificate", NULL)) {
+		/* a pass that stopped before the certificates says them as before:
+		 * left out of the apply they would be removed, and Users would take
+		 * the missing digest for a changed CA */
+		static const char *const keep[] = { "notAfter", "renewalTime", "caNotAfter",
+						    "serialNumber", "trustBundleSHA256" };
+		jko(g, "certificate");
+		for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+			const char *val = json_get_str(p->obj, "status", "certificate", keep[i], NULL);
+			if (val)
+				jkv(g, keep[i], val);
+		}
+		jc(g);
 	}
 	{
 		char n1[300], n2[300];
@@ -706,8 +720,10 @@ static int write_status(struct kube_client *kc, struct pass *p)
 		jkv(g, "serverTLS", n2);
 		jc(g);
 	}
-	if (p->c[C_ROLES].set) {
-		/* which roles are vecward's; kept when the pass could not sync */
+	if (p->c[C_ROLES].set || json_get(p->obj, "status", "rbac", NULL)) {
+		/* which roles are vecward's; kept when the pass could not sync or
+		 * stopped before (applied server-side: left out, they would be
+		 * removed, and roles vecward made would no longer be known as its) */
 		yajl_val prev = json_get(p->obj, "status", "rbac", NULL);
 		jko(g, "rbac");
 		jka(g, "managedRoles");

@@ -79,6 +79,16 @@ static int record_handled(struct kube_client *kc, const struct cluster_view *v, 
 	return rc;
 }
 
+const char *rootpw_handled(yajl_val cluster, const struct cluster_view *v, char *buf, size_t len)
+{
+	char note_key[300];
+
+	snprintf(note_key, sizeof(note_key), "root-rotation/%s", v->uid ? v->uid : "");
+	if (v->uid && sync_note_get(note_key, buf, len))
+		return buf;
+	return json_get_str(cluster, "status", "rootPasswordRotationRequest", NULL);
+}
+
 int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster_view *v,
 		  long recheck_ms, struct rootpw_outcome *o)
 {

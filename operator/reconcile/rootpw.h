@@ -38,4 +38,11 @@ struct rootpw_outcome {
 int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster_view *v,
 		  long recheck_ms, struct rootpw_outcome *out);
 
+/* The rotation request handled, for a status written without rootpw_rotate's
+ * outcome (a pass that stopped before it): what this process last recorded,
+ * else the copy's status.rootPasswordRotationRequest, else NULL. The status is
+ * applied server-side: leaving the field out would remove it, and the next
+ * pass (or the next process) would rotate again. buf holds a noted value. */
+const char *rootpw_handled(yajl_val cluster, const struct cluster_view *v, char *buf, size_t len);
+
 #endif

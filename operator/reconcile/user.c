@@ -211,16 +211,32 @@ static int write_status(struct kube_client *kc, struct pass *p)
 	}
 	if (p->rotation_req[0])
 		jkv(g, "passwordRotationRequest", p->rotation_req);
+	/* what this pass did not get to is said as before (left out of the apply,
+	 * it would be removed) */
 	if (p->c[C_ROLES].set) {
 		jka(g, "roles");
 		for (size_t i = 0; i < p->ngranted; i++)
 			js(g, p->granted[i]);
+		jac(g);
+	} else if (json_get(p->obj, "status", "roles", NULL)) {
+		yajl_val had = json_get(p->obj, "status", "roles", NULL);
+		jka(g, "roles");
+		for (size_t i = 0; i < json_array_len(had); i++)
+			if (json_str(json_array_at(had, i)))
+				js(g, json_str(json_array_at(had, i)));
 		jac(g);
 	}
 	if (p->cert_not_after[0]) {
 		jko(g, "clientCertificate");
 		jkv(g, "notAfter", p->cert_not_after);
 		jkv(g, "renewalTime", p->cert_renewal);
+		jc(g);
+	} else if (v->client_cert && json_get_str(p->obj, "status", "clientCertificate", "notAfter", NULL)) {
+		jko(g, "clientCertificate");
+		jkv(g, "notAfter", json_get_str(p->obj, "status", "clientCertificate", "notAfter", NULL));
+		if (json_get_str(p->obj, "status", "clientCertificate", "renewalTime", NULL))
+			jkv(g, "renewalTime",
+			    json_get_str(p->obj, "status", "clientCertificate", "renewalTime", NULL));
 		jc(g);
 	}
 	jka(g, "conditions");
@@ -307,23 +323,26 @@ static void note_rotation(const struct pass *p)
 	sync_note_set(key, val);
 }
 
-/* Apply the note to p->last_change; *req (from the copy's status) is replaced by
- * the noted request, kept in buf, when the note is newer. */
-static void apply_rotation_note(struct pass *p, const char **req, char *buf, size_t len)
+/* Apply the note to p->last_change and p->rotation_req (both from the copy's
+ * status) when the note is as new or newer: only this process writes the two
+ * fields, so what it wrote last is at least as current as a copy of the same
+ * second. A copy with a later change wins (the credentials were re-created
+ * since, or another operator process wrote after this one's note). */
+static void apply_rotation_note(struct pass *p)
 {
-	char key[300], *tab;
+	char key[300], buf[sizeof(p->last_change) + sizeof(p->rotation_req) + 2], *tab;
 
 	if (!p->v.uid)
 		return;
 	rotation_note_key(p, key, sizeof(key));
-	if (!sync_note_get(key, buf, len) || !(tab = strchr(buf, '\t')))
+	if (!sync_note_get(key, buf, sizeof(buf)) || !(tab = strchr(buf, '\t')))
 		return;
 	*tab = '\0';
-	if (strlen(buf) >= sizeof(p->last_change) || strcmp(buf, p->last_change) <= 0)
-		return; /* the copy has caught up (or is newer) */
+	if (strlen(buf) >= sizeof(p->last_change) || strcmp(buf, p->last_change) < 0)
+		return; /* the copy is newer */
 	memcpy(p->last_change, buf, strlen(buf) + 1);
 	if (tab[1])
-		*req = tab + 1;
+		snprintf(p->rotation_req, sizeof(p->rotation_req), "%s", tab + 1);
 }
 
 /* A rotation is complete (the credentials Secret holds the pending password):
@@ -641,19 +660,22 @@ static enum reconcile_result converge(struct kube_client *kc, struct pass *p, co
 	char gen_pw[SECRET_PASSWORD_LEN + 1] = "";
 	yajl_val cur = NULL, pend = NULL, src = NULL;
 	char *cur_pw = NULL, *pend_pw = NULL, *byo_pw = NULL, *cur_crt = NULL, *cur_key = NULL;
-	const char *old_req = json_get_str(p->obj, "status", "passwordRotationRequest", NULL);
+	char old_buf[sizeof(p->rotation_req)];
+	const char *old_req = NULL;
 	const char *target = NULL;
-	char note[600];
 	unsigned char fp[32];
 	int r, mc_open = 0, fresh, exists, created = 0, changed = 0;
 	enum reconcile_result res = RECONCILE_RETRY;
 
 	memset(&mc, 0, sizeof(mc));
-	apply_rotation_note(p, &old_req, note, sizeof(note));
+	/* the request handled so far (the copy's status, or this process's note):
+	 * p->rotation_req changes below once this pass records a rotation */
+	if (p->rotation_req[0]) {
+		memcpy(old_buf, p->rotation_req, sizeof(old_buf));
+		old_req = old_buf;
+	}
 	user_obj_name(v, "credentials", cred_name, sizeof(cred_name));
 	user_obj_name(v, "password-pending", pend_name, sizeof(pend_name));
-	if (old_req)
-		snprintf(p->rotation_req, sizeof(p->rotation_req), "%s", old_req);
 
 	/* the password the user brings */
 	if (v->pw_secret) {
@@ -935,9 +957,17 @@ enum reconcile_result user_reconcile(struct controller *ctl, struct kube_client 
 	p->obj = obj;
 	p->now = time(NULL);
 	{
+		/* carried into every status this pass writes, whichever way it ends:
+		 * the status is applied (server-side apply), and a field this manager
+		 * owns and leaves out is removed. A pass that stopped early (Cluster
+		 * not Ready) and left out the handled request would make the next
+		 * pass rotate the password again for the same request. */
 		const char *lc = json_get_str(obj, "status", "lastPasswordChange", NULL);
+		const char *rq = json_get_str(obj, "status", "passwordRotationRequest", NULL);
 		if (lc)
 			snprintf(p->last_change, sizeof(p->last_change), "%s", lc);
+		if (rq)
+			snprintf(p->rotation_req, sizeof(p->rotation_req), "%s", rq);
 	}
 	if (user_view_parse(obj, &p->v, err, sizeof(err))) {
 		p->v.name = name;
@@ -951,6 +981,7 @@ enum reconcile_result user_reconcile(struct controller *ctl, struct kube_client 
 		write_status(kc, p);
 		goto out;
 	}
+	apply_rotation_note(p);
 	snprintf(ckey, sizeof(ckey), "%s/%s", ns, p->v.cluster);
 	p->cluster = informer_get(controller_informer(ctl, &KUBE_VW_CLUSTER), ckey);
 	if (json_get(obj, "metadata", "deletionTimestamp", NULL)) {

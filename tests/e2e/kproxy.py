@@ -23,12 +23,15 @@ Faults, for a fraction P of the requests of some verbs, answered by the proxy it
           the client is told it failed (what was written is recorded in the statistics
           as reported_failed: resource, namespace, name and, per data key, the sha256
           of the stored (base64) value; never a value itself)
-A fault spec is VERBS[/RESOURCES]=P:CODES, e.g. "write=0.3:409,429,500,503,fwd500",
-"get,list=0.1:429,500,503" or "create/secrets=1:fwd500". Verbs (kube): get list watch
-create update patch delete, with the groups write (create update patch delete), read
-(get list) and all; resources are plural names (secrets, users, ...), any by default.
-AWS verbs are the X-Amz-Target operations (DescribeKey, GenerateDataKey, Encrypt,
-Decrypt) or all. The first spec that matches a request decides.
+A fault spec is VERBS[/RESOURCES[/NAME]][@PATCHTYPE]=P:CODES[#N], e.g.
+"write=0.3:409,429,500,503,fwd500", "get,list=0.1:429,500,503", "create/secrets=1:fwd500",
+"get/secrets/prod-ca=1:503" or "patch/users/a4@merge=1:500#1". Verbs (kube): get list
+watch create update patch delete, with the groups write (create update patch delete),
+read (get list) and all; resources are plural names (secrets, users, ...), any by
+default; NAME an object's name (its subresources too); PATCHTYPE merge, strategic, json
+or apply (the Content-Type of a PATCH); #N: at most N injections, then the spec matches
+nothing. AWS verbs are the X-Amz-Target operations (DescribeKey, GenerateDataKey,
+Encrypt, Decrypt) or all. The first spec that matches a request decides.
 
 Runtime control (--control FILE, re-read whenever it changes): JSON
   {"faults": ["write=0.3:409,500", ...], "cut_watch": 5}
@@ -85,9 +88,10 @@ def log(msg):
 
 class Rule:
     def __init__(self, spec, flavor):
-        m = re.fullmatch(r"\s*([A-Za-z,]+)(?:/([a-z0-9.,-]+))?\s*=\s*([0-9.]+)\s*:\s*([A-Za-z0-9,]+)\s*", spec)
+        m = re.fullmatch(r"\s*([A-Za-z,]+)(?:/([a-z0-9.,-]+)(?:/([a-z0-9.-]+))?)?(?:@(merge|strategic|json|apply))?"
+                         r"\s*=\s*([0-9.]+)\s*:\s*([A-Za-z0-9,]+)(?:#([0-9]+))?\s*", spec)
         if not m:
-            raise ValueError("bad fault spec %r (want VERBS[/RESOURCES]=P:CODES)" % spec)
+            raise ValueError("bad fault spec %r (want VERBS[/RESOURCES[/NAME]][@PATCHTYPE]=P:CODES[#N])" % spec)
         verbs = set()
         for v in m.group(1).split(","):
             if flavor == "kube":
@@ -105,18 +109,27 @@ class Rule:
                 verbs.add(v)
         self.verbs = verbs
         self.resources = set(m.group(2).split(",")) if m.group(2) else None
-        self.p = float(m.group(3))
+        self.name = m.group(3)
+        self.patch_type = m.group(4)
+        self.left = int(m.group(7)) if m.group(7) is not None else None  # injections left
+        self.p = float(m.group(5))
         if not 0 <= self.p <= 1:
             raise ValueError("probability out of range in %r" % spec)
         ok = {"409", "429", "500", "503", "fwd500"} if flavor == "kube" else {"429", "500", "503", "fwd500"}
-        self.codes = m.group(4).split(",")
+        self.codes = m.group(6).split(",")
         for c in self.codes:
             if c not in ok:
                 raise ValueError("unknown fault %r in %r (one of %s)" % (c, spec, ",".join(sorted(ok))))
         self.spec = spec.strip()
 
-    def matches(self, verb, resource):
+    def matches(self, verb, resource, name=None, patch_type=None):
+        if self.left is not None and self.left <= 0:
+            return False
         if self.resources is not None and resource not in self.resources:
+            return False
+        if self.name is not None and name != self.name:
+            return False
+        if self.patch_type is not None and patch_type != self.patch_type:
             return False
         return "all" in self.verbs or verb in self.verbs
 
@@ -160,13 +173,15 @@ class Config:
             self.rules, self.cut_watch, self.control_sig = rules, cut, sig
         log("faults now: %s; cut_watch %s" % ([r.spec for r in rules] or "none", cut or "off"))
 
-    def pick(self, verb, resource):
+    def pick(self, verb, resource, name=None, patch_type=None):
         """The fault to inject for a request, or None."""
         self.reload()
         with self.lock:
             for r in self.rules:
-                if r.matches(verb, resource):
+                if r.matches(verb, resource, name, patch_type):
                     if self.rng.random() < r.p:
+                        if r.left is not None:
+                            r.left -= 1
                         return self.rng.choice(r.codes)
                     return None
         return None
@@ -299,6 +314,19 @@ class Upstream:
 
 
 # ---- the proxy --------------------------------------------------------------------------
+
+PATCH_TYPES = {"application/merge-patch+json": "merge", "application/strategic-merge-patch+json": "strategic",
+               "application/json-patch+json": "json", "application/apply-patch+yaml": "apply"}
+
+
+def kube_name(path):
+    """The object name of a request path (also for a subresource), or None."""
+    parts = [p for p in path.split("/") if p]
+    rest = parts[2:] if parts[:1] == ["api"] else parts[3:] if parts[:1] == ["apis"] else []
+    if rest[:1] == ["namespaces"] and len(rest) >= 3:
+        rest = rest[2:]
+    return rest[1] if len(rest) >= 2 else None
+
 
 def kube_verb(method, path, query):
     """(verb, resource) of a request: ("list", "secrets"), ("create", "events"), ..."""
@@ -464,7 +492,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._send(400, json.dumps({"message": str(e)}).encode())
             self.close_connection = True
             return
-        fault = srv.config.pick(verb, resource)
+        if srv.flavor == "kube":
+            ptype = PATCH_TYPES.get((self.headers.get("Content-Type", "") or "").split(";")[0].strip())
+            fault = srv.config.pick(verb, resource, kube_name(u.path), ptype if verb == "patch" else None)
+        else:
+            fault = srv.config.pick(verb, resource)
         if fault and verb == "watch" and fault == "fwd500":
             fault = "500"  # a watch has no "succeeded but reported failed"
         if fault and fault != "fwd500":

@@ -22,6 +22,8 @@
 #         every ~4 s; meanwhile a Cluster and 10 Users are created and a password is
 #         rotated; then the faults stop: a cut watch resumes at once (no backoff), every
 #         Milvus user was created once, no password changed that was not rotated;
+#      d. the status record of a rotation refused once, then a pass stopped early by a
+#         Cluster that is not Ready: the handled request stays, no second rotation;
 #   4. the admission webhook (failurePolicy Fail, clientConfig.url on loopback) stopped:
 #      applying a Cluster fails closed with a clear error; started again: the same apply
 #      succeeds and the Cluster converges.
@@ -393,6 +395,38 @@ for line in sys.stdin:
 print("watches resumed after a cut: %d; failed watch starts: %d (longest backoff %d ms); "
       "longest reconcile retry %d ms" % (ended, failed, worst_watch, worst_retry))
 sys.exit(0 if ended > 0 and worst_watch <= 8000 else 1)' || fail "watches cut by kproxy did not resume at once"
+
+# 3d. a rotation whose record in the status was refused once, then a pass that stops early
+# (the Cluster not Ready): the status is applied server-side, and a field the operator's
+# apply owns alone and leaves out is removed. The refused record (a merge patch) leaves
+# the handled request to the apply of that pass; a later apply that left it out (the
+# early stop) would erase it and the User would be rotated again for the same request.
+phase "3d: a recorded rotation kept through a stopped pass"
+m=$(mark)
+pw_a4=$(sec a4-credentials password)
+inj=$(kstat 'injected_by_verb.get("patch users 500", 0)')
+faults "patch/users/a4@merge=1:500#1"
+kubectl annotate user a4 -n "$ns" vecward.io/rotate-password=d1 >/dev/null
+wait_for 60 "a4 rotation d1" rotated a4 d1
+wait_for 60 "User a4 Ready after rotation d1" user_ready a4
+expect_eq "$(kstat 'injected_by_verb.get("patch users 500", 0)')" "$((inj + 1))" "the refused record of a4's rotation"
+pw_d1=$(sec a4-credentials password)
+[ "$pw_d1" != "$pw_a4" ] || fail "a4's rotation kept the password"
+# Cluster prod's passes fail (its CA cannot be read): it is not Ready, and a4's next
+# resync stops before its Milvus user
+faults "get/secrets/prod-ca=1:503"
+not_ready() { ! is_true "$1" Ready; }
+ready_reason() { test "$(cond "$1" Ready reason)" = "$2"; }
+wait_for 60 "Cluster prod not Ready while its CA cannot be read" not_ready cluster/prod
+wait_for 60 "User a4 waits for its Cluster" ready_reason user/a4 ClusterNotReady
+expect_eq "$(kubectl get user a4 -n "$ns" -o jsonpath='{.status.passwordRotationRequest}')" d1 \
+	"a4's handled request after a pass that stopped early"
+faults
+wait_for 60 "Cluster prod Ready again" is_true cluster/prod Ready
+wait_for 60 "User a4 Ready again" user_ready a4
+sleep 4 # a resync (3 s) later
+expect_eq "$(audits "$m" PasswordRotated a4)" 1 "a4 rotated once for d1"
+expect_eq "$(sec a4-credentials password | sha256sum)" "$(printf %s "$pw_d1" | sha256sum)" "a4's password after the Cluster came back"
 
 # ---- 4. the admission webhook stopped and started again -----------------------------------
 phase "4: webhook down"
