@@ -213,6 +213,17 @@ def render_crd(crd, out):
                            f"{c.get('priority', 0)} | {text(c.get('description', ''))} |")
             out.append("")
 
+        sel = ver.get("selectableFields") or []
+        if sel:
+            fields = [f["jsonPath"].lstrip(".") for f in sel]
+            out.append(f"### {kind}: field selectors")
+            out.append("")
+            out.append("Besides `metadata.name` and `metadata.namespace`, these fields select with "
+                       "`kubectl get --field-selector` (Kubernetes 1.31 and later): "
+                       + ", ".join(code(f) for f in fields) + "; e.g. "
+                       f"`kubectl get {names['plural']} --field-selector {fields[0]}=prod`.")
+            out.append("")
+
         props = schema.get("properties", {})
         top_rules = []
         for r in schema.get("x-kubernetes-validations", []) or []:

@@ -88,8 +88,8 @@ static int get(void *ctx, enum wh_kind k, const char *ns, const char *name, yajl
 	return WH_LOOKUP_FOUND;
 }
 
-static int list(void *ctx, enum wh_kind k, const char *ns, wh_item_fn fn, void *arg, char *err,
-		size_t errlen)
+static int list(void *ctx, enum wh_kind k, const char *ns, const char *const *any_of,
+		wh_item_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct wh_cache_lookup *cl = ctx;
 
@@ -97,7 +97,7 @@ static int list(void *ctx, enum wh_kind k, const char *ns, wh_item_fn fn, void *
 		snprintf(err, errlen, "no lookup available");
 		return WH_LOOKUP_ERROR;
 	}
-	return cl->next.list(cl->next.ctx, k, ns, fn, arg, err, errlen);
+	return cl->next.list(cl->next.ctx, k, ns, any_of, fn, arg, err, errlen);
 }
 
 void wh_cache_lookup_bind(struct wh_cache_lookup *cl, struct wh_lookup *lk)

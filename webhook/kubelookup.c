@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "util.h"
 
 #define MIN_CALL_MS 50
@@ -108,19 +109,55 @@ static int each(yajl_val item, void *arg)
 	return KUBE_ITEM_KEEP;
 }
 
-static int list(void *ctx, enum wh_kind k, const char *ns, wh_item_fn fn, void *arg, char *err,
-		size_t errlen)
+/* One LIST per field selector of any_of (each small where the CRD makes the
+ * fields selectable), else one LIST of everything. */
+static int list(void *ctx, enum wh_kind k, const char *ns, const char *const *any_of,
+		wh_item_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct wh_kube_lookup *kl = ctx;
 	const struct kube_kind *kind = kind_of(k);
 	struct buf path = BUF_INIT(4096);
 	struct list_ctx l = { fn, arg, 0 };
 	struct kube_error ke;
-	int rc = WH_LOOKUP_ERROR;
+	int rc = WH_LOOKUP_ERROR, *no_fs = NULL;
 
 	if (!kind || kube_path(&path, kind, ns, NULL, NULL)) {
 		snprintf(err, errlen, "cannot build the list path");
 		goto out;
+	}
+	if ((size_t)k < sizeof(kl->no_field_selectors) / sizeof(kl->no_field_selectors[0]))
+		no_fs = &kl->no_field_selectors[k];
+	if (any_of && any_of[0] && no_fs && !*no_fs) {
+		size_t base = path.len;
+		for (size_t i = 0; any_of[i] && !l.stopped; i++) {
+			path.len = base;
+			if (buf_adds(&path, "?fieldSelector=") || buf_add_urlenc(&path, any_of[i])) {
+				snprintf(err, errlen, "field selector too long");
+				goto out;
+			}
+			if (arm(kl, err, errlen))
+				goto out;
+			if (kube_list(kl->kc, path.ptr, NULL, 250, each, &l, NULL, &ke) == 0)
+				continue;
+			if (ke.code == 400 && i == 0) {
+				/* "field label not supported": list everything (fn filters) */
+				char eb[300];
+				*no_fs = 1;
+				log_warnx("lookup", "field selectors refused for %s (%s): listing all of "
+					  "them from now on; install the CRDs of this release "
+					  "(selectableFields, Kubernetes 1.31+)",
+					  kind->plural, kube_strerror(&ke, eb, sizeof(eb)));
+				break;
+			}
+			kube_strerror(&ke, err, errlen);
+			goto out;
+		}
+		if (!*no_fs) {
+			rc = WH_LOOKUP_FOUND;
+			goto out;
+		}
+		path.len = base;
+		path.ptr[base] = '\0';
 	}
 	if (arm(kl, err, errlen))
 		goto out;

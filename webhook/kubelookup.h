@@ -23,6 +23,9 @@ struct wh_kube_lookup {
 	long budget_ms;
 	long long deadline_ms;   /* now_ms() clock */
 	unsigned long calls;     /* lookups made since begin */
+	/* the API server refused a field selector for this kind (a CRD without
+	 * selectableFields, a server before 1.31): list everything from then on */
+	int no_field_selectors[8];
 };
 
 /* budget_ms <= 0 means 3000. */

@@ -122,17 +122,53 @@ static int get(void *ctx, enum wh_kind k, const char *ns, const char *name, yajl
 	return WH_LOOKUP_NOT_FOUND;
 }
 
-static int list(void *ctx, enum wh_kind k, const char *ns, wh_item_fn fn, void *arg, char *err,
-		size_t errlen)
+/* A field selector as the API server applies it: "a.b=v,c=w", every term an
+ * equality on a dotted path (a missing field is ""). */
+static int field_selector_matches(yajl_val obj, const char *sel)
+{
+	char buf[512], *save = NULL;
+
+	if (snprintf(buf, sizeof(buf), "%s", sel) >= (int)sizeof(buf))
+		return 0;
+	for (char *term = strtok_r(buf, ",", &save); term; term = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(term, '='), *psave = NULL;
+		yajl_val v = obj;
+		const char *have;
+		if (!eq)
+			return 0;
+		*eq = '\0';
+		for (char *part = strtok_r(term, ".", &psave); part && v; part = strtok_r(NULL, ".", &psave))
+			v = json_get(v, part, (char *)NULL);
+		have = json_str(v);
+		if (strcmp(have ? have : "", eq + 1) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+static int selected(yajl_val obj, const char *const *any_of)
+{
+	if (!any_of || !any_of[0])
+		return 1;
+	for (size_t i = 0; any_of[i]; i++)
+		if (field_selector_matches(obj, any_of[i]))
+			return 1;
+	return 0;
+}
+
+static int list(void *ctx, enum wh_kind k, const char *ns, const char *const *any_of,
+		wh_item_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct wh_memlookup *m = ctx;
 
 	m->calls++;
 	if (failing(m, k, err, errlen))
 		return WH_LOOKUP_ERROR;
+	/* as the API server would: only the objects a selector matches (with
+	 * them, a wrong selector in the rules shows in the rules' tests) */
 	for (size_t i = 0; i < m->n; i++)
 		if (m->e[i].kind == k && strcmp(ns_of(k, m->e[i].obj), ns ? ns : "") == 0 &&
-		    fn(m->e[i].obj, arg))
+		    selected(m->e[i].obj, any_of) && fn(m->e[i].obj, arg))
 			break;
 	return WH_LOOKUP_FOUND;
 }

@@ -472,7 +472,8 @@ static int get(struct ev *e, enum wh_kind k, const char *name, yajl_val *out)
 	return WH_LOOKUP_ERROR;
 }
 
-static int list(struct ev *e, enum wh_kind k, wh_item_fn fn, void *arg)
+static int list_any(struct ev *e, enum wh_kind k, const char *const *any_of, wh_item_fn fn,
+		    void *arg)
 {
 	char err[256] = "";
 	int rc;
@@ -483,11 +484,16 @@ static int list(struct ev *e, enum wh_kind k, wh_item_fn fn, void *arg)
 		undecided(e, k, "*", "no lookup available");
 		return WH_LOOKUP_ERROR;
 	}
-	rc = e->lk->list(e->lk->ctx, k, e->ns, fn, arg, err, sizeof(err));
+	rc = e->lk->list(e->lk->ctx, k, e->ns, any_of, fn, arg, err, sizeof(err));
 	if (rc == WH_LOOKUP_FOUND)
 		return rc;
 	undecided(e, k, "*", err);
 	return WH_LOOKUP_ERROR;
+}
+
+static int list(struct ev *e, enum wh_kind k, wh_item_fn fn, void *arg)
+{
+	return list_any(e, k, NULL, fn, arg);
 }
 
 /* 1 when the namespace opted in to insecure development use, 0 when not, -1
@@ -1070,8 +1076,22 @@ static void user_rules(struct ev *e, yajl_val obj, yajl_val old)
 	if (cname) {
 		user_cluster(e, spec, cname);
 		if (uname && wh_valid_username(uname) && !e->undecided) {
+			/* the Users of this Cluster with this username, named or by
+			 * default (their name): two small LISTs where the CRD makes
+			 * the fields selectable (crds/vecward.io_users.yaml), not all
+			 * the namespace's Users. A name with a character a selector
+			 * would need escaped (refused elsewhere) lists them all. */
+			char by_field[400], by_name[400];
+			const char *any_of[] = { by_field, by_name, NULL };
+			int plain = !strpbrk(cname, ",=!\\ ") && !strpbrk(uname, ",=!\\ ");
 			struct dup_scan d = { e, obj, cname, uname, "" };
-			if (list(e, WH_KIND_USER, dup_user, &d) == WH_LOOKUP_FOUND && d.other[0])
+			snprintf(by_field, sizeof(by_field), "spec.clusterRef.name=%s,spec.username=%s", cname,
+				 uname);
+			snprintf(by_name, sizeof(by_name), "spec.clusterRef.name=%s,metadata.name=%s", cname,
+				 uname);
+			if (list_any(e, WH_KIND_USER, plain ? any_of : NULL, dup_user, &d) ==
+				    WH_LOOKUP_FOUND &&
+			    d.other[0])
 				deny(e, "VW024",
 				     "spec.username %.32s is already used by User %.64s of Cluster "
 				     "%.64s; Milvus user names are unique per cluster: choose another "

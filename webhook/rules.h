@@ -90,10 +90,14 @@ struct wh_lookup {
 	 * line, never a secret). */
 	int (*get)(void *ctx, enum wh_kind kind, const char *ns, const char *name, yajl_val *out,
 		   char *err, size_t errlen);
-	/* Every object of kind in ns: WH_LOOKUP_FOUND (even when there are none)
-	 * or WH_LOOKUP_ERROR. */
-	int (*list)(void *ctx, enum wh_kind kind, const char *ns, wh_item_fn fn, void *arg,
-		    char *err, size_t errlen);
+	/* Every object of kind in ns, fn called for each until it returns
+	 * nonzero: WH_LOOKUP_FOUND (even when there are none) or
+	 * WH_LOOKUP_ERROR. any_of (NULL-terminated, or NULL) is a hint: field
+	 * selectors ("spec.username=alice,spec.clusterRef.name=prod") of which
+	 * the objects fn looks for match one; a lookup may pass only those, or
+	 * more (fn checks every object it gets). */
+	int (*list)(void *ctx, enum wh_kind kind, const char *ns, const char *const *any_of,
+		    wh_item_fn fn, void *arg, char *err, size_t errlen);
 };
 
 struct wh_input {

@@ -362,7 +362,8 @@ int kube_list(struct kube_client *c, const char *path, const char *label_selecto
 		const char *next, *prv;
 		int r;
 
-		r = buf_printf(&q, "%s?limit=%ld", path, limit);
+		/* path may carry a query of its own (e.g. ?fieldSelector=...) */
+		r = buf_printf(&q, "%s%climit=%ld", path, strchr(path, '?') ? '&' : '?', limit);
 		if (!r && label_selector && *label_selector)
 			r = buf_adds(&q, "&labelSelector=") || buf_add_urlenc(&q, label_selector);
 		if (!r && cont)

@@ -88,7 +88,8 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 /* GET one object by path. */
 int kube_get(struct kube_client *c, const char *path, yajl_val *out, struct kube_error *err);
 
-/* Paged LIST of a collection path: calls item_cb for every item, page by page
+/* Paged LIST of a collection path (which may end in a query of its own, e.g.
+ * "?fieldSelector=..."): calls item_cb for every item, page by page
  * (limit per page). The callback borrows the item; it may keep it by returning
  * KUBE_ITEM_TAKEN (the client then will not free it). A callback returning
  * KUBE_ITEM_STOP ends the listing with an error (err->message says so).

@@ -171,6 +171,12 @@ reject "$ns" "duplicate username" \
 	"VW024: spec.username app_reader is already used by User app-reader of Cluster prod" \
 	<<<"$(user app-reader-2 '  clusterRef: {name: prod}
   username: app_reader')"
+reject "$ns" "duplicate of a defaulted username" \
+	"VW024: spec.username reader1 is already used by User reader1 of Cluster prod" \
+	<<<"$(user reader1-again '  clusterRef: {name: prod}
+  username: reader1')"
+# the duplicate checks listed by field selector (the CRD's selectableFields), not all Users
+if grep -q 'field selectors refused' "$log"; then fail "the API server refused the webhook's field selectors: $(grep 'field selectors refused' "$log")"; fi
 admit "$ns" "granting admin" "VW027: spec.roles grants admin" <<<"$(user ops '  clusterRef: {name: prod}
   roles: [admin]')"
 reject "$ns" "the same KMS key twice" "VW032: EncryptionKey prod-key already uses aws-kms key" \

@@ -209,7 +209,7 @@ static void test_uncached_kinds_and_list_go_live(void **state)
 	assert_int_equal(fx->cl.stats.uncached, 2);
 	/* list() is the fallback's */
 	fx->ek.synced = 1;
-	assert_int_equal(fx->lk.list(fx->lk.ctx, WH_KIND_ENCRYPTIONKEY, "app", NULL, NULL, err,
+	assert_int_equal(fx->lk.list(fx->lk.ctx, WH_KIND_ENCRYPTIONKEY, "app", NULL, NULL, NULL, err,
 				     sizeof(err)),
 			 WH_LOOKUP_FOUND);
 	assert_int_equal(wh_memlookup_calls(fx->mem), 3);

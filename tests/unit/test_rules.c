@@ -798,6 +798,13 @@ static void test_vw024_duplicate_username(void **state)
 			     "{'name':'prod'}}}");
 	assert_string_equal(us(t, "{'clusterRef':{'name':'prod'},'username':'bob'}")->denials[0].id,
 			    "VW024");
+	/* named carol, Milvus user dave: dave is taken, carol is not (the lookup is
+	 * asked for the two field selectors, as the API server would answer them) */
+	add(t, WH_KIND_USER, "{'metadata':{'name':'carol','namespace':'ns1'},'spec':{'clusterRef':"
+			     "{'name':'prod'},'username':'dave'}}");
+	assert_string_equal(us(t, "{'clusterRef':{'name':'prod'},'username':'dave'}")->denials[0].id,
+			    "VW024");
+	clean(us(t, "{'clusterRef':{'name':'prod'},'username':'carol'}"));
 	/* reconcile: the older of two duplicates is fine, the newer one is not */
 	clean(ev_ns(t, "ns1", WH_KIND_USER, WH_OP_RECONCILE,
 		    "{'metadata':{'name':'first','namespace':'ns1','creationTimestamp':"
