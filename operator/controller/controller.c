@@ -254,6 +254,7 @@ static void process(struct controller *ctl, struct kube_client *kc, const char *
 	else
 		snprintf(ikey, sizeof(ikey), "%s", name);
 	obj = informer_get(k->inf, ikey);
+	kube_client_take_retry_after(kc); /* what this reconcile is told, only */
 	r = k->fn(ctl, kc, ns, name, obj, &requeue, k->ctx);
 	yajl_tree_free(obj);
 	pthread_mutex_lock(&ctl->stat_lock);
@@ -268,8 +269,14 @@ static void process(struct controller *ctl, struct kube_client *kc, const char *
 		wq_add_after(ctl->q, qkey, requeue > 0 ? requeue : 1000);
 		break;
 	case RECONCILE_RETRY: {
-		long d = wq_add_rate_limited(ctl->q, qkey);
-		log_debug(qkey, "retrying in %ld ms", d);
+		/* the API server's Retry-After (429 from API Priority and Fairness)
+		 * is a floor under the backoff, as client-go keeps it */
+		long ra = kube_client_take_retry_after(kc);
+		long d = wq_add_rate_limited_min(ctl->q, qkey, ra * 1000);
+		if (ra)
+			log_debug(qkey, "retrying in %ld ms (Retry-After: %ld)", d, ra);
+		else
+			log_debug(qkey, "retrying in %ld ms", d);
 		break;
 	}
 	}

@@ -252,6 +252,11 @@ void wq_add_after(struct workqueue *q, const char *key, long delay_ms)
 
 long wq_add_rate_limited(struct workqueue *q, const char *key)
 {
+	return wq_add_rate_limited_min(q, key, 0);
+}
+
+long wq_add_rate_limited_min(struct workqueue *q, const char *key, long min_ms)
+{
 	struct item *it;
 	long delay = 0;
 
@@ -273,6 +278,11 @@ long wq_add_rate_limited(struct workqueue *q, const char *key)
 				delay = q->max_ms;
 			if (it->failures < 64)
 				it->failures++;
+			it->retry_at_ms = now + delay;
+		}
+		if (delay < min_ms) {
+			/* the server said when: not sooner (and not later) */
+			delay = min_ms;
 			it->retry_at_ms = now + delay;
 		}
 		delay_locked(q, it, delay);

@@ -36,6 +36,8 @@ void wq_add_after(struct workqueue *q, const char *key, long delay_ms);
 /* Re-add after the key's next backoff (or, before the pending retry is due,
  * at that retry); returns the delay used (ms). */
 long wq_add_rate_limited(struct workqueue *q, const char *key);
+/* The same, but not sooner than min_ms (the server's Retry-After). */
+long wq_add_rate_limited_min(struct workqueue *q, const char *key, long min_ms);
 void wq_forget(struct workqueue *q, const char *key);
 int wq_failures(struct workqueue *q, const char *key);
 

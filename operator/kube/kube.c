@@ -37,7 +37,18 @@ struct kube_client {
 	struct buf token; /* current bearer token (secret) */
 	struct buf auth;  /* "Authorization: Bearer ..." (secret) */
 	long timeout_ms;  /* 0: KUBE_CONNECT_TIMEOUT_S / KUBE_REQUEST_TIMEOUT_S */
+	long retry_after_s; /* longest Retry-After since kube_client_take_retry_after */
 };
+
+#define KUBE_MAX_RETRY_AFTER_S 600
+
+long kube_client_take_retry_after(struct kube_client *c)
+{
+	long s = c->retry_after_s;
+
+	c->retry_after_s = 0;
+	return s;
+}
 
 int kube_api_version(const struct kube_kind *k, char *out, size_t outlen)
 {
@@ -319,7 +330,14 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 	}
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &http);
 	if (http < 200 || http > 299) {
+		curl_off_t ra = 0;
 		kube_error_from_body(http, sink.b.ptr, sink.b.len, err);
+		/* Retry-After (seconds or an HTTP date, parsed by libcurl) */
+		if (curl_easy_getinfo(c->curl, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0) {
+			err->retry_after_s = ra > KUBE_MAX_RETRY_AFTER_S ? KUBE_MAX_RETRY_AFTER_S : (long)ra;
+			if (err->retry_after_s > c->retry_after_s)
+				c->retry_after_s = err->retry_after_s;
+		}
 		goto out;
 	}
 	if (out) {

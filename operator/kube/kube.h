@@ -33,6 +33,7 @@ struct kube_error {
 	long code;         /* Status.code when the body was a Status */
 	char reason[64];   /* Status.reason ("NotFound", "Conflict", "Expired", ...) */
 	char message[512]; /* Status.message or the transport error */
+	long retry_after_s; /* the answer's Retry-After (seconds, at most 600), or 0 */
 };
 
 /* A resource type: group "" is the core group (/api/v1). */
@@ -64,6 +65,9 @@ void kube_client_free(struct kube_client *c);
  * 0 restores the defaults (10s to connect, 30s in all). Watches keep their
  * own limit. For callers on a deadline, such as the admission webhook. */
 void kube_client_set_timeout(struct kube_client *c, long timeout_ms);
+/* The longest Retry-After (seconds) an error answer carried since the last
+ * call (429 from API Priority and Fairness, 503 ...), then 0 until the next. */
+long kube_client_take_retry_after(struct kube_client *c);
 /* Counters of requests made by this client, by verb (for benchmarks/tests). */
 struct kube_stats {
 	unsigned long get, list, watch, apply, create, update, patch, del;

@@ -116,6 +116,32 @@ static void test_early_failure_keeps_the_retry(void **state)
 	wq_free(q);
 }
 
+/* The server's Retry-After is a floor under the backoff, not a failure more:
+ * the next backoff doubles from where it was. */
+static void test_retry_after_is_a_floor(void **state)
+{
+	struct workqueue *q = wq_new(100, 100000);
+	char *k;
+
+	assert_int_equal(wq_add_rate_limited_min(q, "x", 1000), 1000);
+	assert_int_equal(wq_failures(q, "x"), 1);
+	assert_int_equal(wq_len(q), 0); /* not ready before its second */
+	k = get(q);
+	assert_string_equal(k, "x");
+	/* a longer backoff than the floor stays */
+	assert_int_equal(wq_add_rate_limited_min(q, "x", 5), 200);
+	wq_done(q, k);
+	free(k);
+	/* an event before the retry: the floor of a failure then holds too */
+	wq_add(q, "x");
+	k = get(q);
+	assert_true(wq_add_rate_limited_min(q, "x", 3000) == 3000);
+	assert_int_equal(wq_failures(q, "x"), 2);
+	wq_done(q, k);
+	free(k);
+	wq_free(q);
+}
+
 static void test_add_after_waits(void **state)
 {
 	struct workqueue *q = wq_new(5, 1000);
@@ -356,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_added_while_processing_is_requeued_once),
 		cmocka_unit_test(test_backoff_doubles_and_caps),
 		cmocka_unit_test(test_early_failure_keeps_the_retry),
+		cmocka_unit_test(test_retry_after_is_a_floor),
 		cmocka_unit_test(test_add_after_waits),
 		cmocka_unit_test(test_shutdown_wakes_workers),
 		cmocka_unit_test(test_heap_orders_many_keys),
