@@ -139,7 +139,7 @@ static int list(void *ctx, enum wh_kind k, const char *ns, const char *const *an
 				goto out;
 			if (kube_list(kl->kc, path.ptr, NULL, 250, each, &l, NULL, &ke) == 0)
 				continue;
-			if (ke.code == 400 && i == 0) {
+			if ((ke.http == 400 || ke.code == 400) && i == 0) {
 				/* "field label not supported": list everything (fn filters) */
 				char eb[300];
 				*no_fs = 1;

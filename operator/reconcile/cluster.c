@@ -695,7 +695,7 @@ static int write_status(struct kube_client *kc, struct pass *p)
 		if (p->bundle_digest[0])
 			jkv(g, "trustBundleSHA256", p->bundle_digest);
 		jc(g);
-	} else if (json_get(p->obj, "status", "certificate", NULL)) {
+	} else if (v->tls_mode != TLS_DISABLED && json_get(p->obj, "status", "certificate", NULL)) {
 		/* a pass that stopped before the certificates says them as before:
 		 * left out of the apply they would be removed, and Users would take
 		 * the missing digest for a changed CA */
