@@ -731,9 +731,12 @@ static int write_status(struct kube_client *kc, struct pass *p)
 			for (size_t i = 0; i < p->rbac.nmanaged; i++)
 				js(g, p->rbac.managed[i]);
 		} else {
-			yajl_val m = json_get(prev, "managedRoles", NULL);
-			for (size_t i = 0; i < json_array_len(m); i++)
-				js(g, json_str(json_array_at(m, i)));
+			char noted[RBAC_MAX_ROLES * 256];
+			const char *names[RBAC_MAX_ROLES];
+			size_t n = rbac_managed_on_record(p->obj, noted, sizeof(noted), names,
+							  RBAC_MAX_ROLES);
+			for (size_t i = 0; i < n; i++)
+				js(g, names[i]);
 		}
 		jac(g);
 		jka(g, "databases");

@@ -85,6 +85,41 @@ static void fingerprint(yajl_val cluster, const char *const *managed, size_t n,
 	free(roles);
 }
 
+/* What this process last put (or is about to put) on record as managedRoles,
+ * in memory: "name\nname\n..." under rbac-managed/<uid>. */
+static void note_managed(yajl_val cluster, const char *const *names, size_t n)
+{
+	const char *uid = json_get_str(cluster, "metadata", "uid", NULL);
+	struct buf v = BUF_INIT(RBAC_MAX_ROLES * 256);
+	char key[300];
+
+	if (!uid)
+		return;
+	snprintf(key, sizeof(key), "rbac-managed/%s", uid);
+	for (size_t i = 0; i < n; i++)
+		if (buf_adds(&v, names[i]) || buf_addc(&v, '\n'))
+			break;
+	sync_note_set(key, v.ptr ? v.ptr : "");
+	buf_free(&v);
+}
+
+size_t rbac_managed_on_record(yajl_val cluster, char *buf, size_t len, const char **names,
+			      size_t max)
+{
+	yajl_val prev = json_get(cluster, "status", "rbac", "managedRoles", NULL);
+	const char *uid = json_get_str(cluster, "metadata", "uid", NULL);
+	char key[300], *save = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < json_array_len(prev); i++)
+		add(names, &n, max, json_str(json_array_at(prev, i)));
+	snprintf(key, sizeof(key), "rbac-managed/%s", uid ? uid : "");
+	if (uid && len && sync_note_get(key, buf, len))
+		for (char *s = strtok_r(buf, "\n", &save); s; s = strtok_r(NULL, "\n", &save))
+			add(names, &n, max, s);
+	return n;
+}
+
 /* status.rbac.managedRoles := names, before Milvus hears of a new role */
 static int record_managed(struct kube_client *kc, yajl_val cluster, const char *const *names,
 			  size_t n)
@@ -290,6 +325,7 @@ int rbac_sync(struct kube_client *kc, yajl_val cluster, long milvus_resync_ms,
 	/* record first, then create */
 	for (size_t i = 0; i < nd; i++)
 		if (!has(was, nwas, declared[i])) {
+			note_managed(cluster, both, nboth); /* may be done though refused */
 			if (record_managed(kc, cluster, both, nboth)) {
 				say(o, "APIError", "cannot record the managed roles in the Cluster status");
 				goto out;
@@ -343,6 +379,7 @@ out:
 		for (size_t i = 0; i < nboth; i++)
 			o->managed[o->nmanaged++] = both[i];
 	}
+	note_managed(cluster, o->managed, o->nmanaged);
 	mv_names_free(&have);
 	if (opened)
 		mconn_close(&mc);

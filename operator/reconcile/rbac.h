@@ -39,4 +39,12 @@ struct rbac_outcome {
 int rbac_sync(struct kube_client *kc, yajl_val cluster, long milvus_resync_ms,
 	      struct rbac_outcome *out);
 
+/* For a status written by a pass that did not sync the roles: the roles to keep
+ * on record as vecward's, the copy's status.rbac.managedRoles together with
+ * what this process last recorded (the copy may not show that yet; leaving a
+ * role off the record would leave it in Milvus when it is undeclared later).
+ * names borrow from the Cluster tree and from buf. Returns the count. */
+size_t rbac_managed_on_record(yajl_val cluster, char *buf, size_t len, const char **names,
+			      size_t max);
+
 #endif
