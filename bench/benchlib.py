@@ -489,8 +489,8 @@ def frag_footprint(raw):
             rows.append(row("webhook, User review with %d Users in the namespace" % m["users"],
                             round(1000 * m["seconds"] / m["reviews"], 1), "ms", None,
                             "per review, %d reviews; the webhook's apiserver requests: %s (VW024, one "
-                            "username per Cluster, pages through every User of the namespace); RSS %.1f MB "
-                            "after, VmHWM %.1f MB"
+                            "username per Cluster: two LISTs by field selector, by username and by name); "
+                            "RSS %.1f MB after, VmHWM %.1f MB"
                             % (m["reviews"], top_text(m["audit"]["by_verb_resource"]),
                                m["after"]["rss_kb"] / 1024, m["after"]["hwm_kb"] / 1024)))
     return rows

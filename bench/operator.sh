@@ -249,7 +249,8 @@ if has footprint; then
 	kubectl create -f "$wd/cluster.json" >/dev/null
 	"${BL[@]}" reviews --port "$wport" --ca "$BENCH_CP/pki/ca.crt" --ns bench-wh --count 2000 >"$wd/load.json"
 	"${BL[@]}" snap --pid "$WPID" --out "$wd/after.json"
-	# and a few in the footprint's namespace, with all its Users (VW024 lists them)
+	# and a few in the footprint's namespace, with all its Users (VW024 looks for the
+	# username among them)
 	off=$(audit_offset)
 	t0=$(now)
 	"${BL[@]}" reviews --port "$wport" --ca "$BENCH_CP/pki/ca.crt" --ns "$ns" --count 10 >"$wd/many.json"

@@ -223,6 +223,7 @@ int main(int argc, char **argv)
 		log_errorx(NULL, "cannot set up the controllers (out of memory)");
 		goto out;
 	}
+	controller_stats_extra(ctl, "clusterCredentialLoads", mconn_loads);
 	/* A User's reconcile does not act on its own status (it reads it only
 	 * as a record of what it did), so its status writes need no second pass.
 	 * Not the Cluster's: its pass wakes the Users when its own status turns

@@ -33,9 +33,17 @@ struct controller {
 	unsigned long reconciles;
 	unsigned long skipped; /* status-only updates not enqueued */
 	/* what the last "stats" line said, and when (controller_log_stats) */
-	unsigned long long logged[4];
+	unsigned long long logged[5];
 	long long logged_at;
+	const char *extra_name;
+	unsigned long long (*extra_fn)(void);
 };
+
+void controller_stats_extra(struct controller *ctl, const char *name, unsigned long long (*fn)(void))
+{
+	ctl->extra_name = name;
+	ctl->extra_fn = fn;
+}
 
 /* Deep equality of two JSON trees (numbers by their text, objects whatever
  * the order of their keys). Depth is bounded by the parser's cap. */
@@ -367,8 +375,8 @@ unsigned long controller_reconciles(struct controller *ctl)
 
 void controller_log_stats(struct controller *ctl, int force)
 {
-	unsigned long long v[4];
-	char f[4][24];
+	unsigned long long v[5];
+	char f[5][24];
 	long long now = now_ms();
 
 	if (!force && ctl->logged_at && now - ctl->logged_at < 60000)
@@ -379,13 +387,15 @@ void controller_log_stats(struct controller *ctl, int force)
 	pthread_mutex_unlock(&ctl->stat_lock);
 	v[2] = wq_len(ctl->q);
 	v[3] = wq_delayed_len(ctl->q);
+	v[4] = ctl->extra_fn ? ctl->extra_fn() : 0;
 	if (!force && memcmp(v, ctl->logged, sizeof(v)) == 0)
 		return;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		snprintf(f[i], sizeof(f[i]), "%llu", v[i]);
 	{
 		const char *const kv[] = { "reconciles", f[0], "skipped", f[1], "queued", f[2],
-					   "delayed",    f[3], NULL };
+					   "delayed", f[3], ctl->extra_fn ? ctl->extra_name : NULL,
+					   f[4], NULL };
 		log_kv(LOG_INFO, NULL, "stats", kv);
 	}
 	memcpy(ctl->logged, v, sizeof(v));

@@ -64,6 +64,9 @@ unsigned long controller_reconciles(struct controller *ctl);
  * only when a count changed and the last line is 60 s old or more. Call from
  * one thread (the main loop); SIGUSR1 is the operator's way to force one. */
 void controller_log_stats(struct controller *ctl, int force);
+/* One more figure for the "stats" line, read when it is logged (e.g. how often
+ * a Cluster's credentials were loaded): a name and a function. One only. */
+void controller_stats_extra(struct controller *ctl, const char *name, unsigned long long (*fn)(void));
 
 /* 1 when new differs from old in nothing but .status, metadata.resourceVersion
  * and metadata.managedFields (every other field, metadata.generation, labels,

@@ -109,6 +109,13 @@ out:
 		goto out;                                                                          \
 	} while (0)
 
+static unsigned long long loads;
+
+unsigned long long mconn_loads(void)
+{
+	return __atomic_load_n(&loads, __ATOMIC_RELAXED);
+}
+
 int mconn_open(struct kube_client *kc, yajl_val cluster, int flags, struct mconn *c,
 	       char *reason, size_t reasonlen, char *msg, size_t msglen)
 {
@@ -122,6 +129,7 @@ int mconn_open(struct kube_client *kc, yajl_val cluster, int flags, struct mconn
 	int r, rc = -1;
 
 	memset(c, 0, sizeof(*c));
+	__atomic_add_fetch(&loads, 1, __ATOMIC_RELAXED);
 	if (cluster_view_parse(cluster, &v, ebuf, sizeof(ebuf)))
 		FAIL("ClusterInvalid", "Cluster %s: %s", json_get_str(cluster, "metadata", "name", NULL), ebuf);
 	c->mutual = v.tls_mode == TLS_MUTUAL;

@@ -48,6 +48,10 @@ struct mconn {
 int mconn_open(struct kube_client *kc, yajl_val cluster, int flags, struct mconn *c,
 	       char *reason, size_t reasonlen, char *msg, size_t msglen);
 void mconn_close(struct mconn *c);
+/* How many times mconn_open ran in this process: each reads a Cluster's root
+ * password (and its CA key, with MCONN_WANT_CA or on a mutual Cluster). An
+ * idle resync should not (the operator's "stats" log line shows it). */
+unsigned long long mconn_loads(void);
 
 /* ---- without reading a Secret -------------------------------------------------------
  * A converged resync of a User needs no Milvus client: only what the User's

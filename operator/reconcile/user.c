@@ -603,7 +603,21 @@ static int rotation_due(const struct pass *p, const char *old_req)
 	return p->v.rotation_s > 0 && last > 0 && p->now >= last + (time_t)p->v.rotation_s;
 }
 
-/* The client certificate to keep (cur_crt/key) or a new one into out. */
+/* The first certificate of a PEM bundle (the Cluster's current CA: see
+ * pki_bundle_build), malloc'd, or NULL. */
+static char *bundle_first(const char *bundle)
+{
+	static const char end[] = "-----END CERTIFICATE-----";
+	const char *b = bundle ? strstr(bundle, "-----BEGIN CERTIFICATE-----") : NULL;
+	const char *e = b ? strstr(b, end) : NULL;
+
+	return e ? strndup(b, (size_t)(e - b) + sizeof(end) - 1) : NULL;
+}
+
+/* The client certificate to keep (cur_crt/key) or a new one into out. The CA
+ * is mc's (MCONN_WANT_CA), or, from mconn_open_known, only its certificate
+ * (the first of the bundle the Cluster's status vouches for): then a renewal
+ * due returns 1 and issues nothing: open the CA and call again. */
 static int client_cert(struct pass *p, const struct mconn *mc, const char *cur_crt,
 		       const char *cur_key, struct pki_pair *out)
 {
@@ -612,12 +626,20 @@ static int client_cert(struct pass *p, const struct mconn *mc, const char *cur_c
 	struct pki_cert_info info;
 	time_t renewal = 0;
 	enum pki_renew_reason why;
-	char err[300];
+	char err[300], *known_ca = NULL;
+	const char *ca_cert = mc->ca.cert_pem;
 
-	why = pki_renewal_due(cur_crt, mc->ca.cert_pem, &want, p->now, &renewal);
-	if (why == PKI_RENEW_NONE && cur_crt && pki_cert_info(cur_crt, &info, err, sizeof(err)) == 0 &&
-	    strcmp(info.cn, p->v.username) != 0)
-		why = PKI_RENEW_SANS_CHANGED;
+	if (!ca_cert && !(ca_cert = known_ca = bundle_first(mc->bundle)))
+		return 1;
+	why = pki_renewal_due(cur_crt, ca_cert, &want, p->now, &renewal);
+	if (why == PKI_RENEW_NONE && cur_crt && pki_cert_info(cur_crt, &info, err, sizeof(err)) == 0) {
+		if (strcmp(info.cn, p->v.username) != 0)
+			why = PKI_RENEW_SANS_CHANGED;
+		pki_cert_info_free(&info);
+	}
+	free(known_ca);
+	if (why != PKI_RENEW_NONE && !mc->ca.key_pem)
+		return 1; /* to issue, the CA's key is needed */
 	if (why == PKI_RENEW_NONE) {
 		out->cert_pem = strdup(cur_crt);
 		out->key_pem = strdup(cur_key);
@@ -729,13 +751,14 @@ static enum reconcile_result converge(struct kube_client *kc, struct pass *p, co
 	fingerprint(p, byo_pw ? byo_pw : cur_pw, fp);
 	fresh = cur_pw && !rotation_due(p, old_req) && (!byo_pw || str_eq(byo_pw, cur_pw)) &&
 		sync_fresh(key, fp, ur->milvus_resync_ms);
-	if (fresh && !v->client_cert) {
+	if (fresh) {
 		/* an idle resync: Milvus needs no call, so no Milvus client, and what
 		 * the credentials Secret says of the Cluster (uri, ca.crt) is known
 		 * without reading the Cluster's Secrets when the ca.crt it holds is
 		 * the bundle the Cluster's status vouches for. Else (no or another
 		 * digest: a CA rotation, an older operator) the Secrets are read. A
-		 * client certificate needs the CA: read too. */
+		 * client certificate is checked against the CA certificate in that
+		 * bundle; only one due for renewal needs the CA's key (read then). */
 		char *held = cur ? secret_data_str(cur, "ca.crt", PKI_PEM_MAX) : NULL;
 		if (mconn_open_known(p->cluster, held, &mc) == 0)
 			mc_open = 1;
@@ -865,8 +888,26 @@ static enum reconcile_result converge(struct kube_client *kc, struct pass *p, co
 
 kube_side:
 	/* the credentials Secret says what Milvus has */
-	if (v->client_cert && client_cert(p, &mc, cur_crt, cur_key, &cert))
-		goto out;
+	if (v->client_cert) {
+		r = client_cert(p, &mc, cur_crt, cur_key, &cert);
+		if (r == 1) {
+			/* a renewal is due and mc came from mconn_open_known: now
+			 * the Cluster's CA with its key (the uri and bundle are the
+			 * same: the bundle's digest matched the status) */
+			mconn_close(&mc);
+			mc_open = 0;
+			if (mconn_open(kc, p->cluster, MCONN_WANT_CA, &mc, reason, sizeof(reason), msg,
+				       sizeof(msg))) {
+				cond_set(p, C_CREDS, 0, reason, "%s", msg);
+				res = RECONCILE_REQUEUE;
+				goto out;
+			}
+			mc_open = 1;
+			r = client_cert(p, &mc, cur_crt, cur_key, &cert);
+		}
+		if (r)
+			goto out;
+	}
 	{
 		struct user_creds c = { target, mc.uri, mc.bundle, cert.cert_pem, cert.key_pem };
 		char *json = user_render_credentials(v, &c);

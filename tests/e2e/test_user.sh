@@ -186,7 +186,9 @@ done
 
 # ---- 200 Users converge; an idle resync asks Milvus nothing and writes nothing ----------
 for i in $(seq 1 200); do
-	printf 'apiVersion: vecward.io/v1alpha1\nkind: User\nmetadata: {name: bulk%d}\nspec: {clusterRef: {name: prod}, roles: [reader]}\n---\n' "$i"
+	tls=
+	[ "$i" -gt 3 ] || tls=', tls: {clientCertificate: true}' # a few with client certificates
+	printf 'apiVersion: vecward.io/v1alpha1\nkind: User\nmetadata: {name: bulk%d}\nspec: {clusterRef: {name: prod}, roles: [reader]%s}\n---\n' "$i" "$tls"
 done >"$work/bulk.yaml"
 kubectl apply -n "$ns" -f "$work/bulk.yaml" >/dev/null
 all_ready() {
@@ -201,9 +203,29 @@ sleep 4 # let the last status writes land
 curl -sS --cacert "$work/ca.crt" --cert "$work/user.crt" --key "$work/user.key" \
 	--connect-to "prod.$ns.svc:8080:127.0.0.1:$port" -X POST "https://prod.$ns.svc:8080/_double/reset_stats" >/dev/null
 writes() { grep -c '"userAgent":"vecward/' "$audit" || true; }
+# how often the operator loaded a Cluster's root password and CA (its "stats" line,
+# logged at once on SIGUSR1)
+loads() {
+	local n0 n
+	n0=$(grep -c '"msg":"stats"' "$log" || true)
+	kill -USR1 "$opid"
+	for _ in $(seq 1 50); do
+		n=$(grep -c '"msg":"stats"' "$log" || true)
+		[ "$n" -gt "$n0" ] && break
+		sleep 0.1
+	done
+	grep '"msg":"stats"' "$log" | tail -n 1 | sed -n 's/.*"clusterCredentialLoads":"\([0-9]*\)".*/\1/p'
+}
 w0=$(writes)
+l0=$(loads)
 sleep 10 # three resyncs at --resync 3
 w1=$(writes)
+l1=$(loads)
+[ -n "$l0" ] || fail "no clusterCredentialLoads in the operator's stats line"
+[ -n "$(sec bulk1-credentials tls.crt)" ] || fail "bulk1 has no client certificate"
+# 200 Users, 3 with a client certificate: their resyncs need neither the root password
+# nor the CA key, nor do the Cluster's (Milvus is not asked)
+expect_eq "$((l1 - l0))" 0 "Cluster credentials loaded during three idle resyncs"
 stats=$(curl -sS --cacert "$work/ca.crt" --cert "$work/user.crt" --key "$work/user.key" \
 	--connect-to "prod.$ns.svc:8080:127.0.0.1:$port" "https://prod.$ns.svc:8080/_double/stats")
 expect_contains "$stats" '"requests":0' "Milvus requests during idle resyncs"
