@@ -15,6 +15,7 @@ of moto_server (the KMS of tests/e2e/moto.sh); faults are answered the way AWS d
 same --listen port to bring it back (moto keeps its keys).
 
 Faults, for a fraction P of the requests of some verbs, answered by the proxy itself:
+  400   BadRequest (e.g. a field selector the server does not support)  [kube]
   409   Conflict (metav1.Status, reason Conflict)        [kube]
   429   TooManyRequests, Retry-After: 1                   [kube, aws: ThrottlingException]
   500   InternalError                                     [kube, aws: KMSInternalException]
@@ -23,13 +24,14 @@ Faults, for a fraction P of the requests of some verbs, answered by the proxy it
           the client is told it failed (what was written is recorded in the statistics
           as reported_failed: resource, namespace, name and, per data key, the sha256
           of the stored (base64) value; never a value itself)
-A fault spec is VERBS[/RESOURCES[/NAME]][@PATCHTYPE]=P:CODES[#N], e.g.
+A fault spec is VERBS[/RESOURCES[/NAME]][@PATCHTYPE][?PARAM]=P:CODES[#N], e.g.
 "write=0.3:409,429,500,503,fwd500", "get,list=0.1:429,500,503", "create/secrets=1:fwd500",
 "get/secrets/prod-ca=1:503" or "patch/users/a4@merge=1:500#1". Verbs (kube): get list
 watch create update patch delete, with the groups write (create update patch delete),
 read (get list) and all; resources are plural names (secrets, users, ...), any by
 default; NAME an object's name (its subresources too); PATCHTYPE merge, strategic, json
-or apply (the Content-Type of a PATCH); #N: at most N injections, then the spec matches
+or apply (the Content-Type of a PATCH); ?PARAM: only requests whose query has PARAM
+(e.g. "list/users?fieldSelector=1:400"); #N: at most N injections, then the spec matches
 nothing. AWS verbs are the X-Amz-Target operations (DescribeKey, GenerateDataKey,
 Encrypt, Decrypt) or all. The first spec that matches a request decides.
 
@@ -89,9 +91,10 @@ def log(msg):
 class Rule:
     def __init__(self, spec, flavor):
         m = re.fullmatch(r"\s*([A-Za-z,]+)(?:/([a-z0-9.,-]+)(?:/([a-z0-9.-]+))?)?(?:@(merge|strategic|json|apply))?"
-                         r"\s*=\s*([0-9.]+)\s*:\s*([A-Za-z0-9,]+)(?:#([0-9]+))?\s*", spec)
+                         r"(?:\?([A-Za-z]+))?\s*=\s*([0-9.]+)\s*:\s*([A-Za-z0-9,]+)(?:#([0-9]+))?\s*", spec)
         if not m:
-            raise ValueError("bad fault spec %r (want VERBS[/RESOURCES[/NAME]][@PATCHTYPE]=P:CODES[#N])" % spec)
+            raise ValueError("bad fault spec %r (want VERBS[/RESOURCES[/NAME]][@PATCHTYPE][?PARAM]=P:CODES[#N])"
+                             % spec)
         verbs = set()
         for v in m.group(1).split(","):
             if flavor == "kube":
@@ -111,19 +114,22 @@ class Rule:
         self.resources = set(m.group(2).split(",")) if m.group(2) else None
         self.name = m.group(3)
         self.patch_type = m.group(4)
-        self.left = int(m.group(7)) if m.group(7) is not None else None  # injections left
-        self.p = float(m.group(5))
+        self.param = m.group(5)
+        self.left = int(m.group(8)) if m.group(8) is not None else None  # injections left
+        self.p = float(m.group(6))
         if not 0 <= self.p <= 1:
             raise ValueError("probability out of range in %r" % spec)
-        ok = {"409", "429", "500", "503", "fwd500"} if flavor == "kube" else {"429", "500", "503", "fwd500"}
-        self.codes = m.group(6).split(",")
+        ok = {"400", "409", "429", "500", "503", "fwd500"} if flavor == "kube" else {"429", "500", "503", "fwd500"}
+        self.codes = m.group(7).split(",")
         for c in self.codes:
             if c not in ok:
                 raise ValueError("unknown fault %r in %r (one of %s)" % (c, spec, ",".join(sorted(ok))))
         self.spec = spec.strip()
 
-    def matches(self, verb, resource, name=None, patch_type=None):
+    def matches(self, verb, resource, name=None, patch_type=None, params=()):
         if self.left is not None and self.left <= 0:
+            return False
+        if self.param is not None and self.param not in params:
             return False
         if self.resources is not None and resource not in self.resources:
             return False
@@ -173,12 +179,12 @@ class Config:
             self.rules, self.cut_watch, self.control_sig = rules, cut, sig
         log("faults now: %s; cut_watch %s" % ([r.spec for r in rules] or "none", cut or "off"))
 
-    def pick(self, verb, resource, name=None, patch_type=None):
+    def pick(self, verb, resource, name=None, patch_type=None, params=()):
         """The fault to inject for a request, or None."""
         self.reload()
         with self.lock:
             for r in self.rules:
-                if r.matches(verb, resource, name, patch_type):
+                if r.matches(verb, resource, name, patch_type, params):
                     if self.rng.random() < r.p:
                         if r.left is not None:
                             r.left -= 1
@@ -355,6 +361,8 @@ def kube_verb(method, path, query):
 def kube_status(code, verb, path):
     name = path.rstrip("/").rsplit("/", 1)[-1]
     reasons = {
+        400: ("BadRequest", "kproxy: injected bad request (as for a field selector the server does not "
+              "support)"),
         409: ("Conflict", 'Operation cannot be fulfilled on %s: the object has been modified; '
               'please apply your changes to the latest version and try again (kproxy: injected)' % name),
         429: ("TooManyRequests", "too many requests, please try again later (kproxy: injected)"),
@@ -494,7 +502,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if srv.flavor == "kube":
             ptype = PATCH_TYPES.get((self.headers.get("Content-Type", "") or "").split(";")[0].strip())
-            fault = srv.config.pick(verb, resource, kube_name(u.path), ptype if verb == "patch" else None)
+            fault = srv.config.pick(verb, resource, kube_name(u.path), ptype if verb == "patch" else None,
+                                    urllib.parse.parse_qs(u.query))
         else:
             fault = srv.config.pick(verb, resource)
         if fault and verb == "watch" and fault == "fwd500":

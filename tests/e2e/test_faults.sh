@@ -27,7 +27,9 @@
 #         Cluster that is not Ready: the handled request stays, no second rotation;
 #   4. the admission webhook (failurePolicy Fail, clientConfig.url on loopback) stopped:
 #      applying a Cluster fails closed with a clear error; started again: the same apply
-#      succeeds and the Cluster converges.
+#      succeeds and the Cluster converges;
+#   5. the webhook through kproxy, which refuses its field-selected LIST of Users (400,
+#      as a server without selectableFields would): VW024 still finds the duplicate.
 # The KMS faults are in test_faults_kms.sh.
 . "$(dirname "$0")/lib.sh"
 
@@ -443,8 +445,8 @@ expect_eq "$(sec a4-credentials password | sha256sum)" "$(printf %s "$pw_d1" | s
 phase "4: webhook down"
 read -r wcrt wkey <<<"$("$CP_SH" cert "$VW_CP" "webhook-$ns")"
 wport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-start_webhook() {
-	"$WEBHOOK" --listen "127.0.0.1:$wport" --tls-cert "$wcrt" --tls-key "$wkey" --kubeconfig "$KUBECONFIG" \
+start_webhook() { # [KUBECONFIG]
+	"$WEBHOOK" --listen "127.0.0.1:$wport" --tls-cert "$wcrt" --tls-key "$wkey" --kubeconfig "${1:-$KUBECONFIG}" \
 		>>"$work/webhook.log" 2>&1 &
 	whpid=$!
 }
@@ -475,6 +477,25 @@ start_webhook
 wait_for 30 "the webhook is back" calls_us
 OUT=$(kubectl apply -n "$ns" -f "$work/w4.yaml" 2>&1) || fail "apply after the webhook came back: $OUT"
 wait_for 90 "Cluster w4 Ready" is_true cluster/w4 Ready
+
+# ---- 5. an API server that refuses the webhook's field selectors ------------------------
+# (one before 1.31, or CRDs without selectableFields): the duplicate-username rule
+# (VW024) says so once in the log and lists every User instead; the answer is the same
+phase "5: field selectors refused"
+halt whpid
+faults "list/users?fieldSelector=1:400#1"
+start_webhook "$kp/kubeconfig"
+wait_for 30 "the webhook is back, through kproxy" calls_us
+dup() { printf 'apiVersion: vecward.io/v1alpha1\nkind: User\nmetadata: {name: %s}\nspec: {clusterRef: {name: prod}, username: a1}\n' "$1"; }
+expect_fail "a User with the username of User a1" kubectl apply -n "$ns" -f - <<<"$(dup dup1)"
+expect_contains "$OUT" "VW024: spec.username a1 is already used by User a1 of Cluster prod" "the duplicate found by listing every User"
+refused() { test "$(kstat 'injected_by_verb.get("list users 400", 0)')" = "$1"; }
+wait_for 5 "kproxy refused one field-selected LIST of Users" refused 1
+expect_eq "$(grep -c 'field selectors refused for users' "$work/webhook.log")" 1 "the webhook said so once"
+expect_fail "another" kubectl apply -n "$ns" -f - <<<"$(dup dup2)"
+expect_contains "$OUT" "VW024" "the second duplicate found too"
+expect_eq "$(grep -c 'field selectors refused for users' "$work/webhook.log")" 1 "no second try of the selectors"
+faults
 kubectl delete mutatingwebhookconfiguration "vecward-webhook-$ns" >/dev/null
 kubectl delete validatingwebhookconfiguration "vecward-webhook-$ns" >/dev/null
 wait_for 60 "a3's credentials collected" gone secret/a3-credentials
