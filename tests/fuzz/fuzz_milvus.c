@@ -3,8 +3,8 @@
  * Milvus (or something pretending to be one) answers goes through
  * mv_parse_response and then the decoder the call would use.
  *
- * The first byte picks the decoder (names, grants, groups); the rest is the
- * body. Properties (a failure traps):
+ * The first byte picks the decoder (names, grants, groups, database); the rest
+ * is the body. Properties (a failure traps):
  *   - mv_parse_response returns MV_OK, MV_ERR_MILVUS or MV_ERR_TRANSPORT (or
  *     NOMEM), and data only with MV_OK;
  *   - an error message is NUL-terminated printable ASCII;
@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(v == NULL);
 		return 0;
 	}
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0: {
 		struct mv_names n = { 0 };
 		if (mv_parse_names(v, &n, &err) == MV_OK)
@@ -67,6 +67,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else
 			check(g.v == NULL && g.n == 0);
 		mv_grants_free(&g);
+		break;
+	}
+	case 3: {
+		/* databases/describe: the cipher plugin's properties are read from it */
+		struct mv_database d = { 0 };
+		if (mv_parse_database(v, &d, &err) == MV_OK) {
+			check(d.name != NULL);
+			for (size_t i = 0; i < d.nprops; i++)
+				check(d.props[i].key != NULL && d.props[i].value != NULL);
+			(void)mv_database_property(&d, "cipher.enabled");
+		} else {
+			check(d.name == NULL && d.props == NULL && d.nprops == 0);
+		}
+		mv_database_free(&d);
 		break;
 	}
 	default: {
