@@ -5,8 +5,9 @@
 #   tools/check-reasons.sh          check: prints the missing reasons, exit 1 if any
 #   tools/check-reasons.sh --list   print every reason found, one a line
 #
-# Where reasons come from: the first-line string literals of cond_set(), degrade(), say()
-# and FAIL() calls and of `snprintf(reason, ...)` in operator/reconcile/*.c, and what
+# Where reasons come from: the one-word capitalised string literals in the arguments of
+# cond_set(), degrade(), say() and FAIL() calls and of `snprintf(reason, ...)` in
+# operator/reconcile/*.c (comments left out), and what
 # kms_err_reason() (operator/kms/kms.c) and mv_error_reason()
 # (operator/milvus/milvus.c) return. A reason counts as documented when the doc has it
 # as a code span, e.g. `MilvusUnreachable`. The webhook writes no conditions (it answers
@@ -18,10 +19,13 @@ doc=${VW_TROUBLESHOOTING_DOC:-$root/docs/troubleshooting.md}
 
 reasons() {
 	{
-		# reason literals on the line of the call that sets them
-		grep -hE '(\<cond_set|\<degrade|\<say|\<FAIL)\(|snprintf\(reason, ' "$root"/operator/reconcile/*.c |
-			grep -vE '^\s*(\*|/\*|//)' |
-			grep -oE '"[A-Z][A-Za-z0-9]*"' || true
+		# reason literals in the calls that set them, up to the call's ';' (a call
+		# may span lines: clang-format breaks long ones); comments left out
+		perl -0777 -ne 's{/\*.*?\*/}{}gs; s{//[^\n]*}{}g;
+			while (/(?:\b(?:cond_set|degrade|say|FAIL)\(|snprintf\(reason,)([^;]*)/g) {
+				my $args = $1;
+				print "$1\n" while $args =~ /("[A-Z][A-Za-z0-9]*")/g;
+			}' "$root"/operator/reconcile/*.c || true
 		# the reason tables of the KMS and Milvus clients
 		for f in operator/kms/kms.c:kms_err_reason operator/milvus/milvus.c:mv_error_reason; do
 			awk -v fn="${f#*:}" '
