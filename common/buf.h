@@ -24,7 +24,10 @@ struct buf {
 	size_t max;
 };
 
-#define BUF_INIT(m) { NULL, 0, 0, (m) }
+#define BUF_INIT(m)                                                                                \
+	{                                                                                          \
+		NULL, 0, 0, (m)                                                                    \
+	}
 
 void buf_init(struct buf *b, size_t max);
 /* 0 on success; -1 when out of memory or past max (buffer freed). */

@@ -40,11 +40,26 @@ char *jgen_finish_secret(yajl_gen g)
 	return finish(g, 1);
 }
 
-void jo(yajl_gen g) { yajl_gen_map_open(g); }
-void jc(yajl_gen g) { yajl_gen_map_close(g); }
-void jao(yajl_gen g) { yajl_gen_array_open(g); }
-void jac(yajl_gen g) { yajl_gen_array_close(g); }
-void jk(yajl_gen g, const char *k) { yajl_gen_string(g, (const unsigned char *)k, strlen(k)); }
+void jo(yajl_gen g)
+{
+	yajl_gen_map_open(g);
+}
+void jc(yajl_gen g)
+{
+	yajl_gen_map_close(g);
+}
+void jao(yajl_gen g)
+{
+	yajl_gen_array_open(g);
+}
+void jac(yajl_gen g)
+{
+	yajl_gen_array_close(g);
+}
+void jk(yajl_gen g, const char *k)
+{
+	yajl_gen_string(g, (const unsigned char *)k, strlen(k));
+}
 
 void js(yajl_gen g, const char *s)
 {
@@ -54,10 +69,36 @@ void js(yajl_gen g, const char *s)
 		yajl_gen_null(g);
 }
 
-void ji(yajl_gen g, long long v) { yajl_gen_integer(g, v); }
-void jb(yajl_gen g, int v) { yajl_gen_bool(g, v); }
-void jkv(yajl_gen g, const char *k, const char *v) { jk(g, k); js(g, v); }
-void jki(yajl_gen g, const char *k, long long v) { jk(g, k); ji(g, v); }
-void jkb(yajl_gen g, const char *k, int v) { jk(g, k); jb(g, v); }
-void jko(yajl_gen g, const char *k) { jk(g, k); jo(g); }
-void jka(yajl_gen g, const char *k) { jk(g, k); jao(g); }
+void ji(yajl_gen g, long long v)
+{
+	yajl_gen_integer(g, v);
+}
+void jb(yajl_gen g, int v)
+{
+	yajl_gen_bool(g, v);
+}
+void jkv(yajl_gen g, const char *k, const char *v)
+{
+	jk(g, k);
+	js(g, v);
+}
+void jki(yajl_gen g, const char *k, long long v)
+{
+	jk(g, k);
+	ji(g, v);
+}
+void jkb(yajl_gen g, const char *k, int v)
+{
+	jk(g, k);
+	jb(g, v);
+}
+void jko(yajl_gen g, const char *k)
+{
+	jk(g, k);
+	jo(g);
+}
+void jka(yajl_gen g, const char *k)
+{
+	jk(g, k);
+	jao(g);
+}

@@ -14,14 +14,14 @@ char *jgen_finish(yajl_gen g);
 /* As jgen_finish, and wipe the generator's buffer: for JSON holding secrets. */
 char *jgen_finish_secret(yajl_gen g);
 
-void jo(yajl_gen g);                              /* { */
-void jc(yajl_gen g);                              /* } */
-void jao(yajl_gen g);                             /* [ */
-void jac(yajl_gen g);                             /* ] */
-void jk(yajl_gen g, const char *k);               /* "k": */
-void js(yajl_gen g, const char *s);               /* "s" (null when s is NULL) */
-void ji(yajl_gen g, long long v);                 /* 12 */
-void jb(yajl_gen g, int v);                       /* true/false */
+void jo(yajl_gen g);                                /* { */
+void jc(yajl_gen g);                                /* } */
+void jao(yajl_gen g);                               /* [ */
+void jac(yajl_gen g);                               /* ] */
+void jk(yajl_gen g, const char *k);                 /* "k": */
+void js(yajl_gen g, const char *s);                 /* "s" (null when s is NULL) */
+void ji(yajl_gen g, long long v);                   /* 12 */
+void jb(yajl_gen g, int v);                         /* true/false */
 void jkv(yajl_gen g, const char *k, const char *v); /* "k":"v" */
 void jki(yajl_gen g, const char *k, long long v);   /* "k":12 */
 void jkb(yajl_gen g, const char *k, int v);         /* "k":true */

@@ -54,12 +54,18 @@ struct json_stream {
 const char *json_strerror(int err)
 {
 	switch (err) {
-	case JSON_OK: return "ok";
-	case JSON_ESYNTAX: return "malformed json";
-	case JSON_EDEPTH: return "json nested too deeply";
-	case JSON_ESIZE: return "json value too large";
-	case JSON_ENOMEM: return "out of memory";
-	case JSON_ECANCEL: return "stopped by caller";
+	case JSON_OK:
+		return "ok";
+	case JSON_ESYNTAX:
+		return "malformed json";
+	case JSON_EDEPTH:
+		return "json nested too deeply";
+	case JSON_ESIZE:
+		return "json value too large";
+	case JSON_ENOMEM:
+		return "out of memory";
+	case JSON_ECANCEL:
+		return "stopped by caller";
 	}
 	return "unknown json error";
 }
@@ -276,8 +282,8 @@ static int cb_start_array(void *ctx)
 }
 
 static const yajl_callbacks callbacks = {
-	cb_null, cb_bool, NULL, NULL, cb_number, cb_string,
-	cb_start_map, cb_map_key, cb_end, cb_start_array, cb_end,
+    cb_null,      cb_bool,    NULL,   NULL,           cb_number, cb_string,
+    cb_start_map, cb_map_key, cb_end, cb_start_array, cb_end,
 };
 
 static int builder_init(struct builder *b, int max_depth, size_t max_bytes)
@@ -307,8 +313,8 @@ static int status_err(struct builder *b)
 	return b->err ? b->err : JSON_ESYNTAX;
 }
 
-int json_parse(const char *s, size_t len, int max_depth, size_t max_bytes, yajl_val *out,
-	       char *err, size_t errlen)
+int json_parse(const char *s, size_t len, int max_depth, size_t max_bytes, yajl_val *out, char *err,
+               size_t errlen)
 {
 	struct builder b;
 	yajl_handle h = NULL;
@@ -326,7 +332,8 @@ int json_parse(const char *s, size_t len, int max_depth, size_t max_bytes, yajl_
 		rc = status_err(&b);
 		if (err && errlen) {
 			if (rc == JSON_ESYNTAX) {
-				unsigned char *m = yajl_get_error(h, 0, (const unsigned char *)s, len);
+				unsigned char *m =
+				    yajl_get_error(h, 0, (const unsigned char *)s, len);
 				snprintf(err, errlen, "malformed json: %s", m ? (char *)m : "?");
 				if (m)
 					yajl_free_error(h, m);
@@ -528,7 +535,8 @@ yajl_val json_array_at(yajl_val v, size_t i)
 
 int json_gen_str(yajl_gen g, const char *s)
 {
-	return yajl_gen_string(g, (const unsigned char *)s, strlen(s)) == yajl_gen_status_ok ? 0 : -1;
+	return yajl_gen_string(g, (const unsigned char *)s, strlen(s)) == yajl_gen_status_ok ? 0
+	                                                                                     : -1;
 }
 
 int json_gen_kv(yajl_gen g, const char *k, const char *v)

@@ -33,8 +33,8 @@ const char *json_strerror(int err);
 
 /* Parse exactly one JSON document. On success *out owns a new tree.
  * err (may be NULL) receives a short lower-case reason on failure. */
-int json_parse(const char *s, size_t len, int max_depth, size_t max_bytes, yajl_val *out,
-	       char *err, size_t errlen);
+int json_parse(const char *s, size_t len, int max_depth, size_t max_bytes, yajl_val *out, char *err,
+               size_t errlen);
 
 /* Called with each complete top-level value; the callback takes ownership of v.
  * Return 0 to go on, non-zero to stop the stream (json_stream_feed then
@@ -63,8 +63,8 @@ const char *json_get_str(yajl_val v, ...) __attribute__((sentinel));
 long long json_get_int(yajl_val v, long long def, ...) __attribute__((sentinel));
 /* 1/0 for true/false, def otherwise. */
 int json_get_bool(yajl_val v, int def, ...) __attribute__((sentinel));
-const char *json_str(yajl_val v); /* the string, or NULL */
-size_t json_array_len(yajl_val v);  /* 0 when not an array */
+const char *json_str(yajl_val v);  /* the string, or NULL */
+size_t json_array_len(yajl_val v); /* 0 when not an array */
 yajl_val json_array_at(yajl_val v, size_t i);
 
 /* Write v (any tree, including those yajl_tree_parse built) to g. */

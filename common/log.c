@@ -13,7 +13,7 @@
 static enum log_format g_fmt = LOG_JSON;
 static enum log_level g_min = LOG_INFO;
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static const char *const level_names[] = { "debug", "info", "warn", "error" };
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void log_init(enum log_format fmt, enum log_level min)
 {
@@ -62,7 +62,7 @@ static void emit(enum log_level lvl, const char *object, const char *msg, const 
 
 	if (g_fmt == LOG_JSON) {
 		buf_printf(&b, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":", tbuf,
-			   ts.tv_nsec / 1000000, level_names[lvl]);
+		           ts.tv_nsec / 1000000, level_names[lvl]);
 		add_json_str(&b, msg);
 		if (object) {
 			buf_adds(&b, ",\"object\":");
@@ -93,7 +93,8 @@ static void emit(enum log_level lvl, const char *object, const char *msg, const 
 	buf_free(&b);
 }
 
-static void vlog(enum log_level lvl, const char *object, int with_errno, const char *fmt, va_list ap)
+static void vlog(enum log_level lvl, const char *object, int with_errno, const char *fmt,
+                 va_list ap)
 {
 	char msg[2048];
 	int saved = errno;

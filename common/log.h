@@ -18,13 +18,13 @@ void log_init(enum log_format fmt, enum log_level min);
 int log_level_parse(const char *s, enum log_level *out);
 
 void log_msg(enum log_level lvl, const char *object, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Like log_msg with extra string fields: kv is NULL-terminated key,value pairs. */
 void log_kv(enum log_level lvl, const char *object, const char *msg, const char *const *kv);
 
-#define log_debug(obj, ...) log_msg(LOG_DEBUG, obj, __VA_ARGS__)
-#define log_info(obj, ...) log_msg(LOG_INFO, obj, __VA_ARGS__)
-#define log_warnx(obj, ...) log_msg(LOG_WARN, obj, __VA_ARGS__)
+#define log_debug(obj, ...)  log_msg(LOG_DEBUG, obj, __VA_ARGS__)
+#define log_info(obj, ...)   log_msg(LOG_INFO, obj, __VA_ARGS__)
+#define log_warnx(obj, ...)  log_msg(LOG_WARN, obj, __VA_ARGS__)
 #define log_errorx(obj, ...) log_msg(LOG_ERROR, obj, __VA_ARGS__)
 void log_warn(const char *object, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -145,7 +145,7 @@ size_t strmap_len(const struct strmap *m)
 }
 
 int strmap_foreach(const struct strmap *m, int (*cb)(const char *key, void *val, void *ctx),
-		   void *ctx)
+                   void *ctx)
 {
 	for (size_t i = 0; i < m->nbuckets; i++)
 		for (struct ent *e = m->tab[i]; e; e = e->next) {

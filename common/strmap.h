@@ -23,6 +23,6 @@ size_t strmap_len(const struct strmap *m);
 /* Visit every entry; stop early when cb returns non-zero (returned). The map
  * must not be changed during the walk. */
 int strmap_foreach(const struct strmap *m, int (*cb)(const char *key, void *val, void *ctx),
-		   void *ctx);
+                   void *ctx);
 
 #endif

@@ -68,18 +68,19 @@ bad:
 
 int b64_encode(const void *p, size_t n, struct buf *out)
 {
-	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char tbl[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	const unsigned char *u = p;
 	size_t i;
 
 	for (i = 0; i + 2 < n; i += 3) {
-		char q[4] = { tbl[u[i] >> 2], tbl[((u[i] & 3) << 4) | (u[i + 1] >> 4)],
-			      tbl[((u[i + 1] & 15) << 2) | (u[i + 2] >> 6)], tbl[u[i + 2] & 63] };
+		char q[4] = {tbl[u[i] >> 2], tbl[((u[i] & 3) << 4) | (u[i + 1] >> 4)],
+		             tbl[((u[i + 1] & 15) << 2) | (u[i + 2] >> 6)], tbl[u[i + 2] & 63]};
 		if (buf_add(out, q, 4))
 			return -1;
 	}
 	if (i < n) {
-		char q[4] = { tbl[u[i] >> 2], 0, '=', '=' };
+		char q[4] = {tbl[u[i] >> 2], 0, '=', '='};
 		if (i + 1 < n) {
 			q[1] = tbl[((u[i] & 3) << 4) | (u[i + 1] >> 4)];
 			q[2] = tbl[(u[i + 1] & 15) << 2];
@@ -207,7 +208,7 @@ void sleep_unless(volatile sig_atomic_t *stop, long ms, long step_ms)
 {
 	while (ms > 0 && !*stop) {
 		long step = ms < step_ms ? ms : step_ms;
-		struct timespec ts = { step / 1000, (step % 1000) * 1000000L };
+		struct timespec ts = {step / 1000, (step % 1000) * 1000000L};
 		nanosleep(&ts, NULL);
 		ms -= step;
 	}

@@ -29,7 +29,7 @@ static yajl_val conv_node(struct conv *c, yaml_node_t *n, int depth)
 	}
 	if (++c->nodes > YAMLTREE_MAX_NODES) {
 		snprintf(c->err, c->errlen, "yaml: more than %d nodes (alias expansion?)",
-			 YAMLTREE_MAX_NODES);
+		         YAMLTREE_MAX_NODES);
 		return NULL;
 	}
 	v = calloc(1, sizeof(*v));
@@ -53,7 +53,8 @@ static yajl_val conv_node(struct conv *c, yaml_node_t *n, int depth)
 				goto oom;
 		}
 		for (size_t i = 0; i < cnt; i++) {
-			yaml_node_t *it = yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
+			yaml_node_t *it =
+			    yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
 			yajl_val cv = conv_node(c, it, depth + 1);
 			if (!cv)
 				goto fail;
@@ -82,7 +83,8 @@ static yajl_val conv_node(struct conv *c, yaml_node_t *n, int depth)
 				goto oom;
 			memcpy(ks, k->data.scalar.value, k->data.scalar.length);
 			ks[k->data.scalar.length] = '\0';
-			yajl_val cv = conv_node(c, yaml_document_get_node(c->doc, p->value), depth + 1);
+			yajl_val cv =
+			    conv_node(c, yaml_document_get_node(c->doc, p->value), depth + 1);
 			if (!cv) {
 				free(ks);
 				goto fail;
@@ -109,7 +111,7 @@ int yamltree_parse(const char *s, size_t len, yajl_val *out, char *err, size_t e
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	char dummy[8];
-	struct conv c = { &doc, 0, err ? err : dummy, err ? errlen : sizeof(dummy) };
+	struct conv c = {&doc, 0, err ? err : dummy, err ? errlen : sizeof(dummy)};
 	yaml_node_t *root;
 	yajl_val v;
 	int rc = -1;
@@ -121,8 +123,8 @@ int yamltree_parse(const char *s, size_t len, yajl_val *out, char *err, size_t e
 	yaml_parser_set_input_string(&parser, (const unsigned char *)s, len);
 	if (!yaml_parser_load(&parser, &doc)) {
 		snprintf(c.err, c.errlen, "yaml: %s at line %zu column %zu",
-			 parser.problem ? parser.problem : "syntax error",
-			 parser.problem_mark.line + 1, parser.problem_mark.column + 1);
+		         parser.problem ? parser.problem : "syntax error",
+		         parser.problem_mark.line + 1, parser.problem_mark.column + 1);
 		yaml_parser_delete(&parser);
 		return -1;
 	}

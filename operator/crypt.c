@@ -61,49 +61,49 @@ struct opts {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: vecward-crypt encrypt --cluster NAME --database DB [--namespace NS]\n"
-		"                             [--in FILE] [--out FILE] [--kubeconfig PATH]\n"
-		"                             [--chunk-size N]\n"
-		"       vecward-crypt decrypt --cluster NAME [--database DB] [--namespace NS]\n"
-		"                             [--in FILE] [--out FILE] [--kubeconfig PATH]\n"
-		"       vecward-crypt inspect [--in FILE]\n"
-		"       vecward-crypt --version | --help\n"
-		"\n"
-		"Encrypt and decrypt files (backups, exports) in the VWENC format under the\n"
-		"zone keys of a vecward Cluster (docs/encryption-format.md).\n"
-		"\n"
-		"  encrypt   under the newest zone key of --database\n"
-		"  decrypt   under the zone key the file names; a file of another cluster, or\n"
-		"            of another database than --database when given, is refused\n"
-		"  inspect   print the header: key name, cluster UID, database, version,\n"
-		"            chunk size (claims of the file, authenticated only by decrypt;\n"
-		"            needs no cluster and no key)\n"
-		"\n"
-		"  --cluster NAME      the Cluster whose zone keys to use\n"
-		"  -n, --namespace NS  its namespace (default: the kubeconfig context's)\n"
-		"  --database DB       the Milvus database (required for encrypt)\n"
-		"  --in FILE           input (default: stdin)\n"
-		"  --out FILE          output (default: stdout), written to a temporary file\n"
-		"                      (mode 0600) in the same directory and renamed into place\n"
-		"                      only when everything succeeded\n"
-		"  --kubeconfig PATH   (default: $KUBECONFIG, then in-cluster)\n"
-		"  --chunk-size N      encrypt: plaintext bytes per chunk, %u..%u\n"
-		"                      (default %u)\n"
-		"  --version, -h, --help\n"
-		"Options may come before or after the command.\n"
-		"\n"
-		"Decrypting to stdout: plaintext is written as each chunk authenticates, so\n"
-		"when decryption fails stdout may already hold part of the file. The exit\n"
-		"status is then non-zero and that output must be discarded; use --out to get\n"
-		"all or nothing.\n"
-		"\n"
-		"It reads the Cluster, its EncryptionKey (spec.encryption.keyRef), Secret\n"
-		"<cluster>-zone-keys and what the key's KMS needs: Secret <key>-root-key\n"
-		"(local), or the credentialsSecretRef Secret or AWS credentials from the\n"
-		"environment (aws-kms). It writes nothing to the cluster.\n"
-		"\n"
-		"Exit status: 0 ok, 1 failure (the reason on stderr), 2 usage error.\n",
-		ENV_CHUNK_MIN, ENV_CHUNK_MAX, ENV_CHUNK_DEFAULT);
+	        "usage: vecward-crypt encrypt --cluster NAME --database DB [--namespace NS]\n"
+	        "                             [--in FILE] [--out FILE] [--kubeconfig PATH]\n"
+	        "                             [--chunk-size N]\n"
+	        "       vecward-crypt decrypt --cluster NAME [--database DB] [--namespace NS]\n"
+	        "                             [--in FILE] [--out FILE] [--kubeconfig PATH]\n"
+	        "       vecward-crypt inspect [--in FILE]\n"
+	        "       vecward-crypt --version | --help\n"
+	        "\n"
+	        "Encrypt and decrypt files (backups, exports) in the VWENC format under the\n"
+	        "zone keys of a vecward Cluster (docs/encryption-format.md).\n"
+	        "\n"
+	        "  encrypt   under the newest zone key of --database\n"
+	        "  decrypt   under the zone key the file names; a file of another cluster, or\n"
+	        "            of another database than --database when given, is refused\n"
+	        "  inspect   print the header: key name, cluster UID, database, version,\n"
+	        "            chunk size (claims of the file, authenticated only by decrypt;\n"
+	        "            needs no cluster and no key)\n"
+	        "\n"
+	        "  --cluster NAME      the Cluster whose zone keys to use\n"
+	        "  -n, --namespace NS  its namespace (default: the kubeconfig context's)\n"
+	        "  --database DB       the Milvus database (required for encrypt)\n"
+	        "  --in FILE           input (default: stdin)\n"
+	        "  --out FILE          output (default: stdout), written to a temporary file\n"
+	        "                      (mode 0600) in the same directory and renamed into place\n"
+	        "                      only when everything succeeded\n"
+	        "  --kubeconfig PATH   (default: $KUBECONFIG, then in-cluster)\n"
+	        "  --chunk-size N      encrypt: plaintext bytes per chunk, %u..%u\n"
+	        "                      (default %u)\n"
+	        "  --version, -h, --help\n"
+	        "Options may come before or after the command.\n"
+	        "\n"
+	        "Decrypting to stdout: plaintext is written as each chunk authenticates, so\n"
+	        "when decryption fails stdout may already hold part of the file. The exit\n"
+	        "status is then non-zero and that output must be discarded; use --out to get\n"
+	        "all or nothing.\n"
+	        "\n"
+	        "It reads the Cluster, its EncryptionKey (spec.encryption.keyRef), Secret\n"
+	        "<cluster>-zone-keys and what the key's KMS needs: Secret <key>-root-key\n"
+	        "(local), or the credentialsSecretRef Secret or AWS credentials from the\n"
+	        "environment (aws-kms). It writes nothing to the cluster.\n"
+	        "\n"
+	        "Exit status: 0 ok, 1 failure (the reason on stderr), 2 usage error.\n",
+	        ENV_CHUNK_MIN, ENV_CHUNK_MAX, ENV_CHUNK_DEFAULT);
 }
 
 /* Write s to f with every byte outside printable ASCII as \xNN: names and
@@ -167,7 +167,7 @@ static int out_open(struct out_file *o, const char *path)
 	base = slash ? slash + 1 : path;
 	if (slash)
 		n = snprintf(g_tmp, sizeof(g_tmp), "%.*s/.%s.vwcrypt-XXXXXX", (int)(slash - path),
-			     path, base);
+		             path, base);
 	else
 		n = snprintf(g_tmp, sizeof(g_tmp), ".%s.vwcrypt-XXXXXX", base);
 	if (n < 0 || (size_t)n >= sizeof(g_tmp)) {
@@ -252,7 +252,7 @@ static void in_close(FILE *f)
 struct zone {
 	struct kube_client *kc;
 	const char *ns, *cluster, *uid, *key_name;
-	const char *want_db; /* decrypt: refuse other databases (NULL: any) */
+	const char *want_db;  /* decrypt: refuse other databases (NULL: any) */
 	yajl_val cluster_obj; /* the Cluster (borrowed) */
 	yajl_val secret;      /* Secret <cluster>-zone-keys */
 	char secret_name[300];
@@ -261,7 +261,7 @@ struct zone {
 };
 
 static int get_obj(struct kube_client *kc, const struct kube_kind *kind, const char *what,
-		   const char *ns, const char *name, yajl_val *out)
+                   const char *ns, const char *name, yajl_val *out)
 {
 	struct kube_error kerr;
 	int r = apply_get(kc, kind, ns, name, out, &kerr);
@@ -278,8 +278,8 @@ static int get_obj(struct kube_client *kc, const struct kube_kind *kind, const c
  * the caller). The entry must describe that zone: its JSON names the
  * database and version the KMS context is built from, so a value copied
  * under another name is refused here. 0, or -1 with the reason in msg. */
-static int load_entry(const struct zone *z, const char *db, uint32_t version,
-		      struct zk_entry *e, char *msg, size_t msglen)
+static int load_entry(const struct zone *z, const char *db, uint32_t version, struct zk_entry *e,
+                      char *msg, size_t msglen)
 {
 	struct buf val = BUF_INIT(ZK_ENTRY_MAX);
 	char dk[300], perr[300];
@@ -287,31 +287,31 @@ static int load_entry(const struct zone *z, const char *db, uint32_t version,
 
 	if (zk_data_key(db, version, dk, sizeof(dk))) {
 		snprintf(msg, msglen,
-			 "the file names zone key version %u of database %s, which no zone key "
-			 "can have: the header is damaged",
-			 (unsigned)version, db);
+		         "the file names zone key version %u of database %s, which no zone key "
+		         "can have: the header is damaged",
+		         (unsigned)version, db);
 		return -1;
 	}
 	if (!json_get_str(z->secret, "data", dk, NULL)) {
 		snprintf(msg, msglen,
-			 "Secret %s/%s has no zone key %s: the key this file was encrypted with "
-			 "is gone, or the file's header is damaged",
-			 z->ns, z->secret_name, dk);
+		         "Secret %s/%s has no zone key %s: the key this file was encrypted with "
+		         "is gone, or the file's header is damaged",
+		         z->ns, z->secret_name, dk);
 		goto out;
 	}
 	if (secret_data(z->secret, dk, &val)) {
 		snprintf(msg, msglen, "Secret %s/%s: entry %s is not base64 of at most %d bytes",
-			 z->ns, z->secret_name, dk, ZK_ENTRY_MAX);
+		         z->ns, z->secret_name, dk, ZK_ENTRY_MAX);
 		goto out;
 	}
 	if (zk_entry_parse(val.ptr ? val.ptr : "", val.len, e, perr, sizeof(perr))) {
 		snprintf(msg, msglen, "Secret %s/%s: entry %s: %s", z->ns, z->secret_name, dk,
-			 perr);
+		         perr);
 		goto out;
 	}
 	if (strcmp(e->database, db) != 0 || e->version != version) {
 		snprintf(msg, msglen, "Secret %s/%s: entry %s describes zone key %s.v%u", z->ns,
-			 z->secret_name, dk, e->database, (unsigned)e->version);
+		         z->secret_name, dk, e->database, (unsigned)e->version);
 		goto out;
 	}
 	rc = 0;
@@ -322,7 +322,7 @@ out:
 
 /* Unwrap entry e of this cluster into ezk. 0, or -1 with the reason in msg. */
 static int unwrap(const struct zone *z, const struct zk_entry *e, const char *uid,
-		  uint8_t ezk[ZK_KEY_LEN], char *msg, size_t msglen)
+                  uint8_t ezk[ZK_KEY_LEN], char *msg, size_t msglen)
 {
 	struct kms_error kerr;
 	char eb[600];
@@ -330,8 +330,8 @@ static int unwrap(const struct zone *z, const struct zk_entry *e, const char *ui
 	if (kmsconn_unwrap_zone(z->kms, e, uid, ezk, &kerr) == 0)
 		return 0;
 	kms_strerror(&kerr, eb, sizeof(eb));
-	snprintf(msg, msglen, "zone key %s.v%u of Cluster %s/%s: EncryptionKey %s: %s",
-		 e->database, (unsigned)e->version, z->ns, z->cluster, z->key_name, eb);
+	snprintf(msg, msglen, "zone key %s.v%u of Cluster %s/%s: EncryptionKey %s: %s", e->database,
+	         (unsigned)e->version, z->ns, z->cluster, z->key_name, eb);
 	return -1;
 }
 
@@ -345,8 +345,8 @@ static int lookup(void *ctx, const struct env_meta *m, uint8_t ezk[AEAD_KEY_LEN]
 
 	if (z->want_db && strcmp(m->database, z->want_db) != 0) {
 		snprintf(z->msg, sizeof(z->msg),
-			 "the file holds database %s, not %s (--database): refusing to decrypt it",
-			 m->database, z->want_db);
+		         "the file holds database %s, not %s (--database): refusing to decrypt it",
+		         m->database, z->want_db);
 		return -1;
 	}
 	zk_entry_init(&e);
@@ -356,9 +356,9 @@ static int lookup(void *ctx, const struct env_meta *m, uint8_t ezk[AEAD_KEY_LEN]
 	 * its entry is bound to the same UID, and the KMS checks the binding */
 	if (rc == 0 && strcmp(m->cluster_uid, e.cluster_uid) != 0) {
 		snprintf(z->msg, sizeof(z->msg),
-			 "the file was encrypted for the cluster with UID %s, not Cluster %s/%s "
-			 "(UID %s): decrypt it with the --cluster it came from",
-			 m->cluster_uid, z->ns, z->cluster, z->uid);
+		         "the file was encrypted for the cluster with UID %s, not Cluster %s/%s "
+		         "(UID %s): decrypt it with the --cluster it came from",
+		         m->cluster_uid, z->ns, z->cluster, z->uid);
 		rc = -1;
 	}
 	if (rc == 0)
@@ -400,7 +400,7 @@ static void no_zone_key(const struct zone *z, const char *db)
 
 static int do_encrypt(const struct opts *o, struct zone *z, FILE *in, struct out_file *out)
 {
-	struct env_meta meta = { 0 };
+	struct env_meta meta = {0};
 	struct zk_entry e;
 	uint8_t ezk[ZK_KEY_LEN];
 	char msg[1200], err[300];
@@ -514,8 +514,8 @@ static int zone_open(const struct opts *o, struct zone *z, yajl_val *cluster, ya
 static int run_keyed(const struct opts *o)
 {
 	struct kube_config *cfg = NULL;
-	struct zone z = { 0 };
-	struct out_file out = { 0 };
+	struct zone z = {0};
+	struct out_file out = {0};
 	yajl_val cluster = NULL, key = NULL;
 	FILE *in = NULL;
 	char err[512];
@@ -560,7 +560,7 @@ out:
 struct claims {
 	int seen;
 	char key_name[ENV_FIELD_MAX + 1], cluster_uid[ENV_FIELD_MAX + 1],
-		database[ENV_FIELD_MAX + 1];
+	    database[ENV_FIELD_MAX + 1];
 	uint32_t version, chunk_size;
 };
 
@@ -592,9 +592,9 @@ static int write_none(void *ctx, const void *p, size_t n)
 
 static int run_inspect(const struct opts *o)
 {
-	struct claims c = { 0 };
+	struct claims c = {0};
 	FILE *in = in_open(o->in);
-	struct env_io io = { read_in, in, write_none, NULL };
+	struct env_io io = {read_in, in, write_none, NULL};
 	char err[600];
 	int erc;
 
@@ -656,16 +656,16 @@ static int usage_error(const char *fmt, ...)
 static int parse_args(int argc, char **argv, struct opts *o, int *done)
 {
 	static const struct option opts[] = {
-		{ "cluster", required_argument, NULL, 'c' },
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "database", required_argument, NULL, 'd' },
-		{ "in", required_argument, NULL, 'i' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "kubeconfig", required_argument, NULL, 'k' },
-		{ "chunk-size", required_argument, NULL, 's' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"cluster", required_argument, NULL, 'c'},
+	    {"namespace", required_argument, NULL, 'n'},
+	    {"database", required_argument, NULL, 'd'},
+	    {"in", required_argument, NULL, 'i'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"kubeconfig", required_argument, NULL, 'k'},
+	    {"chunk-size", required_argument, NULL, 's'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *cmd;
 	int c, help = 0, version = 0;
@@ -675,21 +675,39 @@ static int parse_args(int argc, char **argv, struct opts *o, int *done)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":n:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': o->cluster = optarg; break;
-		case 'n': o->ns = optarg; break;
-		case 'd': o->database = optarg; break;
-		case 'i': o->in = optarg; break;
-		case 'o': o->out = optarg; break;
-		case 'k': o->kubeconfig = optarg; break;
+		case 'c':
+			o->cluster = optarg;
+			break;
+		case 'n':
+			o->ns = optarg;
+			break;
+		case 'd':
+			o->database = optarg;
+			break;
+		case 'i':
+			o->in = optarg;
+			break;
+		case 'o':
+			o->out = optarg;
+			break;
+		case 'k':
+			o->kubeconfig = optarg;
+			break;
 		case 's':
 			if (parse_long(optarg, ENV_CHUNK_MIN, ENV_CHUNK_MAX, &o->chunk_size))
 				return usage_error("--chunk-size must be %u..%u bytes",
-						   ENV_CHUNK_MIN, ENV_CHUNK_MAX);
+				                   ENV_CHUNK_MIN, ENV_CHUNK_MAX);
 			break;
-		case 'V': version = 1; break;
-		case 'h': help = 1; break;
-		case ':': return usage_error("%s needs a value", argv[optind - 1]);
-		default: return usage_error("unknown option %s", argv[optind - 1]);
+		case 'V':
+			version = 1;
+			break;
+		case 'h':
+			help = 1;
+			break;
+		case ':':
+			return usage_error("%s needs a value", argv[optind - 1]);
+		default:
+			return usage_error("unknown option %s", argv[optind - 1]);
 		}
 	}
 	if (help) {
@@ -723,24 +741,24 @@ static int parse_args(int argc, char **argv, struct opts *o, int *done)
 		/* --kubeconfig and --namespace are global: accepted, not needed */
 		if (o->cluster || o->database || o->out || o->chunk_size)
 			return usage_error("inspect takes only --in: it reads no cluster and "
-					   "no key");
+			                   "no key");
 	} else {
 		if (!o->cluster)
 			return usage_error("%s needs --cluster", cmd);
 		if (!name_ok(o->cluster))
 			return usage_error("--cluster %s is not a Kubernetes object name",
-					   o->cluster);
+			                   o->cluster);
 		if (o->ns && !name_ok(o->ns))
 			return usage_error("--namespace %s is not a namespace name", o->ns);
 		if (o->cmd == CMD_ENCRYPT && !o->database)
 			return usage_error("encrypt needs --database");
 		if (o->database && !zk_database_ok(o->database))
 			return usage_error("--database %s is not a Milvus database name "
-					   "([A-Za-z_][A-Za-z0-9_]*, at most %d characters)",
-					   o->database, ZK_DATABASE_MAX);
+			                   "([A-Za-z_][A-Za-z0-9_]*, at most %d characters)",
+			                   o->database, ZK_DATABASE_MAX);
 		if (o->cmd == CMD_DECRYPT && o->chunk_size)
 			return usage_error("--chunk-size is for encrypt: decrypt reads it from "
-					   "the file");
+			                   "the file");
 	}
 	if (o->in && !o->in[0])
 		return usage_error("--in needs a file name");
@@ -752,15 +770,15 @@ static int parse_args(int argc, char **argv, struct opts *o, int *done)
 	}
 	if (o->cmd == CMD_ENCRYPT && !o->out && isatty(STDOUT_FILENO))
 		return usage_error("refusing to write encrypted data to a terminal: use --out "
-				   "FILE or redirect stdout");
+		                   "FILE or redirect stdout");
 	*done = 0;
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-	struct rlimit nocore = { 0, 0 };
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	struct rlimit nocore = {0, 0};
 	struct sigaction sa;
 	struct opts o;
 	int done, rc;
@@ -770,7 +788,7 @@ int main(int argc, char **argv)
 		return rc;
 
 	setrlimit(RLIMIT_CORE, &nocore); /* no key in a core file */
-	signal(SIGPIPE, SIG_IGN);	 /* a closed pipe is a write error */
+	signal(SIGPIPE, SIG_IGN);        /* a closed pipe is a write error */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);

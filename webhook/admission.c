@@ -23,8 +23,7 @@ static int fail(char *err, size_t errlen, const char *fmt, const char *a, const 
 	return -1;
 }
 
-int wh_review_decode(const char *body, size_t len, struct wh_review *out, char *err,
-		     size_t errlen)
+int wh_review_decode(const char *body, size_t len, struct wh_review *out, char *err, size_t errlen)
 {
 	struct wh_review r;
 	yajl_val req, obj, kind;
@@ -67,18 +66,18 @@ int wh_review_decode(const char *body, size_t len, struct wh_review *out, char *
 	r.uid = json_get_str(req, "uid", (char *)NULL);
 	if (!r.uid || !*r.uid || strlen(r.uid) > WH_MAX_UID) {
 		snprintf(err, errlen, "request.uid is missing, empty or longer than %d characters",
-			 WH_MAX_UID);
+		         WH_MAX_UID);
 		goto out;
 	}
 	kind = json_get(req, "kind", (char *)NULL);
 	group = json_get_str(kind, "group", (char *)NULL);
 	version = json_get_str(kind, "version", (char *)NULL);
 	k = json_get_str(kind, "kind", (char *)NULL);
-	if (!group || strcmp(group, WH_GROUP) != 0 || !version || strcmp(version, WH_VERSION) != 0 ||
-	    wh_kind_parse(k, &r.kind) != 0) {
+	if (!group || strcmp(group, WH_GROUP) != 0 || !version ||
+	    strcmp(version, WH_VERSION) != 0 || wh_kind_parse(k, &r.kind) != 0) {
 		char what[200];
 		snprintf(what, sizeof(what), "%.64s/%.32s %.64s", group ? group : "?",
-			 version ? version : "?", k ? k : "?");
+		         version ? version : "?", k ? k : "?");
 		fail(err, errlen,
 		     "request.kind %s is not handled here: vecward-webhook admits only " WH_GROUP
 		     "/" WH_VERSION " Cluster, User and EncryptionKey%s",
@@ -87,7 +86,8 @@ int wh_review_decode(const char *body, size_t len, struct wh_review *out, char *
 	}
 	op = json_get_str(req, "operation", (char *)NULL);
 	if (wh_op_parse(op, &r.op) != 0) {
-		fail(err, errlen, "request.operation %.16s is not CREATE, UPDATE or DELETE%s", op, "");
+		fail(err, errlen, "request.operation %.16s is not CREATE, UPDATE or DELETE%s", op,
+		     "");
 		goto out;
 	}
 	r.ns = json_get_str(req, "namespace", (char *)NULL);
@@ -121,7 +121,8 @@ int wh_review_decode(const char *body, size_t len, struct wh_review *out, char *
 		goto out;
 	}
 	if (!*r.name)
-		r.name = json_get_str(r.object ? r.object : r.old, "metadata", "name", (char *)NULL);
+		r.name =
+		    json_get_str(r.object ? r.object : r.old, "metadata", "name", (char *)NULL);
 	if (!r.name)
 		r.name = "";
 	r.dry_run = json_get_bool(req, 0, "dryRun", (char *)NULL) == 1;
@@ -142,7 +143,7 @@ void wh_review_free(struct wh_review *r)
 }
 
 int wh_review_encode(const char *uid, int allowed, const char *message,
-		     const struct wh_result *findings, const char *patch_json, struct buf *out)
+                     const struct wh_result *findings, const char *patch_json, struct buf *out)
 {
 	yajl_gen g = yajl_gen_alloc(NULL);
 	const unsigned char *text;
@@ -162,7 +163,8 @@ int wh_review_encode(const char *uid, int allowed, const char *message,
 		if (json_gen_str(g, "status") || yajl_gen_map_open(g) || json_gen_str(g, "code") ||
 		    yajl_gen_integer(g, 403) || json_gen_kv(g, "status", "Failure") ||
 		    json_gen_kv(g, "reason", "Forbidden") ||
-		    json_gen_kv(g, "message", message ? message : "denied") || yajl_gen_map_close(g))
+		    json_gen_kv(g, "message", message ? message : "denied") ||
+		    yajl_gen_map_close(g))
 			goto out;
 	}
 	if (findings && findings->n_warnings) {
@@ -176,7 +178,8 @@ int wh_review_encode(const char *uid, int allowed, const char *message,
 	}
 	if (patch_json) {
 		if (b64_encode(patch_json, strlen(patch_json), &b64) ||
-		    json_gen_kv(g, "patchType", "JSONPatch") || json_gen_kv(g, "patch", buf_str(&b64)))
+		    json_gen_kv(g, "patchType", "JSONPatch") ||
+		    json_gen_kv(g, "patch", buf_str(&b64)))
 			goto out;
 	}
 	if (yajl_gen_map_close(g) || yajl_gen_map_close(g))
@@ -198,7 +201,7 @@ static int bad_request(struct buf *resp, struct wh_outcome *o, const char *why)
 }
 
 int wh_admit(enum wh_endpoint ep, const char *body, size_t len, const struct wh_lookup *lk,
-	     struct buf *resp, struct wh_outcome *o)
+             struct buf *resp, struct wh_outcome *o)
 {
 	struct wh_review r;
 	struct wh_input in;
@@ -214,7 +217,9 @@ int wh_admit(enum wh_endpoint ep, const char *body, size_t len, const struct wh_
 	o->http = 200;
 	snprintf(o->kind, sizeof(o->kind), "%s", wh_kind_name(r.kind));
 	snprintf(o->op, sizeof(o->op), "%s",
-		 r.op == WH_OP_CREATE ? "CREATE" : r.op == WH_OP_UPDATE ? "UPDATE" : "DELETE");
+	         r.op == WH_OP_CREATE   ? "CREATE"
+	         : r.op == WH_OP_UPDATE ? "UPDATE"
+	                                : "DELETE");
 	snprintf(o->object, sizeof(o->object), "%.100s/%.200s", r.ns, r.name);
 	snprintf(o->uid, sizeof(o->uid), "%s", r.uid);
 
@@ -229,11 +234,12 @@ int wh_admit(enum wh_endpoint ep, const char *body, size_t len, const struct wh_
 			o->patch_ops = n;
 		}
 		o->result = o->allowed ? "allowed" : "denied";
-		rc = wh_review_encode(r.uid, o->allowed,
-				      "vecward-webhook could not compute the defaults for this "
-				      "object (out of memory); denied rather than stored unchecked, "
-				      "retry",
-				      NULL, o->allowed && n ? buf_str(&patch) : NULL, resp);
+		rc =
+		    wh_review_encode(r.uid, o->allowed,
+		                     "vecward-webhook could not compute the defaults for this "
+		                     "object (out of memory); denied rather than stored unchecked, "
+		                     "retry",
+		                     NULL, o->allowed && n ? buf_str(&patch) : NULL, resp);
 		goto out;
 	}
 
@@ -246,10 +252,10 @@ int wh_admit(enum wh_endpoint ep, const char *body, size_t len, const struct wh_
 		o->allowed = 0;
 		o->result = "denied";
 		rc = wh_review_encode(r.uid, 0,
-				      "VW000: vecward-webhook could not evaluate this object (out "
-				      "of memory or unusable object); denied rather than admitted "
-				      "unchecked, retry",
-				      NULL, NULL, resp);
+		                      "VW000: vecward-webhook could not evaluate this object (out "
+		                      "of memory or unusable object); denied rather than admitted "
+		                      "unchecked, retry",
+		                      NULL, NULL, resp);
 		goto out;
 	}
 	o->allowed = o->res.n_denials == 0;

@@ -28,9 +28,9 @@
 #include "buf.h"
 #include "rules.h"
 
-#define WH_MAX_BODY (3u * 1024 * 1024)
+#define WH_MAX_BODY  (3u * 1024 * 1024)
 #define WH_MAX_DEPTH 64
-#define WH_MAX_UID 128
+#define WH_MAX_UID   128
 
 enum wh_endpoint { WH_EP_VALIDATE = 0, WH_EP_MUTATE };
 
@@ -49,25 +49,24 @@ struct wh_review {
 
 /* 0 and a review (free with wh_review_free), or -1 and a one-line reason in
  * err. Never reads more than len bytes; len over WH_MAX_BODY is refused. */
-int wh_review_decode(const char *body, size_t len, struct wh_review *out, char *err,
-		     size_t errlen);
+int wh_review_decode(const char *body, size_t len, struct wh_review *out, char *err, size_t errlen);
 void wh_review_free(struct wh_review *r);
 
 /* Encode a response review into out (appended). patch_json may be NULL (no
  * patch). 0 or -1. */
 int wh_review_encode(const char *uid, int allowed, const char *message,
-		     const struct wh_result *findings, const char *patch_json, struct buf *out);
+                     const struct wh_result *findings, const char *patch_json, struct buf *out);
 
 /* What happened, for metrics and the log. */
 struct wh_outcome {
-	int http;            /* 200 or 400 */
-	int allowed;         /* 200 only */
-	const char *result;  /* "allowed", "denied" or "invalid" */
+	int http;             /* 200 or 400 */
+	int allowed;          /* 200 only */
+	const char *result;   /* "allowed", "denied" or "invalid" */
 	struct wh_result res; /* findings (validate), owned: wh_outcome_free */
-	size_t patch_ops;    /* mutate */
-	char kind[16];       /* "" when undecoded */
+	size_t patch_ops;     /* mutate */
+	char kind[16];        /* "" when undecoded */
 	char op[8];
-	char object[320];    /* "ns/name" */
+	char object[320]; /* "ns/name" */
 	char uid[WH_MAX_UID + 1];
 };
 
@@ -75,7 +74,7 @@ struct wh_outcome {
  * 200, a text line for 400). 0, or -1 when resp could not be built (out of
  * memory): answer 500 then. out is always initialised. */
 int wh_admit(enum wh_endpoint ep, const char *body, size_t len, const struct wh_lookup *lk,
-	     struct buf *resp, struct wh_outcome *out);
+             struct buf *resp, struct wh_outcome *out);
 void wh_outcome_free(struct wh_outcome *o);
 
 #endif

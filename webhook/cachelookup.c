@@ -17,7 +17,7 @@ void wh_cache_lookup_init(struct wh_cache_lookup *cl, const struct wh_lookup *ne
 }
 
 int wh_cache_lookup_set(struct wh_cache_lookup *cl, enum wh_kind kind,
-			const struct wh_cache_source *src)
+                        const struct wh_cache_source *src)
 {
 	if ((int)kind < 0 || (int)kind >= WH_CACHE_KINDS || kind == WH_KIND_SECRET || !src ||
 	    !src->synced || !src->get)
@@ -37,9 +37,9 @@ static yajl_val inf_get(void *ctx, const char *key)
 }
 
 int wh_cache_lookup_set_informer(struct wh_cache_lookup *cl, enum wh_kind kind,
-				 struct informer *inf)
+                                 struct informer *inf)
 {
-	struct wh_cache_source s = { inf, inf_synced, inf_get };
+	struct wh_cache_source s = {inf, inf_synced, inf_get};
 
 	if (!inf)
 		return -1;
@@ -47,7 +47,7 @@ int wh_cache_lookup_set_informer(struct wh_cache_lookup *cl, enum wh_kind kind,
 }
 
 static int fallback_get(struct wh_cache_lookup *cl, enum wh_kind k, const char *ns,
-			const char *name, yajl_val *out, char *err, size_t errlen)
+                        const char *name, yajl_val *out, char *err, size_t errlen)
 {
 	if (!cl->next.get) {
 		snprintf(err, errlen, "no lookup available");
@@ -57,7 +57,7 @@ static int fallback_get(struct wh_cache_lookup *cl, enum wh_kind k, const char *
 }
 
 static int get(void *ctx, enum wh_kind k, const char *ns, const char *name, yajl_val *out,
-	       char *err, size_t errlen)
+               char *err, size_t errlen)
 {
 	struct wh_cache_lookup *cl = ctx;
 	const struct wh_cache_source *s;
@@ -88,8 +88,8 @@ static int get(void *ctx, enum wh_kind k, const char *ns, const char *name, yajl
 	return WH_LOOKUP_FOUND;
 }
 
-static int list(void *ctx, enum wh_kind k, const char *ns, const char *const *any_of,
-		wh_item_fn fn, void *arg, char *err, size_t errlen)
+static int list(void *ctx, enum wh_kind k, const char *ns, const char *const *any_of, wh_item_fn fn,
+                void *arg, char *err, size_t errlen)
 {
 	struct wh_cache_lookup *cl = ctx;
 

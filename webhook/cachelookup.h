@@ -68,10 +68,10 @@ void wh_cache_lookup_init(struct wh_cache_lookup *cl, const struct wh_lookup *ne
 /* Serve get() of kind from src (copied; src->ctx borrowed). 0, or -1 for
  * WH_KIND_SECRET, a kind out of range or a source without functions. */
 int wh_cache_lookup_set(struct wh_cache_lookup *cl, enum wh_kind kind,
-			const struct wh_cache_source *src);
+                        const struct wh_cache_source *src);
 /* Serve get() of kind from an informer (borrowed; it must outlive cl's use). */
 int wh_cache_lookup_set_informer(struct wh_cache_lookup *cl, enum wh_kind kind,
-				 struct informer *inf);
+                                 struct informer *inf);
 /* Fill lk so that the rules call cl. */
 void wh_cache_lookup_bind(struct wh_cache_lookup *cl, struct wh_lookup *lk);
 

@@ -52,7 +52,7 @@ static int arm(struct wh_kube_lookup *kl, char *err, size_t errlen)
 	kl->calls++;
 	if (left < MIN_CALL_MS) {
 		snprintf(err, errlen, "the %ldms lookup budget of this request is spent",
-			 kl->budget_ms);
+		         kl->budget_ms);
 		return -1;
 	}
 	kube_client_set_timeout(kl->kc, (long)left);
@@ -60,7 +60,7 @@ static int arm(struct wh_kube_lookup *kl, char *err, size_t errlen)
 }
 
 static int get(void *ctx, enum wh_kind k, const char *ns, const char *name, yajl_val *out,
-	       char *err, size_t errlen)
+               char *err, size_t errlen)
 {
 	struct wh_kube_lookup *kl = ctx;
 	const struct kube_kind *kind = kind_of(k);
@@ -111,13 +111,13 @@ static int each(yajl_val item, void *arg)
 
 /* One LIST per field selector of any_of (each small where the CRD makes the
  * fields selectable), else one LIST of everything. */
-static int list(void *ctx, enum wh_kind k, const char *ns, const char *const *any_of,
-		wh_item_fn fn, void *arg, char *err, size_t errlen)
+static int list(void *ctx, enum wh_kind k, const char *ns, const char *const *any_of, wh_item_fn fn,
+                void *arg, char *err, size_t errlen)
 {
 	struct wh_kube_lookup *kl = ctx;
 	const struct kube_kind *kind = kind_of(k);
 	struct buf path = BUF_INIT(4096);
-	struct list_ctx l = { fn, arg, 0 };
+	struct list_ctx l = {fn, arg, 0};
 	struct kube_error ke;
 	int rc = WH_LOOKUP_ERROR, *no_fs = NULL;
 
@@ -131,7 +131,8 @@ static int list(void *ctx, enum wh_kind k, const char *ns, const char *const *an
 		size_t base = path.len;
 		for (size_t i = 0; any_of[i] && !l.stopped; i++) {
 			path.len = base;
-			if (buf_adds(&path, "?fieldSelector=") || buf_add_urlenc(&path, any_of[i])) {
+			if (buf_adds(&path, "?fieldSelector=") ||
+			    buf_add_urlenc(&path, any_of[i])) {
 				snprintf(err, errlen, "field selector too long");
 				goto out;
 			}
@@ -143,10 +144,11 @@ static int list(void *ctx, enum wh_kind k, const char *ns, const char *const *an
 				/* "field label not supported": list everything (fn filters) */
 				char eb[300];
 				*no_fs = 1;
-				log_warnx("lookup", "field selectors refused for %s (%s): listing all of "
-					  "them from now on; install the CRDs of this release "
-					  "(selectableFields, Kubernetes 1.31+)",
-					  kind->plural, kube_strerror(&ke, eb, sizeof(eb)));
+				log_warnx("lookup",
+				          "field selectors refused for %s (%s): listing all of "
+				          "them from now on; install the CRDs of this release "
+				          "(selectableFields, Kubernetes 1.31+)",
+				          kind->plural, kube_strerror(&ke, eb, sizeof(eb)));
 				break;
 			}
 			kube_strerror(&ke, err, errlen);

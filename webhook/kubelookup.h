@@ -21,8 +21,8 @@
 struct wh_kube_lookup {
 	struct kube_client *kc; /* borrowed */
 	long budget_ms;
-	long long deadline_ms;   /* now_ms() clock */
-	unsigned long calls;     /* lookups made since begin */
+	long long deadline_ms; /* now_ms() clock */
+	unsigned long calls;   /* lookups made since begin */
 	/* the API server refused a field selector for this kind (a CRD without
 	 * selectableFields, a server before 1.31): list everything from then on */
 	int no_field_selectors[8];

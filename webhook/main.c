@@ -44,34 +44,35 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: vecward-webhook --listen HOST:PORT --tls-cert FILE --tls-key FILE [options]\n"
-		"  --listen HOST:PORT        address to serve HTTPS on, e.g. 127.0.0.1:9443\n"
-		"  --tls-cert FILE           serving certificate chain (PEM), reloaded on change\n"
-		"  --tls-key FILE            its private key (PEM), reloaded on change\n"
-		"  --kubeconfig PATH         kubeconfig (default $KUBECONFIG, then in-cluster)\n"
-		"self-issued certificate (instead of --tls-cert/--tls-key):\n"
-		"  --bootstrap-secret NS/NAME  Secret holding the webhook's CA and serving\n"
-		"                            certificate; created (or renewed) when needed\n"
-		"  --service-name SVC.NS.svc the webhook's Service: its DNS names go into the\n"
-		"                            certificate\n"
-		"  --cert-dir DIR            where tls.crt/tls.key are written (0600; not /tmp)\n"
-		"  --bootstrap-ip IP         also an IP SAN, e.g. 127.0.0.1 (repeatable, up to 4)\n"
-		"  --webhook-config NAME     Mutating/ValidatingWebhookConfiguration whose caBundle\n"
-		"                            is kept current (default vecward-webhook)\n"
-		"  --bootstrap-interval SECS how often to check the Secret and caBundle\n"
-		"                            (default 3600)\n"
-		"  --reload-interval SECS    how often to check the certificate files (default 2)\n"
-		"  --lookup-budget MS        time for all API lookups of one request (default 3000;\n"
-		"                            keep it under the webhook's timeoutSeconds)\n"
-		"  --lookup-cache true|false serve gets of Namespaces, Clusters and EncryptionKeys\n"
-		"                            from watch caches, asking the API server on a miss\n"
-		"                            (default true; needs list and watch on them)\n"
-		"  --namespace NS            cache only NS's Clusters and EncryptionKeys and no\n"
-		"                            Namespaces (RBAC limited to NS; default: all)\n"
-		"  --log-format json|human   (default json)\n"
-		"  --log-level LEVEL         debug|info|warn|error (default info)\n"
-		"  --version, --help\n");
+	fprintf(
+	    f,
+	    "usage: vecward-webhook --listen HOST:PORT --tls-cert FILE --tls-key FILE [options]\n"
+	    "  --listen HOST:PORT        address to serve HTTPS on, e.g. 127.0.0.1:9443\n"
+	    "  --tls-cert FILE           serving certificate chain (PEM), reloaded on change\n"
+	    "  --tls-key FILE            its private key (PEM), reloaded on change\n"
+	    "  --kubeconfig PATH         kubeconfig (default $KUBECONFIG, then in-cluster)\n"
+	    "self-issued certificate (instead of --tls-cert/--tls-key):\n"
+	    "  --bootstrap-secret NS/NAME  Secret holding the webhook's CA and serving\n"
+	    "                            certificate; created (or renewed) when needed\n"
+	    "  --service-name SVC.NS.svc the webhook's Service: its DNS names go into the\n"
+	    "                            certificate\n"
+	    "  --cert-dir DIR            where tls.crt/tls.key are written (0600; not /tmp)\n"
+	    "  --bootstrap-ip IP         also an IP SAN, e.g. 127.0.0.1 (repeatable, up to 4)\n"
+	    "  --webhook-config NAME     Mutating/ValidatingWebhookConfiguration whose caBundle\n"
+	    "                            is kept current (default vecward-webhook)\n"
+	    "  --bootstrap-interval SECS how often to check the Secret and caBundle\n"
+	    "                            (default 3600)\n"
+	    "  --reload-interval SECS    how often to check the certificate files (default 2)\n"
+	    "  --lookup-budget MS        time for all API lookups of one request (default 3000;\n"
+	    "                            keep it under the webhook's timeoutSeconds)\n"
+	    "  --lookup-cache true|false serve gets of Namespaces, Clusters and EncryptionKeys\n"
+	    "                            from watch caches, asking the API server on a miss\n"
+	    "                            (default true; needs list and watch on them)\n"
+	    "  --namespace NS            cache only NS's Clusters and EncryptionKeys and no\n"
+	    "                            Namespaces (RBAC limited to NS; default: all)\n"
+	    "  --log-format json|human   (default json)\n"
+	    "  --log-level LEVEL         debug|info|warn|error (default info)\n"
+	    "  --version, --help\n");
 }
 
 struct app {
@@ -88,7 +89,7 @@ struct app {
 static void on_boot_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct app *a = arg;
-	struct timeval tv = { a->boot_interval_s, 0 };
+	struct timeval tv = {a->boot_interval_s, 0};
 	char err[512];
 	int changed = 0;
 
@@ -124,15 +125,15 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
  * EncryptionKeys (of ns, or all). They sync in the background; until then
  * every lookup asks the API server. 0 or -1 (logged). */
 static int start_caches(struct kube_config *kcfg, const char *ns, const struct wh_lookup *live,
-			struct wh_cache_lookup *cl, struct informer *infs[3])
+                        struct wh_cache_lookup *cl, struct informer *infs[3])
 {
 	static const struct {
 		const struct kube_kind *kind;
 		enum wh_kind wk;
 	} cached[3] = {
-		{ &KUBE_NAMESPACE, WH_KIND_NAMESPACE },
-		{ &KUBE_VW_CLUSTER, WH_KIND_CLUSTER },
-		{ &KUBE_VW_ENCRYPTIONKEY, WH_KIND_ENCRYPTIONKEY },
+	    {&KUBE_NAMESPACE, WH_KIND_NAMESPACE},
+	    {&KUBE_VW_CLUSTER, WH_KIND_CLUSTER},
+	    {&KUBE_VW_ENCRYPTIONKEY, WH_KIND_ENCRYPTIONKEY},
 	};
 
 	wh_cache_lookup_init(cl, live);
@@ -148,7 +149,7 @@ static int start_caches(struct kube_config *kcfg, const char *ns, const struct w
 		if (!infs[i] || wh_cache_lookup_set_informer(cl, cached[i].wk, infs[i]) ||
 		    informer_start(infs[i])) {
 			log_errorx(NULL, "cannot start the lookup cache of %ss",
-				   wh_kind_name(cached[i].wk));
+			           wh_kind_name(cached[i].wk));
 			return -1;
 		}
 	}
@@ -167,25 +168,25 @@ static void stop_caches(struct informer *infs[3])
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "tls-cert", required_argument, NULL, 'c' },
-		{ "tls-key", required_argument, NULL, 'k' },
-		{ "kubeconfig", required_argument, NULL, 'K' },
-		{ "reload-interval", required_argument, NULL, 'r' },
-		{ "lookup-budget", required_argument, NULL, 'b' },
-		{ "log-format", required_argument, NULL, 'f' },
-		{ "bootstrap-secret", required_argument, NULL, 'S' },
-		{ "service-name", required_argument, NULL, 'N' },
-		{ "cert-dir", required_argument, NULL, 'D' },
-		{ "bootstrap-ip", required_argument, NULL, 'I' },
-		{ "webhook-config", required_argument, NULL, 'W' },
-		{ "bootstrap-interval", required_argument, NULL, 'i' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "lookup-cache", required_argument, NULL, 'C' },
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"listen", required_argument, NULL, 'l'},
+	    {"tls-cert", required_argument, NULL, 'c'},
+	    {"tls-key", required_argument, NULL, 'k'},
+	    {"kubeconfig", required_argument, NULL, 'K'},
+	    {"reload-interval", required_argument, NULL, 'r'},
+	    {"lookup-budget", required_argument, NULL, 'b'},
+	    {"log-format", required_argument, NULL, 'f'},
+	    {"bootstrap-secret", required_argument, NULL, 'S'},
+	    {"service-name", required_argument, NULL, 'N'},
+	    {"cert-dir", required_argument, NULL, 'D'},
+	    {"bootstrap-ip", required_argument, NULL, 'I'},
+	    {"webhook-config", required_argument, NULL, 'W'},
+	    {"bootstrap-interval", required_argument, NULL, 'i'},
+	    {"log-level", required_argument, NULL, 'L'},
+	    {"lookup-cache", required_argument, NULL, 'C'},
+	    {"namespace", required_argument, NULL, 'n'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *listen = NULL, *cert = NULL, *key = NULL, *kubeconfig = NULL;
 	enum log_format fmt = LOG_JSON;
@@ -196,7 +197,7 @@ int main(int argc, char **argv)
 	struct wh_kube_lookup kl;
 	struct wh_cache_lookup cl;
 	struct wh_lookup live, lk;
-	struct informer *infs[3] = { NULL, NULL, NULL };
+	struct informer *infs[3] = {NULL, NULL, NULL};
 	const char *cache_ns = NULL;
 	int cache_on = 1;
 	struct wh_server_config scfg;
@@ -227,13 +228,15 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			if (parse_long(optarg, 1, 3600, &reload_s)) {
-				fprintf(stderr, "vecward-webhook: --reload-interval: 1 to 3600 seconds\n");
+				fprintf(stderr,
+				        "vecward-webhook: --reload-interval: 1 to 3600 seconds\n");
 				return 2;
 			}
 			break;
 		case 'b':
 			if (parse_long(optarg, 100, 60000, &budget_ms)) {
-				fprintf(stderr, "vecward-webhook: --lookup-budget: 100 to 60000 ms\n");
+				fprintf(stderr,
+				        "vecward-webhook: --lookup-budget: 100 to 60000 ms\n");
 				return 2;
 			}
 			break;
@@ -249,7 +252,8 @@ int main(int argc, char **argv)
 			break;
 		case 'L':
 			if (log_level_parse(optarg, &lvl)) {
-				fprintf(stderr, "vecward-webhook: --log-level: debug|info|warn|error\n");
+				fprintf(stderr,
+				        "vecward-webhook: --log-level: debug|info|warn|error\n");
 				return 2;
 			}
 			break;
@@ -282,7 +286,7 @@ int main(int argc, char **argv)
 		case 'I':
 			if (nips == WH_BOOT_MAX_IPS) {
 				fprintf(stderr, "vecward-webhook: --bootstrap-ip: at most %d\n",
-					WH_BOOT_MAX_IPS);
+				        WH_BOOT_MAX_IPS);
 				return 2;
 			}
 			boot_ips[nips++] = optarg;
@@ -292,7 +296,9 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 			if (parse_long(optarg, 1, 86400, &a.boot_interval_s)) {
-				fprintf(stderr, "vecward-webhook: --bootstrap-interval: 1 to 86400 seconds\n");
+				fprintf(
+				    stderr,
+				    "vecward-webhook: --bootstrap-interval: 1 to 86400 seconds\n");
 				return 2;
 			}
 			break;
@@ -315,10 +321,11 @@ int main(int argc, char **argv)
 			fprintf(stderr, "vecward-webhook: --bootstrap-secret: NAMESPACE/NAME\n");
 			return 2;
 		}
-		if (cert || key || !a.boot.cert_dir ||
-		    wh_boot_service_names(a.boot.service, dns)) {
-			fprintf(stderr, "vecward-webhook: --bootstrap-secret needs --service-name "
-					"SVC.NS.svc and --cert-dir DIR, and replaces --tls-cert/--tls-key\n");
+		if (cert || key || !a.boot.cert_dir || wh_boot_service_names(a.boot.service, dns)) {
+			fprintf(
+			    stderr,
+			    "vecward-webhook: --bootstrap-secret needs --service-name "
+			    "SVC.NS.svc and --cert-dir DIR, and replaces --tls-cert/--tls-key\n");
 			return 2;
 		}
 		snprintf(boot_ns, sizeof(boot_ns), "%.*s", (int)(slash - boot_secret), boot_secret);
@@ -327,9 +334,9 @@ int main(int argc, char **argv)
 		a.boot.ips = boot_ips;
 		a.boot.nips = nips;
 		if (snprintf(cert_path, sizeof(cert_path), "%s/tls.crt", a.boot.cert_dir) >=
-			    (int)sizeof(cert_path) ||
+		        (int)sizeof(cert_path) ||
 		    snprintf(key_path, sizeof(key_path), "%s/tls.key", a.boot.cert_dir) >=
-			    (int)sizeof(key_path)) {
+		        (int)sizeof(key_path)) {
 			fprintf(stderr, "vecward-webhook: --cert-dir: path too long\n");
 			return 2;
 		}
@@ -340,8 +347,9 @@ int main(int argc, char **argv)
 		if (optind < argc)
 			fprintf(stderr, "vecward-webhook: unexpected argument %s\n", argv[optind]);
 		else
-			fprintf(stderr, "vecward-webhook: --listen and either --tls-cert and --tls-key "
-					"or --bootstrap-secret are required\n");
+			fprintf(stderr,
+			        "vecward-webhook: --listen and either --tls-cert and --tls-key "
+			        "or --bootstrap-secret are required\n");
 		usage(stderr);
 		return 2;
 	}
@@ -350,9 +358,9 @@ int main(int argc, char **argv)
 
 	if (kube_config_load_default(kubeconfig, &kcfg, err, sizeof(err)) != 0) {
 		log_errorx(NULL,
-			   "no API server to check references against (%s); refusing to start: the "
-			   "webhook could only deny",
-			   err);
+		           "no API server to check references against (%s); refusing to start: the "
+		           "webhook could only deny",
+		           err);
 		goto out;
 	}
 	kc = kube_client_new(kcfg);
@@ -414,7 +422,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (a.boot_kc) {
-		struct timeval tv = { a.boot_interval_s, 0 };
+		struct timeval tv = {a.boot_interval_s, 0};
 		a.boot_timer = evtimer_new(a.base, on_boot_timer, &a);
 		if (!a.boot_timer || evtimer_add(a.boot_timer, &tv)) {
 			log_errorx(NULL, "cannot start the certificate bootstrap timer");
@@ -423,8 +431,8 @@ int main(int argc, char **argv)
 	}
 	{
 		char port[16];
-		const char *kv[] = { "listen", listen, "port", port, "apiserver", kcfg->server,
-				     "version", VECWARD_VERSION, NULL };
+		const char *kv[] = {"listen",     listen,    "port",          port, "apiserver",
+		                    kcfg->server, "version", VECWARD_VERSION, NULL};
 		snprintf(port, sizeof(port), "%d", wh_server_port(a.srv));
 		log_kv(LOG_INFO, NULL, "serving", kv);
 	}

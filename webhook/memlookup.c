@@ -103,7 +103,7 @@ static int failing(struct wh_memlookup *m, enum wh_kind k, char *err, size_t err
 }
 
 static int get(void *ctx, enum wh_kind k, const char *ns, const char *name, yajl_val *out,
-	       char *err, size_t errlen)
+               char *err, size_t errlen)
 {
 	struct wh_memlookup *m = ctx;
 
@@ -137,7 +137,8 @@ static int field_selector_matches(yajl_val obj, const char *sel)
 		if (!eq)
 			return 0;
 		*eq = '\0';
-		for (char *part = strtok_r(term, ".", &psave); part && v; part = strtok_r(NULL, ".", &psave))
+		for (char *part = strtok_r(term, ".", &psave); part && v;
+		     part = strtok_r(NULL, ".", &psave))
 			v = json_get(v, part, (char *)NULL);
 		have = json_str(v);
 		if (strcmp(have ? have : "", eq + 1) != 0)
@@ -156,8 +157,8 @@ static int selected(yajl_val obj, const char *const *any_of)
 	return 0;
 }
 
-static int list(void *ctx, enum wh_kind k, const char *ns, const char *const *any_of,
-		wh_item_fn fn, void *arg, char *err, size_t errlen)
+static int list(void *ctx, enum wh_kind k, const char *ns, const char *const *any_of, wh_item_fn fn,
+                void *arg, char *err, size_t errlen)
 {
 	struct wh_memlookup *m = ctx;
 

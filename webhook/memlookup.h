@@ -14,7 +14,7 @@
 #include "rules.h"
 
 #define WH_MEM_FAIL_NONE (-1)
-#define WH_MEM_FAIL_ALL (-2)
+#define WH_MEM_FAIL_ALL  (-2)
 
 struct wh_memlookup;
 

@@ -17,13 +17,26 @@
 #include "buf.h"
 #include "rules.h"
 
-enum wh_metric_ep { WH_M_VALIDATE = 0, WH_M_MUTATE, WH_M_HEALTHZ, WH_M_READYZ, WH_M_METRICS,
-		    WH_M_OTHER, WH_M_NEP };
-enum wh_metric_result { WH_R_ALLOWED = 0, WH_R_DENIED, WH_R_INVALID, WH_R_ERROR, WH_R_OK,
-			WH_R_NRESULT };
+enum wh_metric_ep {
+	WH_M_VALIDATE = 0,
+	WH_M_MUTATE,
+	WH_M_HEALTHZ,
+	WH_M_READYZ,
+	WH_M_METRICS,
+	WH_M_OTHER,
+	WH_M_NEP
+};
+enum wh_metric_result {
+	WH_R_ALLOWED = 0,
+	WH_R_DENIED,
+	WH_R_INVALID,
+	WH_R_ERROR,
+	WH_R_OK,
+	WH_R_NRESULT
+};
 
 #define WH_M_MAX_RULES 64
-#define WH_M_NBUCKETS 11
+#define WH_M_NBUCKETS  11
 
 struct wh_metrics {
 	unsigned long long requests[WH_M_NEP][WH_R_NRESULT];
@@ -42,7 +55,7 @@ void wh_metrics_init(struct wh_metrics *m);
  * seconds goes into the latency histogram for validate and mutate, unless it
  * is negative (a request refused before it was looked at: 405, 413). */
 void wh_metrics_observe(struct wh_metrics *m, enum wh_metric_ep ep, enum wh_metric_result r,
-			const struct wh_result *findings, double seconds);
+                        const struct wh_result *findings, double seconds);
 /* Append the Prometheus text exposition (format 0.0.4). 0 or -1. */
 int wh_metrics_render(const struct wh_metrics *m, struct buf *out);
 

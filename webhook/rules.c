@@ -17,56 +17,54 @@
 #include "util.h"
 
 const struct wh_rule WH_RULES[] = {
-	{ "VW000", "Cluster, User, EncryptionKey",
-	  "a lookup needed for the decision failed: denied, never admitted unchecked" },
-	{ "VW001", "Cluster", "spec.tls.mode disabled (warning in an opted-in namespace)" },
-	{ "VW002", "Cluster", "spec.tls.internal false (warning in an opted-in namespace)" },
-	{ "VW003", "Cluster", "spec.network.allowedCIDRs entry not a canonical CIDR" },
-	{ "VW004", "Cluster", "spec.network.allowedCIDRs entry open to every address" },
-	{ "VW005", "Cluster", "spec.tls.renewBefore malformed, under 5m or not shorter than duration" },
-	{ "VW006", "Cluster", "spec.tls.duration malformed, under 1h or over 19800h (825 days)" },
-	{ "VW007", "Cluster", "spec.encryption or its keyRef changed or removed once set" },
-	{ "VW008", "Cluster", "spec.encryption added to an existing Cluster" },
-	{ "VW009", "Cluster", "spec.encryption.databases entry removed" },
-	{ "VW010", "Cluster", "spec.encryption set without spec.region" },
-	{ "VW011", "Cluster, EncryptionKey",
-	  "Cluster and its EncryptionKey in different regions (warning while the key is missing)" },
-	{ "VW012", "Cluster", "spec.roles redefines a built-in role (admin, public)" },
-	{ "VW013", "Cluster, User, EncryptionKey",
-	  "spec field outside the API (free-form configuration)" },
-	{ "VW014", "Cluster", "spec.audit.enabled false (warning)" },
-	{ "VW015", "Cluster", "spec.deletion.recycleBinDays 0 (warning)" },
-	{ "VW016", "Cluster", "a custom role grants every privilege (warning)" },
-	{ "VW017", "Cluster",
-	  "weak root password in rootPasswordSecretRef (warning while the Secret is missing)" },
-	{ "VW018", "Cluster", "spec.backup.objectStore.endpoint not https or carrying credentials" },
-	{ "VW019", "Cluster", "spec.image not pinned by digest (warning)" },
-	{ "VW020", "User", "invalid Milvus user name" },
-	{ "VW021", "User", "reserved user name (root, admin, public)" },
-	{ "VW022", "User", "spec.username changed" },
-	{ "VW023", "User", "spec.clusterRef missing or changed" },
-	{ "VW024", "User", "the same username twice in one Cluster" },
-	{ "VW025", "User",
-	  "a role neither built in nor defined by the Cluster (warning while the Cluster is missing)" },
-	{ "VW026", "User", "client certificate for a Cluster whose tls.mode is not mutual" },
-	{ "VW027", "User", "admin role granted (least-privilege warning)" },
-	{ "VW028", "User",
-	  "weak password in passwordSecretRef (warning while the Secret is missing)" },
-	{ "VW030", "EncryptionKey", "spec.provider/spec.keyID: not a KMS key ARN, or keyID on local" },
-	{ "VW031", "EncryptionKey", "spec.region missing (local) or not the ARN's region" },
-	{ "VW032", "EncryptionKey", "the same provider and keyID twice in a namespace" },
-	{ "VW033", "EncryptionKey", "more than 20 EncryptionKeys in a namespace" },
-	{ "VW034", "EncryptionKey",
-	  "deleting a key a Cluster still uses (warning with the crypto-shredding annotation)" },
-	{ "VW035", "EncryptionKey", "provider local (warning in an opted-in namespace)" },
-	{ "VW036", "EncryptionKey", "spec.endpoint not https, carrying credentials, or set for local" },
-	{ NULL, NULL, NULL },
+    {"VW000", "Cluster, User, EncryptionKey",
+     "a lookup needed for the decision failed: denied, never admitted unchecked"},
+    {"VW001", "Cluster", "spec.tls.mode disabled (warning in an opted-in namespace)"},
+    {"VW002", "Cluster", "spec.tls.internal false (warning in an opted-in namespace)"},
+    {"VW003", "Cluster", "spec.network.allowedCIDRs entry not a canonical CIDR"},
+    {"VW004", "Cluster", "spec.network.allowedCIDRs entry open to every address"},
+    {"VW005", "Cluster", "spec.tls.renewBefore malformed, under 5m or not shorter than duration"},
+    {"VW006", "Cluster", "spec.tls.duration malformed, under 1h or over 19800h (825 days)"},
+    {"VW007", "Cluster", "spec.encryption or its keyRef changed or removed once set"},
+    {"VW008", "Cluster", "spec.encryption added to an existing Cluster"},
+    {"VW009", "Cluster", "spec.encryption.databases entry removed"},
+    {"VW010", "Cluster", "spec.encryption set without spec.region"},
+    {"VW011", "Cluster, EncryptionKey",
+     "Cluster and its EncryptionKey in different regions (warning while the key is missing)"},
+    {"VW012", "Cluster", "spec.roles redefines a built-in role (admin, public)"},
+    {"VW013", "Cluster, User, EncryptionKey",
+     "spec field outside the API (free-form configuration)"},
+    {"VW014", "Cluster", "spec.audit.enabled false (warning)"},
+    {"VW015", "Cluster", "spec.deletion.recycleBinDays 0 (warning)"},
+    {"VW016", "Cluster", "a custom role grants every privilege (warning)"},
+    {"VW017", "Cluster",
+     "weak root password in rootPasswordSecretRef (warning while the Secret is missing)"},
+    {"VW018", "Cluster", "spec.backup.objectStore.endpoint not https or carrying credentials"},
+    {"VW019", "Cluster", "spec.image not pinned by digest (warning)"},
+    {"VW020", "User", "invalid Milvus user name"},
+    {"VW021", "User", "reserved user name (root, admin, public)"},
+    {"VW022", "User", "spec.username changed"},
+    {"VW023", "User", "spec.clusterRef missing or changed"},
+    {"VW024", "User", "the same username twice in one Cluster"},
+    {"VW025", "User",
+     "a role neither built in nor defined by the Cluster (warning while the Cluster is missing)"},
+    {"VW026", "User", "client certificate for a Cluster whose tls.mode is not mutual"},
+    {"VW027", "User", "admin role granted (least-privilege warning)"},
+    {"VW028", "User", "weak password in passwordSecretRef (warning while the Secret is missing)"},
+    {"VW030", "EncryptionKey", "spec.provider/spec.keyID: not a KMS key ARN, or keyID on local"},
+    {"VW031", "EncryptionKey", "spec.region missing (local) or not the ARN's region"},
+    {"VW032", "EncryptionKey", "the same provider and keyID twice in a namespace"},
+    {"VW033", "EncryptionKey", "more than 20 EncryptionKeys in a namespace"},
+    {"VW034", "EncryptionKey",
+     "deleting a key a Cluster still uses (warning with the crypto-shredding annotation)"},
+    {"VW035", "EncryptionKey", "provider local (warning in an opted-in namespace)"},
+    {"VW036", "EncryptionKey", "spec.endpoint not https, carrying credentials, or set for local"},
+    {NULL, NULL, NULL},
 };
 
 /* ---- small pure helpers ----------------------------------------------- */
 
-static const char *const KIND_NAMES[] = { "Cluster", "User", "EncryptionKey", "Namespace",
-					  "Secret" };
+static const char *const KIND_NAMES[] = {"Cluster", "User", "EncryptionKey", "Namespace", "Secret"};
 
 const char *wh_kind_name(enum wh_kind k)
 {
@@ -85,7 +83,7 @@ int wh_kind_parse(const char *kind, enum wh_kind *out)
 
 int wh_op_parse(const char *s, enum wh_op *out)
 {
-	static const char *const ops[] = { "CREATE", "UPDATE", "DELETE" };
+	static const char *const ops[] = {"CREATE", "UPDATE", "DELETE"};
 	for (int i = 0; i < 3; i++)
 		if (s && strcmp(s, ops[i]) == 0) {
 			*out = (enum wh_op)i;
@@ -239,7 +237,7 @@ int wh_parse_kms_arn(const char *arn, char *region, size_t regionlen)
 		if (strlen(p + 4) != 32 || !all_of(p + 4, 32, hex))
 			return -1;
 	} else {
-		static const size_t groups[] = { 8, 4, 4, 4, 12 };
+		static const size_t groups[] = {8, 4, 4, 4, 12};
 		if (strlen(p) != 36)
 			return -1;
 		for (int g = 0; g < 5; g++) {
@@ -342,7 +340,7 @@ static int json_equal(yajl_val a, yajl_val b)
 			return 0;
 		for (size_t i = 0; i < a->u.object.len; i++)
 			if (!json_equal(a->u.object.values[i],
-					json_get(b, a->u.object.keys[i], (char *)NULL)))
+			                json_get(b, a->u.object.keys[i], (char *)NULL)))
 				return 0;
 		return 1;
 	default:
@@ -405,7 +403,7 @@ static int push(struct ev *e, struct wh_finding **arr, size_t *n, const char *id
 }
 
 static void finding(struct ev *e, int deny, const char *id, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static void finding(struct ev *e, int deny, const char *id, const char *fmt, ...)
 {
 	char msg[WH_MAX_MESSAGE];
@@ -459,7 +457,7 @@ static int get(struct ev *e, enum wh_kind k, const char *name, yajl_val *out)
 		return WH_LOOKUP_ERROR;
 	}
 	rc = e->lk->get(e->lk->ctx, k, k == WH_KIND_NAMESPACE ? NULL : e->ns, name, &v, err,
-			sizeof(err));
+	                sizeof(err));
 	if (rc == WH_LOOKUP_FOUND && v) {
 		*out = v;
 		return rc;
@@ -473,7 +471,7 @@ static int get(struct ev *e, enum wh_kind k, const char *name, yajl_val *out)
 }
 
 static int list_any(struct ev *e, enum wh_kind k, const char *const *any_of, wh_item_fn fn,
-		    void *arg)
+                    void *arg)
 {
 	char err[256] = "";
 	int rc;
@@ -511,11 +509,11 @@ static int ns_insecure(struct ev *e)
 		e->ns_insecure = -1;
 		return -1;
 	}
-	e->ns_insecure = streq(json_get_str(ns, "metadata", "labels", WH_LABEL_ALLOW_INSECURE,
-					    (char *)NULL),
-			       "true");
-	e->ns_terminating = streq(json_get_str(ns, "status", "phase", (char *)NULL), "Terminating") ||
-			    json_get(ns, "metadata", "deletionTimestamp", (char *)NULL) != NULL;
+	e->ns_insecure = streq(
+	    json_get_str(ns, "metadata", "labels", WH_LABEL_ALLOW_INSECURE, (char *)NULL), "true");
+	e->ns_terminating =
+	    streq(json_get_str(ns, "status", "phase", (char *)NULL), "Terminating") ||
+	    json_get(ns, "metadata", "deletionTimestamp", (char *)NULL) != NULL;
 	yajl_tree_free(ns);
 	return e->ns_insecure;
 }
@@ -579,7 +577,8 @@ static void unknown_fields(struct ev *e, yajl_val spec, const char *const *known
 		if (!ok)
 			deny(e, "VW013",
 			     "spec.%.64s is not a field of vecward.io/v1alpha1 %s: free-form "
-			     "configuration is refused because it could turn off authentication, TLS "
+			     "configuration is refused because it could turn off authentication, "
+			     "TLS "
 			     "or the access log; use the typed fields (kubectl explain)",
 			     k, wh_kind_name(e->in->kind));
 	}
@@ -603,10 +602,11 @@ static void password_secret(struct ev *e, const char *id, const char *field, yaj
 	if (rc == WH_LOOKUP_ERROR)
 		return;
 	if (rc == WH_LOOKUP_NOT_FOUND) {
-		warn(e, id,
-		     "Secret %.64s (%s) does not exist yet; admitted, the operator waits for it and "
-		     "checks the password then (12-72 characters, 3 of 4 classes)",
-		     name, field);
+		warn(
+		    e, id,
+		    "Secret %.64s (%s) does not exist yet; admitted, the operator waits for it and "
+		    "checks the password then (12-72 characters, 3 of 4 classes)",
+		    name, field);
 		return;
 	}
 	b64 = json_get_str(sec, "data", key, (char *)NULL);
@@ -644,7 +644,8 @@ static void endpoint_rule(struct ev *e, const char *id, const char *field, yajl_
 	r = u ? check_url(u) : 1;
 	if (r == 2)
 		deny(e, id,
-		     "%s must not carry credentials (user:password@): specs are not secret; put them "
+		     "%s must not carry credentials (user:password@): specs are not secret; put "
+		     "them "
 		     "in the Secret named by credentialsSecretRef",
 		     field);
 	else if (r)
@@ -656,7 +657,7 @@ static void endpoint_rule(struct ev *e, const char *id, const char *field, yajl_
 
 /* tls.mode disabled, tls.internal false, provider local: an opt-in. */
 static void insecure_opt_in(struct ev *e, const char *id, const char *what, const char *why,
-			    const char *fix)
+                            const char *fix)
 {
 	int r = ns_insecure(e);
 
@@ -668,16 +669,17 @@ static void insecure_opt_in(struct ev *e, const char *id, const char *what, cons
 		     "this for real data",
 		     what, e->ns, WH_LABEL_ALLOW_INSECURE, why);
 	else
-		deny(e, id, "%s is refused: %s; %s, or for development only label namespace %s %s=true", what,
-		     why, fix, e->ns, WH_LABEL_ALLOW_INSECURE);
+		deny(e, id,
+		     "%s is refused: %s; %s, or for development only label namespace %s %s=true",
+		     what, why, fix, e->ns, WH_LABEL_ALLOW_INSECURE);
 }
 
 /* ---- Cluster --------------------------------------------------------------- */
 
-static const char *const CLUSTER_FIELDS[] = { "version", "image", "mode", "replicas", "region",
-					      "storage", "authentication", "tls", "network",
-					      "encryption", "roles", "audit", "backup", "deletion",
-					      NULL };
+static const char *const CLUSTER_FIELDS[] = {
+    "version", "image",          "mode",   "replicas", "region",
+    "storage", "authentication", "tls",    "network",  "encryption",
+    "roles",   "audit",          "backup", "deletion", NULL};
 
 static void cluster_durations(struct ev *e, yajl_val tls)
 {
@@ -702,20 +704,23 @@ static void cluster_durations(struct ev *e, yajl_val tls)
 	}
 	if (rs) {
 		if (wh_parse_duration(rs, &r) != 0) {
-			deny(e, "VW005",
-			     "spec.tls.renewBefore \"%.32s\" is not a duration; write hours such as "
-			     "360h (the default, 15 days)",
-			     rs);
+			deny(
+			    e, "VW005",
+			    "spec.tls.renewBefore \"%.32s\" is not a duration; write hours such as "
+			    "360h (the default, 15 days)",
+			    rs);
 			rok = 0;
 		} else if (r < 300) {
 			deny(e, "VW005",
-			     "spec.tls.renewBefore %.32s must be at least 5m; the default is 360h", rs);
+			     "spec.tls.renewBefore %.32s must be at least 5m; the default is 360h",
+			     rs);
 			rok = 0;
 		}
 	}
 	if (dok && rok && r >= d)
 		deny(e, "VW005",
-		     "spec.tls.renewBefore (%.32s) must be shorter than spec.tls.duration (%.32s), or "
+		     "spec.tls.renewBefore (%.32s) must be shorter than spec.tls.duration (%.32s), "
+		     "or "
 		     "certificates are renewed continuously; e.g. duration 2160h with renewBefore "
 		     "360h",
 		     rs ? rs : "360h, the default", ds ? ds : "2160h, the default");
@@ -738,12 +743,14 @@ static void cluster_cidrs(struct ev *e, yajl_val cidrs)
 		else if (prefix == 0)
 			deny(e, "VW004",
 			     "spec.network.allowedCIDRs[%zu] \"%.64s\" allows every address on the "
-			     "network; list your client networks instead (the Cluster's own namespace "
+			     "network; list your client networks instead (the Cluster's own "
+			     "namespace "
 			     "always has access)",
 			     i, c);
 		else if (r == 1)
 			deny(e, "VW003",
-			     "spec.network.allowedCIDRs[%zu] \"%.64s\" is not in canonical form (host "
+			     "spec.network.allowedCIDRs[%zu] \"%.64s\" is not in canonical form "
+			     "(host "
 			     "bits set or unusual spelling); write %s",
 			     i, c, canon);
 	}
@@ -758,10 +765,11 @@ static void cluster_update(struct ev *e, yajl_val spec, yajl_val ospec)
 
 	if (!oenc) {
 		if (nenc)
-			deny(e, "VW008",
-			     "spec.encryption can not be added to an existing Cluster: data written "
-			     "before would stay unencrypted; create a new Cluster with "
-			     "spec.encryption and restore a backup into it");
+			deny(
+			    e, "VW008",
+			    "spec.encryption can not be added to an existing Cluster: data written "
+			    "before would stay unencrypted; create a new Cluster with "
+			    "spec.encryption and restore a backup into it");
 		return;
 	}
 	okey = json_get_str(oenc, "keyRef", "name", (char *)NULL);
@@ -791,10 +799,11 @@ static void cluster_update(struct ev *e, yajl_val spec, yajl_val ospec)
 		for (size_t j = 0; j < json_array_len(ndbs) && !found; j++)
 			found = streq(db, json_str(json_array_at(ndbs, j)));
 		if (!found)
-			deny(e, "VW009",
-			     "spec.encryption.databases can not drop \"%.64s\": its encryption zone "
-			     "and data stay; keep it in the list and add databases instead",
-			     db);
+			deny(
+			    e, "VW009",
+			    "spec.encryption.databases can not drop \"%.64s\": its encryption zone "
+			    "and data stay; keep it in the list and add databases instead",
+			    db);
 	}
 }
 
@@ -823,7 +832,8 @@ static void cluster_key(struct ev *e, yajl_val spec)
 		return;
 	if (rc == WH_LOOKUP_NOT_FOUND) {
 		warn(e, "VW011",
-		     "EncryptionKey %.64s (spec.encryption.keyRef) does not exist yet; admitted, the "
+		     "EncryptionKey %.64s (spec.encryption.keyRef) does not exist yet; admitted, "
+		     "the "
 		     "operator waits for it and checks its region then",
 		     kname);
 		return;
@@ -862,7 +872,8 @@ static void cluster_roles(struct ev *e, yajl_val roles)
 		if (all)
 			warn(e, "VW016",
 			     "spec.roles[%zu] (%.64s) grants every privilege (ClusterAdmin or * on "
-			     "database *); grant only what the role needs (least privilege, seed 004)",
+			     "database *); grant only what the role needs (least privilege, seed "
+			     "004)",
 			     i, name ? name : "unnamed");
 	}
 }
@@ -879,12 +890,12 @@ static void cluster_rules(struct ev *e, yajl_val obj, yajl_val old)
 	mode = json_get_str(tls, "mode", (char *)NULL);
 	if (streq(mode, "disabled"))
 		insecure_opt_in(e, "VW001", "spec.tls.mode disabled",
-				"passwords and vectors cross the network in plaintext",
-				"use server (the default) or mutual");
+		                "passwords and vectors cross the network in plaintext",
+		                "use server (the default) or mutual");
 	if (json_get_bool(tls, -1, "internal", (char *)NULL) == 0)
 		insecure_opt_in(e, "VW002", "spec.tls.internal false",
-				"traffic between Milvus components is plaintext",
-				"remove it (the default is true)");
+		                "traffic between Milvus components is plaintext",
+		                "remove it (the default is true)");
 	cluster_cidrs(e, json_get(spec, "network", "allowedCIDRs", (char *)NULL));
 	cluster_durations(e, tls);
 	if (old)
@@ -892,7 +903,8 @@ static void cluster_rules(struct ev *e, yajl_val obj, yajl_val old)
 	cluster_roles(e, json_get(spec, "roles", (char *)NULL));
 	if (json_get_bool(spec, -1, "audit", "enabled", (char *)NULL) == 0)
 		warn(e, "VW014",
-		     "spec.audit.enabled false turns the Milvus access log off: who did what can not "
+		     "spec.audit.enabled false turns the Milvus access log off: who did what can "
+		     "not "
 		     "be investigated after an incident; remove it to keep the default (on)");
 	if (json_get_int(spec, -1, "deletion", "recycleBinDays", (char *)NULL) == 0)
 		warn(e, "VW015",
@@ -903,7 +915,8 @@ static void cluster_rules(struct ev *e, yajl_val obj, yajl_val old)
 	image = json_get_str(spec, "image", (char *)NULL);
 	if (image && !strstr(image, "@sha256:"))
 		warn(e, "VW019",
-		     "spec.image %.96s is not pinned by digest; use repo@sha256:<digest> so the image "
+		     "spec.image %.96s is not pinned by digest; use repo@sha256:<digest> so the "
+		     "image "
 		     "can not change under you",
 		     image);
 	/* cross-object rules last: single-object findings come first */
@@ -915,8 +928,8 @@ static void cluster_rules(struct ev *e, yajl_val obj, yajl_val old)
 
 /* ---- User ------------------------------------------------------------------ */
 
-static const char *const USER_FIELDS[] = { "clusterRef", "username", "passwordSecretRef",
-					   "roles", "tls", "passwordRotation", NULL };
+static const char *const USER_FIELDS[] = {
+    "clusterRef", "username", "passwordSecretRef", "roles", "tls", "passwordRotation", NULL};
 
 static const char *username_of(yajl_val user)
 {
@@ -941,7 +954,7 @@ static int dup_user(yajl_val item, void *arg)
 	    !streq(username_of(item), d->username))
 		return 0;
 	snprintf(d->other, sizeof(d->other), "%s",
-		 json_get_str(item, "metadata", "name", (char *)NULL) ?: "?");
+	         json_get_str(item, "metadata", "name", (char *)NULL) ?: "?");
 	return 1;
 }
 
@@ -982,10 +995,12 @@ static void user_cluster(struct ev *e, yajl_val spec, const char *cname)
 		const char *r = json_str(json_array_at(roles, i));
 		int found = streq(r, "admin") || streq(r, "public");
 		for (size_t j = 0; j < json_array_len(defined) && !found; j++)
-			found = streq(r, json_get_str(json_array_at(defined, j), "name", (char *)NULL));
+			found =
+			    streq(r, json_get_str(json_array_at(defined, j), "name", (char *)NULL));
 		if (!found)
 			deny(e, "VW025",
-			     "spec.roles: role %.64s is neither built in (admin, public) nor defined in "
+			     "spec.roles: role %.64s is neither built in (admin, public) nor "
+			     "defined in "
 			     "Cluster %.64s spec.roles; define it there or remove it here",
 			     r ? r : "(not a string)", cname);
 	}
@@ -995,7 +1010,8 @@ static void user_cluster(struct ev *e, yajl_val spec, const char *cname)
 	if (json_get_bool(spec, 0, "tls", "clientCertificate", (char *)NULL) == 1 &&
 	    strcmp(mode, "mutual") != 0)
 		deny(e, "VW026",
-		     "spec.tls.clientCertificate true needs a Cluster with spec.tls.mode mutual, but "
+		     "spec.tls.clientCertificate true needs a Cluster with spec.tls.mode mutual, "
+		     "but "
 		     "Cluster %.64s uses %.16s; set the Cluster's tls.mode: mutual or remove "
 		     "clientCertificate",
 		     cname, mode);
@@ -1026,7 +1042,8 @@ static void user_rules(struct ev *e, yajl_val obj, yajl_val old)
 		else
 			deny(e, "VW020",
 			     "metadata.name \"%.64s\" is not a valid Milvus user name and "
-			     "spec.username is not set; set spec.username, e.g. %s (1-32 characters, "
+			     "spec.username is not set; set spec.username, e.g. %s (1-32 "
+			     "characters, "
 			     "a letter first, then letters, digits or _)",
 			     uname, sugg);
 	} else if (strcasecmp(uname, "root") == 0) {
@@ -1046,11 +1063,13 @@ static void user_rules(struct ev *e, yajl_val obj, yajl_val old)
 		const char *ou = username_of(old);
 		const char *oc = json_get_str(old, "spec", "clusterRef", "name", (char *)NULL);
 		if (ou && !streq(ou, uname))
-			deny(e, "VW022",
-			     "spec.username is immutable (%.32s -> %.32s): it is the Milvus identity "
-			     "that owns grants and audit history; delete this User and create a new "
-			     "one to rename it",
-			     ou, uname ? uname : "(none)");
+			deny(
+			    e, "VW022",
+			    "spec.username is immutable (%.32s -> %.32s): it is the Milvus "
+			    "identity "
+			    "that owns grants and audit history; delete this User and create a new "
+			    "one to rename it",
+			    ou, uname ? uname : "(none)");
 		if (oc && !streq(oc, cname))
 			deny(e, "VW023",
 			     "spec.clusterRef is immutable (%.64s -> %.64s): a User belongs to one "
@@ -1066,8 +1085,10 @@ static void user_rules(struct ev *e, yajl_val obj, yajl_val old)
 	for (size_t i = 0; i < json_array_len(roles); i++)
 		if (streq(json_str(json_array_at(roles, i)), "admin")) {
 			warn(e, "VW027",
-			     "spec.roles grants admin: full control of every database, user and role "
-			     "in Cluster %.64s; prefer a custom role with only the privileges needed "
+			     "spec.roles grants admin: full control of every database, user and "
+			     "role "
+			     "in Cluster %.64s; prefer a custom role with only the privileges "
+			     "needed "
 			     "(least privilege, seed 004)",
 			     cname ? cname : "?");
 			break;
@@ -1082,19 +1103,20 @@ static void user_rules(struct ev *e, yajl_val obj, yajl_val old)
 			 * the namespace's Users. A name with a character a selector
 			 * would need escaped (refused elsewhere) lists them all. */
 			char by_field[400], by_name[400];
-			const char *any_of[] = { by_field, by_name, NULL };
+			const char *any_of[] = {by_field, by_name, NULL};
 			int plain = !strpbrk(cname, ",=!\\ ") && !strpbrk(uname, ",=!\\ ");
-			struct dup_scan d = { e, obj, cname, uname, "" };
-			snprintf(by_field, sizeof(by_field), "spec.clusterRef.name=%s,spec.username=%s", cname,
-				 uname);
-			snprintf(by_name, sizeof(by_name), "spec.clusterRef.name=%s,metadata.name=%s", cname,
-				 uname);
+			struct dup_scan d = {e, obj, cname, uname, ""};
+			snprintf(by_field, sizeof(by_field),
+			         "spec.clusterRef.name=%s,spec.username=%s", cname, uname);
+			snprintf(by_name, sizeof(by_name),
+			         "spec.clusterRef.name=%s,metadata.name=%s", cname, uname);
 			if (list_any(e, WH_KIND_USER, plain ? any_of : NULL, dup_user, &d) ==
-				    WH_LOOKUP_FOUND &&
+			        WH_LOOKUP_FOUND &&
 			    d.other[0])
 				deny(e, "VW024",
 				     "spec.username %.32s is already used by User %.64s of Cluster "
-				     "%.64s; Milvus user names are unique per cluster: choose another "
+				     "%.64s; Milvus user names are unique per cluster: choose "
+				     "another "
 				     "username",
 				     uname, d.other, cname);
 		}
@@ -1106,8 +1128,8 @@ static void user_rules(struct ev *e, yajl_val obj, yajl_val old)
 
 /* ---- EncryptionKey --------------------------------------------------------- */
 
-static const char *const KEY_FIELDS[] = { "provider", "keyID", "region", "endpoint",
-					  "credentialsSecretRef", "rotationPeriod", NULL };
+static const char *const KEY_FIELDS[] = {
+    "provider", "keyID", "region", "endpoint", "credentialsSecretRef", "rotationPeriod", NULL};
 
 struct key_scan {
 	struct ev *e;
@@ -1128,7 +1150,7 @@ static int scan_keys(yajl_val item, void *arg)
 	    streq(json_get_str(item, "spec", "provider", (char *)NULL), k->provider) &&
 	    streq(json_get_str(item, "spec", "keyID", (char *)NULL), k->keyid))
 		snprintf(k->dup, sizeof(k->dup), "%s",
-			 json_get_str(item, "metadata", "name", (char *)NULL) ?: "?");
+		         json_get_str(item, "metadata", "name", (char *)NULL) ?: "?");
 	return 0;
 }
 
@@ -1146,7 +1168,8 @@ static int scan_clusters(yajl_val item, void *arg)
 	const char *r = json_get_str(item, "spec", "region", (char *)NULL);
 	const char *name = json_get_str(item, "metadata", "name", (char *)NULL);
 
-	if (!streq(json_get_str(item, "spec", "encryption", "keyRef", "name", (char *)NULL), u->key))
+	if (!streq(json_get_str(item, "spec", "encryption", "keyRef", "name", (char *)NULL),
+	           u->key))
 		return 0;
 	if (u->region && (!r || strcmp(r, u->region) == 0))
 		return 0;
@@ -1162,24 +1185,26 @@ static int scan_clusters(yajl_val item, void *arg)
 
 static void key_delete(struct ev *e, yajl_val old)
 {
-	struct users_of_key u = { e->name, NULL, BUF_INIT(1024), 0, "" };
-	const char *shred = json_get_str(old, "metadata", "annotations", WH_ANNOTATION_CRYPTO_SHRED,
-					 (char *)NULL);
+	struct users_of_key u = {e->name, NULL, BUF_INIT(1024), 0, ""};
+	const char *shred =
+	    json_get_str(old, "metadata", "annotations", WH_ANNOTATION_CRYPTO_SHRED, (char *)NULL);
 
 	if (list(e, WH_KIND_CLUSTER, scan_clusters, &u) != WH_LOOKUP_FOUND || u.n == 0)
 		goto out;
 	if (streq(shred, "true")) {
-		warn(e, "VW034",
-		     "deleting EncryptionKey %.64s, still used by Cluster %s, on purpose (%s=true): "
-		     "their encrypted data becomes unreadable (crypto-shredding)",
-		     e->name, buf_str(&u.names), WH_ANNOTATION_CRYPTO_SHRED);
+		warn(
+		    e, "VW034",
+		    "deleting EncryptionKey %.64s, still used by Cluster %s, on purpose (%s=true): "
+		    "their encrypted data becomes unreadable (crypto-shredding)",
+		    e->name, buf_str(&u.names), WH_ANNOTATION_CRYPTO_SHRED);
 		goto out;
 	}
 	if (ns_insecure(e) < 0)
 		goto out;
 	if (e->ns_terminating) {
 		warn(e, "VW034",
-		     "namespace %s is being deleted: EncryptionKey %.64s goes with Cluster %s, whose "
+		     "namespace %s is being deleted: EncryptionKey %.64s goes with Cluster %s, "
+		     "whose "
 		     "encrypted data becomes unreadable",
 		     e->ns, e->name, buf_str(&u.names));
 		goto out;
@@ -1210,23 +1235,27 @@ static void key_rules(struct ev *e, yajl_val obj, int created)
 			     "spec.keyID is required for provider aws-kms: the KMS key ARN, "
 			     "arn:aws:kms:<region>:<12-digit account>:key/<key-id>");
 		else if (wh_parse_kms_arn(keyid, arn_region, sizeof(arn_region)) != 0)
-			deny(e, "VW030",
-			     "spec.keyID \"%.96s\" is not a KMS key ARN; use "
-			     "arn:aws:kms:<region>:<12-digit account>:key/<key-id> (an alias can be "
-			     "repointed to another key, so it is not accepted)",
-			     keyid);
+			deny(
+			    e, "VW030",
+			    "spec.keyID \"%.96s\" is not a KMS key ARN; use "
+			    "arn:aws:kms:<region>:<12-digit account>:key/<key-id> (an alias can be "
+			    "repointed to another key, so it is not accepted)",
+			    keyid);
 		else if (region && strcmp(region, arn_region) != 0)
 			deny(e, "VW031",
-			     "spec.region %.63s does not match region %s of the spec.keyID ARN; remove "
+			     "spec.region %.63s does not match region %s of the spec.keyID ARN; "
+			     "remove "
 			     "spec.region (it is taken from the ARN) or fix it",
 			     region, arn_region);
 		else
 			kregion = arn_region;
-		endpoint_rule(e, "VW036", "spec.endpoint", json_get(spec, "endpoint", (char *)NULL));
+		endpoint_rule(e, "VW036", "spec.endpoint",
+		              json_get(spec, "endpoint", (char *)NULL));
 	} else if (streq(provider, "local")) {
 		if (keyid)
 			deny(e, "VW030",
-			     "spec.keyID is only for provider aws-kms: a local root key is generated "
+			     "spec.keyID is only for provider aws-kms: a local root key is "
+			     "generated "
 			     "by the operator into Secret <name>-root-key; remove spec.keyID");
 		if (!region)
 			deny(e, "VW031",
@@ -1239,42 +1268,48 @@ static void key_rules(struct ev *e, yajl_val obj, int created)
 			deny(e, "VW036",
 			     "spec.endpoint and spec.credentialsSecretRef are only for provider "
 			     "aws-kms; remove them for provider local");
-		insecure_opt_in(e, "VW035", "spec.provider local",
-				"the root key sits in a Secret, so anyone who can read Secrets here "
-				"can decrypt the zone keys",
-				"use aws-kms");
+		insecure_opt_in(
+		    e, "VW035", "spec.provider local",
+		    "the root key sits in a Secret, so anyone who can read Secrets here "
+		    "can decrypt the zone keys",
+		    "use aws-kms");
 	} else {
-		deny(e, "VW030",
-		     "spec.provider must be aws-kms (a key in AWS KMS) or local (development only)");
+		deny(
+		    e, "VW030",
+		    "spec.provider must be aws-kms (a key in AWS KMS) or local (development only)");
 	}
 	if (e->undecided)
 		return;
 	/* cross-object: limits and duplicates (seed 002) when the key is new */
 	if (created) {
-		struct key_scan k = { e, obj, provider, keyid, 0, "" };
+		struct key_scan k = {e, obj, provider, keyid, 0, ""};
 		if (list(e, WH_KIND_ENCRYPTIONKEY, scan_keys, &k) != WH_LOOKUP_FOUND)
 			return;
 		if (k.dup[0])
 			deny(e, "VW032",
-			     "EncryptionKey %.64s already uses %s key %.96s; seed 002 forbids adding "
+			     "EncryptionKey %.64s already uses %s key %.96s; seed 002 forbids "
+			     "adding "
 			     "the same key twice: reference %.64s from the Cluster instead",
 			     k.dup, provider, keyid, k.dup);
 		if (k.count >= WH_MAX_KEYS_PER_NAMESPACE)
 			deny(e, "VW033",
-			     "namespace %s already has %zu EncryptionKeys, and seed 002 allows at most "
-			     "%d per project (a namespace here); delete an unused key or use another "
+			     "namespace %s already has %zu EncryptionKeys, and seed 002 allows at "
+			     "most "
+			     "%d per project (a namespace here); delete an unused key or use "
+			     "another "
 			     "namespace",
 			     e->ns, k.count, WH_MAX_KEYS_PER_NAMESPACE);
 	}
 	/* a Cluster that arrived first and names this key must be in its region */
 	if (kregion && e->name[0]) {
-		struct users_of_key u = { e->name, kregion, BUF_INIT(1024), 0, "" };
+		struct users_of_key u = {e->name, kregion, BUF_INIT(1024), 0, ""};
 		if (list(e, WH_KIND_CLUSTER, scan_clusters, &u) == WH_LOOKUP_FOUND && u.n)
-			deny(e, "VW011",
-			     "this key is in region %.63s but Cluster %s, which uses it "
-			     "(spec.encryption.keyRef), is in %.63s: a key must be in its cluster's "
-			     "region (seed 002); create the key in %.63s",
-			     kregion, buf_str(&u.names), u.mismatch_region, u.mismatch_region);
+			deny(
+			    e, "VW011",
+			    "this key is in region %.63s but Cluster %s, which uses it "
+			    "(spec.encryption.keyRef), is in %.63s: a key must be in its cluster's "
+			    "region (seed 002); create the key in %.63s",
+			    kregion, buf_str(&u.names), u.mismatch_region, u.mismatch_region);
 		buf_free(&u.names);
 	}
 }
@@ -1309,7 +1344,8 @@ int wh_evaluate(const struct wh_input *in, const struct wh_lookup *lk, struct wh
 			return -1;
 		/* metadata-only updates and objects on their way out always pass */
 		if (json_get(obj, "metadata", "deletionTimestamp", (char *)NULL) ||
-		    json_equal(json_get(obj, "spec", (char *)NULL), json_get(old, "spec", (char *)NULL)))
+		    json_equal(json_get(obj, "spec", (char *)NULL),
+		               json_get(old, "spec", (char *)NULL)))
 			return 0;
 		break;
 	case WH_OP_CREATE:
@@ -1373,7 +1409,7 @@ static void op_add(struct patch *p, const char *path, const char *value)
 	if (p->err)
 		return;
 	if (buf_printf(p->out, "%s{\"op\":\"add\",\"path\":\"%s\",\"value\":%s}", p->n ? "," : "",
-		       path, value))
+	               path, value))
 		p->err = 1;
 	p->n++;
 }
@@ -1394,7 +1430,7 @@ static void fill(struct patch *p, yajl_val spec, const char *group, const struct
 		n += (size_t)snprintf(whole + n, sizeof(whole) - n, "{");
 		for (const struct dflt *x = d; x->key; x++)
 			n += (size_t)snprintf(whole + n, sizeof(whole) - n, "%s\"%s\":%s",
-					      x == d ? "" : ",", x->key, x->json);
+			                      x == d ? "" : ",", x->key, x->json);
 		snprintf(whole + n, sizeof(whole) - n, "}");
 		snprintf(path, sizeof(path), "/spec/%s", group);
 		op_add(p, path, whole);
@@ -1419,22 +1455,18 @@ static void leaf(struct patch *p, yajl_val spec, const char *key, const char *js
 	op_add(p, path, json);
 }
 
-static const struct dflt D_STORAGE[] = { { "size", "\"10Gi\"" }, { NULL, NULL } };
-static const struct dflt D_TLS[] = { { "mode", "\"server\"" },
-				     { "internal", "true" },
-				     { "duration", "\"2160h\"" },
-				     { "renewBefore", "\"360h\"" },
-				     { "keyAlgorithm", "\"ECDSA-P256\"" },
-				     { NULL, NULL } };
-static const struct dflt D_AUDIT[] = { { "enabled", "true" },
-				       { "format", "\"text\"" },
-				       { "output", "\"stdout\"" },
-				       { NULL, NULL } };
-static const struct dflt D_BACKUP[] = { { "enabled", "false" },
-					{ "retentionDays", "7" },
-					{ NULL, NULL } };
-static const struct dflt D_DELETION[] = { { "recycleBinDays", "30" }, { NULL, NULL } };
-static const struct dflt D_USER_TLS[] = { { "clientCertificate", "false" }, { NULL, NULL } };
+static const struct dflt D_STORAGE[] = {{"size", "\"10Gi\""}, {NULL, NULL}};
+static const struct dflt D_TLS[] = {{"mode", "\"server\""},
+                                    {"internal", "true"},
+                                    {"duration", "\"2160h\""},
+                                    {"renewBefore", "\"360h\""},
+                                    {"keyAlgorithm", "\"ECDSA-P256\""},
+                                    {NULL, NULL}};
+static const struct dflt D_AUDIT[] = {
+    {"enabled", "true"}, {"format", "\"text\""}, {"output", "\"stdout\""}, {NULL, NULL}};
+static const struct dflt D_BACKUP[] = {{"enabled", "false"}, {"retentionDays", "7"}, {NULL, NULL}};
+static const struct dflt D_DELETION[] = {{"recycleBinDays", "30"}, {NULL, NULL}};
+static const struct dflt D_USER_TLS[] = {{"clientCertificate", "false"}, {NULL, NULL}};
 
 static void mutate_cluster(struct patch *p, yajl_val spec)
 {
@@ -1488,7 +1520,7 @@ static void mutate_key(struct patch *p, yajl_val spec)
 
 int wh_mutate(enum wh_kind kind, yajl_val obj, struct buf *out, size_t *n_ops)
 {
-	struct patch p = { out, 0, 0 };
+	struct patch p = {out, 0, 0};
 	yajl_val spec;
 
 	if (!obj || obj->type != yajl_t_object || kind > WH_KIND_ENCRYPTIONKEY)

@@ -39,15 +39,15 @@
 
 #include "buf.h"
 
-#define WH_GROUP "vecward.io"
-#define WH_VERSION "v1alpha1"
-#define WH_LABEL_ALLOW_INSECURE "vecward.io/allow-insecure"
+#define WH_GROUP                   "vecward.io"
+#define WH_VERSION                 "v1alpha1"
+#define WH_LABEL_ALLOW_INSECURE    "vecward.io/allow-insecure"
 #define WH_ANNOTATION_CRYPTO_SHRED "vecward.io/allow-crypto-shredding"
-#define WH_MAX_KEYS_PER_NAMESPACE 20
+#define WH_MAX_KEYS_PER_NAMESPACE  20
 /* Findings past this many (per kind of finding) are dropped, and one last
  * entry says so; messages are capped at WH_MAX_MESSAGE bytes. */
 #define WH_MAX_FINDINGS 32
-#define WH_MAX_MESSAGE 400
+#define WH_MAX_MESSAGE  400
 
 enum wh_kind {
 	WH_KIND_CLUSTER = 0,
@@ -89,7 +89,7 @@ struct wh_lookup {
 	 * new tree (the caller frees it); on WH_LOOKUP_ERROR err says why (one
 	 * line, never a secret). */
 	int (*get)(void *ctx, enum wh_kind kind, const char *ns, const char *name, yajl_val *out,
-		   char *err, size_t errlen);
+	           char *err, size_t errlen);
 	/* Every object of kind in ns, fn called for each until it returns
 	 * nonzero: WH_LOOKUP_FOUND (even when there are none) or
 	 * WH_LOOKUP_ERROR. any_of (NULL-terminated, or NULL) is a hint: field
@@ -97,20 +97,20 @@ struct wh_lookup {
 	 * the objects fn looks for match one; a lookup may pass only those, or
 	 * more (fn checks every object it gets). */
 	int (*list)(void *ctx, enum wh_kind kind, const char *ns, const char *const *any_of,
-		    wh_item_fn fn, void *arg, char *err, size_t errlen);
+	            wh_item_fn fn, void *arg, char *err, size_t errlen);
 };
 
 struct wh_input {
 	enum wh_kind kind;
 	enum wh_op op;
-	const char *ns;   /* namespace of the object (required) */
-	yajl_val object;  /* CREATE, UPDATE, RECONCILE */
-	yajl_val old;     /* UPDATE, DELETE */
+	const char *ns;  /* namespace of the object (required) */
+	yajl_val object; /* CREATE, UPDATE, RECONCILE */
+	yajl_val old;    /* UPDATE, DELETE */
 };
 
 struct wh_finding {
-	char id[8];  /* "VW001" */
-	char *msg;   /* "VW001: spec.tls.mode ...; fix" (owned) */
+	char id[8]; /* "VW001" */
+	char *msg;  /* "VW001: spec.tls.mode ...; fix" (owned) */
 };
 
 struct wh_result {

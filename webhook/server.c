@@ -28,9 +28,9 @@
 #include "util.h"
 
 /* TLS 1.2: forward secrecy and AEAD only; TLS 1.3 suites are all AEAD. */
-#define TLS12_CIPHERS                                                                          \
-	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                            \
-	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                            \
+#define TLS12_CIPHERS                                                                              \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                               \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                               \
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 struct file_sig {
@@ -89,7 +89,7 @@ static SSL_CTX *load_ctx(const char *cert, const char *key, char *err, size_t er
 	}
 	SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
 	SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-				       SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+	                           SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
 	if (SSL_CTX_set_cipher_list(c, TLS12_CIPHERS) != 1) {
 		ssl_err(err, errlen, "cannot set the TLS 1.2 ciphers for", cert);
 		goto fail;
@@ -134,7 +134,7 @@ int wh_server_check_reload(struct wh_server *s, int force)
 	if (stat_sig(s->cert_file, &now[0]) || stat_sig(s->key_file, &now[1])) {
 		if (force)
 			log_warn(NULL, "serving certificate: cannot stat %s or %s", s->cert_file,
-				 s->key_file);
+			         s->key_file);
 		return force ? -1 : 0;
 	}
 	if (!force && memcmp(now, s->sig, sizeof(now)) == 0)
@@ -146,8 +146,9 @@ int wh_server_check_reload(struct wh_server *s, int force)
 		memcpy(s->failed_sig, now, sizeof(now));
 		s->have_failed = 1;
 		s->metrics.reloads_failed++;
-		log_warnx(NULL, "serving certificate changed but did not load, keeping the old one: %s",
-			  err);
+		log_warnx(NULL,
+		          "serving certificate changed but did not load, keeping the old one: %s",
+		          err);
 		return -1;
 	}
 	SSL_CTX_free(s->ctx); /* connections in flight hold their own reference */
@@ -157,7 +158,7 @@ int wh_server_check_reload(struct wh_server *s, int force)
 	s->metrics.reloads_ok++;
 	s->metrics.cert_not_after = not_after(c);
 	log_info(NULL, "serving certificate reloaded from %s (expires %.0f)", s->cert_file,
-		 s->metrics.cert_not_after);
+	         s->metrics.cert_not_after);
 	return 1;
 }
 
@@ -176,7 +177,7 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg)
 	if (!ssl)
 		return NULL;
 	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					     BEV_OPT_CLOSE_ON_FREE);
+	                                     BEV_OPT_CLOSE_ON_FREE);
 	if (!bev) {
 		SSL_free(ssl);
 		return NULL;
@@ -204,7 +205,7 @@ static double mono_s(void)
 }
 
 static void reply(struct evhttp_request *req, int code, const char *reason, const char *ctype,
-		  const char *body, size_t len)
+                  const char *body, size_t len)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct evbuffer *ob = evbuffer_new();
@@ -245,10 +246,10 @@ static void log_admission(const char *endpoint, const struct wh_outcome *o, doub
 
 	for (size_t i = 0; i < o->res.n_denials && rl + 8 < sizeof(rules); i++)
 		rl += (size_t)snprintf(rules + rl, sizeof(rules) - rl, "%s%s", i ? "," : "",
-				       o->res.denials[i].id);
+		                       o->res.denials[i].id);
 	for (size_t i = 0; i < o->res.n_warnings && wl + 8 < sizeof(warns); i++)
 		wl += (size_t)snprintf(warns + wl, sizeof(warns) - wl, "%s%s", i ? "," : "",
-				       o->res.warnings[i].id);
+		                       o->res.warnings[i].id);
 	snprintf(obj, sizeof(obj), "%s %s", o->kind[0] ? o->kind : "?", o->object);
 	snprintf(ms, sizeof(ms), "%.1f", secs * 1000);
 	kv[n++] = "endpoint";
@@ -315,7 +316,7 @@ static void on_admission(struct evhttp_request *req, struct wh_server *s, enum w
 	if (wh_admit(ep, body, len, s->cfg.lookup, &resp, &o) != 0) {
 		double dt = mono_s() - t0;
 		reply_text(req, 500, "Internal Server Error",
-			   "vecward-webhook: out of memory while answering; retry\n");
+		           "vecward-webhook: out of memory while answering; retry\n");
 		wh_metrics_observe(&s->metrics, mep, WH_R_ERROR, NULL, dt);
 		log_errorx(NULL, "admission: out of memory building the response");
 	} else {
@@ -326,15 +327,15 @@ static void on_admission(struct evhttp_request *req, struct wh_server *s, enum w
 			reply(req, o.http, "Bad Request", "text/plain; charset=utf-8", resp.ptr,
 			      resp.len);
 		wh_metrics_observe(&s->metrics, mep,
-				   o.http != 200 ? WH_R_INVALID
-				   : o.allowed   ? WH_R_ALLOWED
-						 : WH_R_DENIED,
-				   &o.res, dt);
+		                   o.http != 200 ? WH_R_INVALID
+		                   : o.allowed   ? WH_R_ALLOWED
+		                                 : WH_R_DENIED,
+		                   &o.res, dt);
 		if (o.http == 200)
 			log_admission(ep == WH_EP_VALIDATE ? "validate" : "mutate", &o, dt);
 		else
-			log_info(NULL, "admission %s: 400 %s", ep == WH_EP_VALIDATE ? "validate" : "mutate",
-				 buf_str(&resp));
+			log_info(NULL, "admission %s: 400 %s",
+			         ep == WH_EP_VALIDATE ? "validate" : "mutate", buf_str(&resp));
 	}
 	wh_outcome_free(&o);
 	buf_free(&resp);
@@ -412,7 +413,7 @@ static void on_other(struct evhttp_request *req, void *arg)
 	if (refuse_plaintext(req))
 		return;
 	reply_text(req, 404, "Not Found",
-		   "not found: POST /validate or /mutate; GET /healthz, /readyz or /metrics\n");
+	           "not found: POST /validate or /mutate; GET /healthz, /readyz or /metrics\n");
 	wh_metrics_observe(&s->metrics, WH_M_OTHER, WH_R_INVALID, NULL, 0);
 }
 
@@ -446,7 +447,7 @@ static int split_listen(const char *l, char *host, size_t hostlen, long *port)
 }
 
 struct wh_server *wh_server_new(struct event_base *base, const struct wh_server_config *cfg,
-				char *err, size_t errlen)
+                                char *err, size_t errlen)
 {
 	struct wh_server *s = calloc(1, sizeof(*s));
 	struct sockaddr_storage ss;
@@ -465,7 +466,7 @@ struct wh_server *wh_server_new(struct event_base *base, const struct wh_server_
 	wh_metrics_init(&s->metrics);
 	if (split_listen(cfg->listen, host, sizeof(host), &port) != 0) {
 		snprintf(err, errlen, "--listen %s: expected HOST:PORT such as 127.0.0.1:9443",
-			 cfg->listen ? cfg->listen : "(none)");
+		         cfg->listen ? cfg->listen : "(none)");
 		goto fail;
 	}
 	s->cert_file = strdup(cfg->cert_file ? cfg->cert_file : "");
@@ -476,7 +477,7 @@ struct wh_server *wh_server_new(struct event_base *base, const struct wh_server_
 	}
 	if (stat_sig(s->cert_file, &s->sig[0]) || stat_sig(s->key_file, &s->sig[1])) {
 		snprintf(err, errlen, "cannot read %s or %s: %s", s->cert_file, s->key_file,
-			 strerror(errno));
+		         strerror(errno));
 		goto fail;
 	}
 	s->ctx = load_ctx(s->cert_file, s->key_file, err, errlen);
@@ -510,13 +511,13 @@ struct wh_server *wh_server_new(struct event_base *base, const struct wh_server_
 	/* Accepted sockets inherit TCP_NODELAY from the listener (Linux). Without it
 	 * the response's second TLS record (evhttp writes headers and body apart)
 	 * waits for the client's delayed ACK: about 40 ms on every admission call. */
-	if (setsockopt(evhttp_bound_socket_get_fd(s->bound), IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
-		       sizeof(int)) != 0)
+	if (setsockopt(evhttp_bound_socket_get_fd(s->bound), IPPROTO_TCP, TCP_NODELAY, &(int){1},
+	               sizeof(int)) != 0)
 		log_warn(NULL, "cannot set TCP_NODELAY on %s; answers may wait for delayed ACKs",
-			 cfg->listen);
+		         cfg->listen);
 	if (getsockname(evhttp_bound_socket_get_fd(s->bound), (struct sockaddr *)&ss, &sl) == 0)
 		s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-							 : ((struct sockaddr_in *)&ss)->sin_port);
+		                                         : ((struct sockaddr_in *)&ss)->sin_port);
 	s->tick = event_new(base, -1, EV_PERSIST, on_tick, s);
 	tv.tv_sec = (cfg->reload_interval_ms > 0 ? cfg->reload_interval_ms : 2000) / 1000;
 	tv.tv_usec = (cfg->reload_interval_ms > 0 ? cfg->reload_interval_ms : 2000) % 1000 * 1000;

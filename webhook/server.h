@@ -34,11 +34,11 @@
 #include "rules.h"
 
 struct wh_server_config {
-	const char *listen;    /* "127.0.0.1:9443", "[::1]:9443", port 0 = any */
-	const char *cert_file; /* PEM chain, leaf first */
-	const char *key_file;  /* PEM private key */
-	int reload_interval_ms; /* <= 0: 2000 */
-	size_t max_body;        /* 0: WH_MAX_BODY */
+	const char *listen;             /* "127.0.0.1:9443", "[::1]:9443", port 0 = any */
+	const char *cert_file;          /* PEM chain, leaf first */
+	const char *key_file;           /* PEM private key */
+	int reload_interval_ms;         /* <= 0: 2000 */
+	size_t max_body;                /* 0: WH_MAX_BODY */
 	const struct wh_lookup *lookup; /* borrowed; the rules' view of the cluster */
 	/* called before each admission request (starts the lookup budget); may
 	 * be NULL */
@@ -51,7 +51,7 @@ struct wh_server;
 /* Load the certificate, bind and start serving on base. NULL and err on
  * failure (unreadable or mismatched certificate, address in use, ...). */
 struct wh_server *wh_server_new(struct event_base *base, const struct wh_server_config *cfg,
-				char *err, size_t errlen);
+                                char *err, size_t errlen);
 /* The bound port (useful with port 0). */
 int wh_server_port(const struct wh_server *s);
 /* Check the files now; force reloads even if they look unchanged.

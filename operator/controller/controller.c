@@ -8,7 +8,7 @@
 #include "log.h"
 #include "util.h"
 
-#define MAX_KINDS 8
+#define MAX_KINDS   8
 #define MAX_WORKERS 64
 
 struct kind_entry {
@@ -39,7 +39,8 @@ struct controller {
 	unsigned long long (*extra_fn)(void);
 };
 
-void controller_stats_extra(struct controller *ctl, const char *name, unsigned long long (*fn)(void))
+void controller_stats_extra(struct controller *ctl, const char *name,
+                            unsigned long long (*fn)(void))
 {
 	ctl->extra_name = name;
 	ctl->extra_fn = fn;
@@ -71,8 +72,7 @@ static int skipped_key(const char *key, const char *const *skip)
 
 /* Objects a and b equal but for the keys in skip (NULL-terminated); the
  * "metadata" key, when sub is set, compared but for the keys in sub. */
-static int obj_equal_except(yajl_val a, yajl_val b, const char *const *skip,
-			    const char *const *sub)
+static int obj_equal_except(yajl_val a, yajl_val b, const char *const *skip, const char *const *sub)
 {
 	size_t na = 0, nb = 0;
 
@@ -91,7 +91,7 @@ static int obj_equal_except(yajl_val a, yajl_val b, const char *const *skip,
 		if (!vb)
 			return 0;
 		if (sub && strcmp(k, "metadata") == 0 ? !obj_equal_except(va, vb, sub, NULL)
-						       : !json_equal(va, vb))
+		                                      : !json_equal(va, vb))
 			return 0;
 	}
 	return na == nb;
@@ -124,8 +124,8 @@ static int json_equal(yajl_val a, yajl_val b)
 
 int controller_status_only_change(yajl_val old, yajl_val new)
 {
-	static const char *const top[] = { "status", NULL };
-	static const char *const meta[] = { "resourceVersion", "managedFields", NULL };
+	static const char *const top[] = {"status", NULL};
+	static const char *const meta[] = {"resourceVersion", "managedFields", NULL};
 
 	if (!YAJL_IS_OBJECT(old) || !YAJL_IS_OBJECT(new))
 		return 0;
@@ -180,7 +180,7 @@ struct controller *controller_new(struct kube_config *cfg, const struct controll
 }
 
 static void on_change(enum informer_event ev, const char *key, yajl_val obj, yajl_val old,
-		      void *ctx)
+                      void *ctx)
 {
 	struct kind_entry *k = ctx;
 	char qkey[600];
@@ -200,7 +200,7 @@ static void on_change(enum informer_event ev, const char *key, yajl_val obj, yaj
 }
 
 int controller_add_kind(struct controller *ctl, const struct kube_kind *kind, reconcile_fn fn,
-			void *ctx)
+                        void *ctx)
 {
 	struct kind_entry *k;
 	struct informer_opts io;
@@ -317,7 +317,7 @@ int controller_start(struct controller *ctl)
 	for (int i = 0; i < ctl->nkinds; i++) {
 		if (informer_wait_synced(ctl->kinds[i].inf, 60000))
 			log_warnx(NULL, "informer %s has not synced yet; starting workers anyway",
-				  ctl->kinds[i].kind->plural);
+			          ctl->kinds[i].kind->plural);
 	}
 	for (int i = 0; i < ctl->o.workers; i++) {
 		if (pthread_create(&ctl->workers[i], NULL, worker, ctl))
@@ -393,9 +393,11 @@ void controller_log_stats(struct controller *ctl, int force)
 	for (int i = 0; i < 5; i++)
 		snprintf(f[i], sizeof(f[i]), "%llu", v[i]);
 	{
-		const char *const kv[] = { "reconciles", f[0], "skipped", f[1], "queued", f[2],
-					   "delayed", f[3], ctl->extra_fn ? ctl->extra_name : NULL,
-					   f[4], NULL };
+		const char *const kv[] = {
+		    "reconciles", f[0],     "skipped",
+		    f[1],         "queued", f[2],
+		    "delayed",    f[3],     ctl->extra_fn ? ctl->extra_name : NULL,
+		    f[4],         NULL};
 		log_kv(LOG_INFO, NULL, "stats", kv);
 	}
 	memcpy(ctl->logged, v, sizeof(v));

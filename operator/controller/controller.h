@@ -19,9 +19,9 @@
 #include "workqueue.h"
 
 enum reconcile_result {
-	RECONCILE_DONE = 0,  /* converged; forget failures */
-	RECONCILE_RETRY,     /* failed: retry with per-key backoff */
-	RECONCILE_REQUEUE,   /* done for now, but come back after requeue_ms */
+	RECONCILE_DONE = 0, /* converged; forget failures */
+	RECONCILE_RETRY,    /* failed: retry with per-key backoff */
+	RECONCILE_REQUEUE,  /* done for now, but come back after requeue_ms */
 };
 
 struct controller;
@@ -29,8 +29,8 @@ struct controller;
 /* obj: the cached object (owned by the caller, freed after the call) or NULL
  * when the object no longer exists. requeue_ms: set with RECONCILE_REQUEUE. */
 typedef enum reconcile_result (*reconcile_fn)(struct controller *ctl, struct kube_client *kc,
-					      const char *ns, const char *name, yajl_val obj,
-					      long *requeue_ms, void *ctx);
+                                              const char *ns, const char *name, yajl_val obj,
+                                              long *requeue_ms, void *ctx);
 
 struct controller_opts {
 	const char *namespace; /* NULL: watch all namespaces */
@@ -40,7 +40,7 @@ struct controller_opts {
 struct controller *controller_new(struct kube_config *cfg, const struct controller_opts *o);
 /* Register a kind before controller_start. 0 or -1. */
 int controller_add_kind(struct controller *ctl, const struct kube_kind *kind, reconcile_fn fn,
-			void *ctx);
+                        void *ctx);
 /* For a registered kind, before controller_start: do not enqueue an update
  * that changes only .status, metadata.resourceVersion or metadata.managedFields
  * (the operator's own status writes), as client-go's predicates do. Only for
@@ -66,7 +66,8 @@ unsigned long controller_reconciles(struct controller *ctl);
 void controller_log_stats(struct controller *ctl, int force);
 /* One more figure for the "stats" line, read when it is logged (e.g. how often
  * a Cluster's credentials were loaded): a name and a function. One only. */
-void controller_stats_extra(struct controller *ctl, const char *name, unsigned long long (*fn)(void));
+void controller_stats_extra(struct controller *ctl, const char *name,
+                            unsigned long long (*fn)(void));
 
 /* 1 when new differs from old in nothing but .status, metadata.resourceVersion
  * and metadata.managedFields (every other field, metadata.generation, labels,

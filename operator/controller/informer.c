@@ -29,7 +29,7 @@ struct informer {
 	pthread_cond_t sync_cond;
 	struct informer_stats stats;
 	char rv[128];
-	char what[96]; /* "informer clusters" for logs */
+	char what[96];       /* "informer clusters" for logs */
 	struct strmap *seen; /* during a relist: keys present in the new list */
 };
 
@@ -187,7 +187,7 @@ static int collect_gone(const char *key, void *val, void *ctx)
 static int relist(struct informer *inf, struct kube_error *err)
 {
 	struct buf path = BUF_INIT(4096);
-	struct gone_ctx g = { inf, NULL, 0, 0 };
+	struct gone_ctx g = {inf, NULL, 0, 0};
 	char *rv = NULL;
 	int rc = -1;
 
@@ -272,9 +272,10 @@ static void *run(void *arg)
 			if (relist(inf, &err)) {
 				set_failing(inf, 1);
 				inf->stats.errors++;
-				backoff = backoff ? (backoff * 2 > 30000 ? 30000 : backoff * 2) : 1000;
+				backoff =
+				    backoff ? (backoff * 2 > 30000 ? 30000 : backoff * 2) : 1000;
 				log_warnx(inf->what, "list failed (retry in %ld ms): %s", backoff,
-					  kube_strerror(&err, ebuf, sizeof(ebuf)));
+				          kube_strerror(&err, ebuf, sizeof(ebuf)));
 				sleep_unless(&inf->stop, backoff, 200);
 				continue;
 			}
@@ -282,16 +283,16 @@ static void *run(void *arg)
 			set_failing(inf, 0);
 			if (!inf->synced) {
 				log_info(inf->what, "synced %zu objects at resourceVersion %s",
-					 informer_len(inf), inf->rv);
+				         informer_len(inf), inf->rv);
 				set_synced(inf);
 			}
 		}
 		inf->stats.watches++;
 		started = now_ms();
 		events = inf->stats.events;
-		if (kube_watch(inf->client, path.ptr, inf->rv, inf->selector, inf->o.watch_timeout_s,
-			       inf->o.max_event_bytes, on_event, inf, inf->rv, sizeof(inf->rv),
-			       &inf->stop, &err) == 0) {
+		if (kube_watch(inf->client, path.ptr, inf->rv, inf->selector,
+		               inf->o.watch_timeout_s, inf->o.max_event_bytes, on_event, inf,
+		               inf->rv, sizeof(inf->rv), &inf->stop, &err) == 0) {
 			backoff = 0;
 			set_failing(inf, 0);
 			continue; /* server closed the watch: resume from inf->rv */
@@ -299,7 +300,7 @@ static void *run(void *arg)
 		if (kube_is_gone(&err)) {
 			inf->stats.relists++;
 			log_info(inf->what, "resourceVersion %s is too old (410 Gone): relisting",
-				 inf->rv);
+			         inf->rv);
 			need_list = 1;
 			continue;
 		}
@@ -314,14 +315,14 @@ static void *run(void *arg)
 			backoff = 0;
 			set_failing(inf, 0);
 			log_info(inf->what, "watch ended (%s): resuming from resourceVersion %s",
-				 kube_strerror(&err, ebuf, sizeof(ebuf)), inf->rv);
+			         kube_strerror(&err, ebuf, sizeof(ebuf)), inf->rv);
 			continue;
 		}
 		set_failing(inf, 1);
 		inf->stats.errors++;
 		backoff = backoff ? (backoff * 2 > 30000 ? 30000 : backoff * 2) : 1000;
 		log_warnx(inf->what, "watch failed (retry in %ld ms): %s", backoff,
-			  kube_strerror(&err, ebuf, sizeof(ebuf)));
+		          kube_strerror(&err, ebuf, sizeof(ebuf)));
 		/* an event too large or garbled cannot be skipped: relist */
 		if (err.http == 0 && strcmp(err.reason, "Transport") != 0)
 			need_list = 1;
@@ -424,7 +425,7 @@ static int walk_key(const char *key, void *val, void *ctx)
 
 void informer_foreach_key(struct informer *inf, void (*cb)(const char *key, void *ctx), void *ctx)
 {
-	struct key_walk w = { cb, ctx };
+	struct key_walk w = {cb, ctx};
 	pthread_rwlock_rdlock(&inf->lock);
 	strmap_foreach(inf->cache, walk_key, &w);
 	pthread_rwlock_unlock(&inf->lock);

@@ -26,7 +26,7 @@ enum informer_event { INF_ADDED, INF_UPDATED, INF_DELETED };
 /* obj is borrowed for the call (the new state; the last known one on delete).
  * old, also borrowed: the state cached before an INF_UPDATED, else NULL. */
 typedef void (*informer_handler)(enum informer_event ev, const char *key, yajl_val obj,
-				 yajl_val old, void *ctx);
+                                 yajl_val old, void *ctx);
 
 struct informer_opts {
 	const struct kube_kind *kind;

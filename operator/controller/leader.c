@@ -30,8 +30,8 @@ struct leader {
 	long long last_renew_ms;
 };
 
-int leader_may_acquire(const char *holder, const char *me, long long observed_ms,
-		       long long now, int duration_s)
+int leader_may_acquire(const char *holder, const char *me, long long observed_ms, long long now,
+                       int duration_s)
 {
 	if (!holder || !*holder)
 		return 1;
@@ -93,7 +93,7 @@ void leader_free(struct leader *l)
 }
 
 static char *lease_json(struct leader *l, const char *rv, const char *holder, int duration,
-			const char *acquire, const char *renew, long long transitions)
+                        const char *acquire, const char *renew, long long transitions)
 {
 	yajl_gen g = jgen_new();
 
@@ -135,7 +135,8 @@ static int try_acquire(struct leader *l)
 		goto out;
 	if (kube_get(l->client, path.ptr, &lease, &err)) {
 		if (!kube_is_not_found(&err)) {
-			log_warnx(l->what, "get failed: %s", kube_strerror(&err, ebuf, sizeof(ebuf)));
+			log_warnx(l->what, "get failed: %s",
+			          kube_strerror(&err, ebuf, sizeof(ebuf)));
 			goto out;
 		}
 		body = lease_json(l, NULL, l->id, l->o.lease_s, now, now, 0);
@@ -144,7 +145,7 @@ static int try_acquire(struct leader *l)
 		if (kube_create(l->client, coll.ptr, body, NULL, &err)) {
 			if (!kube_is_conflict(&err) && err.http != 409)
 				log_warnx(l->what, "create failed: %s",
-					  kube_strerror(&err, ebuf, sizeof(ebuf)));
+				          kube_strerror(&err, ebuf, sizeof(ebuf)));
 			goto out;
 		}
 		snprintf(l->obs_holder, sizeof(l->obs_holder), "%s", l->id);
@@ -159,7 +160,8 @@ static int try_acquire(struct leader *l)
 		const char *acq = json_get_str(lease, "spec", "acquireTime", NULL);
 		const char *rv = json_get_str(lease, "metadata", "resourceVersion", NULL);
 		long long trans = json_get_int(lease, 0, "spec", "leaseTransitions", NULL);
-		long long dur = json_get_int(lease, l->o.lease_s, "spec", "leaseDurationSeconds", NULL);
+		long long dur =
+		    json_get_int(lease, l->o.lease_s, "spec", "leaseDurationSeconds", NULL);
 		long long t = now_ms();
 
 		if (strcmp(holder ? holder : "", l->obs_holder) ||
@@ -181,7 +183,7 @@ static int try_acquire(struct leader *l)
 		if (kube_update(l->client, path.ptr, body, NULL, &err)) {
 			if (!kube_is_conflict(&err))
 				log_warnx(l->what, "update failed: %s",
-					  kube_strerror(&err, ebuf, sizeof(ebuf)));
+				          kube_strerror(&err, ebuf, sizeof(ebuf)));
 			goto out;
 		}
 		if (!holder || strcmp(holder, l->id) != 0)
@@ -215,8 +217,9 @@ static void release(struct leader *l)
 		const char *holder = json_get_str(lease, "spec", "holderIdentity", NULL);
 		if (!holder || strcmp(holder, l->id) != 0)
 			goto out; /* someone else holds it now */
-		body = lease_json(l, json_get_str(lease, "metadata", "resourceVersion", NULL), "", 1,
-				  now, now, json_get_int(lease, 0, "spec", "leaseTransitions", NULL));
+		body =
+		    lease_json(l, json_get_str(lease, "metadata", "resourceVersion", NULL), "", 1,
+		               now, now, json_get_int(lease, 0, "spec", "leaseTransitions", NULL));
 	}
 	if (body && kube_update(l->client, path.ptr, body, NULL, &err) == 0)
 		log_info(l->what, "released");
@@ -250,12 +253,13 @@ static void *run(void *arg)
 			if (l->o.on_started)
 				l->o.on_started(l->o.ctx);
 		}
-		if (!held && was && t - l->last_renew_ms >= (long long)l->o.renew_deadline_s * 1000) {
+		if (!held && was &&
+		    t - l->last_renew_ms >= (long long)l->o.renew_deadline_s * 1000) {
 			pthread_mutex_lock(&l->lock);
 			l->is_leader = 0;
 			pthread_mutex_unlock(&l->lock);
 			log_errorx(l->what, "lost leadership: could not renew within %ds",
-				   l->o.renew_deadline_s);
+			           l->o.renew_deadline_s);
 			if (l->o.on_lost)
 				l->o.on_lost(l->o.ctx);
 			break;

@@ -39,8 +39,8 @@ void leader_free(struct leader *l);
 /* Pure decision, exposed for tests: may `me` write itself into a lease held
  * by `holder` (NULL or "" for free) whose record we last saw change at
  * observed_ms, with the given duration? */
-int leader_may_acquire(const char *holder, const char *me, long long observed_ms,
-		       long long now, int duration_s);
+int leader_may_acquire(const char *holder, const char *me, long long observed_ms, long long now,
+                       int duration_s);
 
 /* RFC 3339 MicroTime of the wall clock into out ("2026-01-02T03:04:05.123456Z"). */
 void leader_microtime(char *out, size_t outlen);

@@ -65,8 +65,8 @@ static int crypt(EVP_CIPHER_CTX *c, const uint8_t *in, size_t len, uint8_t *out)
  * AAD as one byte stream however it is fed.
  */
 static int gcm(int enc, const uint8_t *key, const uint8_t *nonce, const void *pre, size_t prelen,
-	       const void *aad, size_t aadlen, const uint8_t *in, size_t len, uint8_t *out,
-	       uint8_t tag[AEAD_TAG_LEN])
+               const void *aad, size_t aadlen, const uint8_t *in, size_t len, uint8_t *out,
+               uint8_t tag[AEAD_TAG_LEN])
 {
 	EVP_CIPHER_CTX *c = NULL;
 	unsigned char last[16];
@@ -105,16 +105,15 @@ out:
 	return rc;
 }
 
-int aead_seal(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN],
-	      const void *aad, size_t aadlen, const void *pt, size_t ptlen, uint8_t *ct,
-	      uint8_t tag[AEAD_TAG_LEN])
+int aead_seal(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN], const void *aad,
+              size_t aadlen, const void *pt, size_t ptlen, uint8_t *ct, uint8_t tag[AEAD_TAG_LEN])
 {
 	return gcm(1, key, nonce, NULL, 0, aad, aadlen, pt, ptlen, ct, tag);
 }
 
-int aead_open(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN],
-	      const void *aad, size_t aadlen, const uint8_t *ct, size_t ctlen,
-	      const uint8_t tag[AEAD_TAG_LEN], uint8_t *pt)
+int aead_open(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN], const void *aad,
+              size_t aadlen, const uint8_t *ct, size_t ctlen, const uint8_t tag[AEAD_TAG_LEN],
+              uint8_t *pt)
 {
 	uint8_t t[AEAD_TAG_LEN];
 
@@ -126,14 +125,14 @@ int aead_open(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LE
 
 /* The GCM AAD of a wrap is the version byte, then the caller's AAD. */
 static int wrap_gcm(int enc, const uint8_t *kek, const uint8_t *nonce, uint8_t version,
-		    const void *aad, size_t aadlen, const uint8_t *in, size_t len, uint8_t *out,
-		    uint8_t tag[AEAD_TAG_LEN])
+                    const void *aad, size_t aadlen, const uint8_t *in, size_t len, uint8_t *out,
+                    uint8_t tag[AEAD_TAG_LEN])
 {
 	return gcm(enc, kek, nonce, &version, 1, aad, aadlen, in, len, out, tag);
 }
 
 int aead_wrap(const uint8_t kek[AEAD_KEY_LEN], const void *pt, size_t ptlen, const void *aad,
-	      size_t aadlen, uint8_t *out, size_t outcap, size_t *outlen)
+              size_t aadlen, uint8_t *out, size_t outcap, size_t *outlen)
 {
 	uint8_t tmp[AEAD_WRAP_LEN(AEAD_WRAP_MAX)];
 	size_t n = AEAD_WRAP_LEN(ptlen);
@@ -145,7 +144,7 @@ int aead_wrap(const uint8_t kek[AEAD_KEY_LEN], const void *pt, size_t ptlen, con
 	if (RAND_bytes(tmp + 1, AEAD_NONCE_LEN) != 1)
 		return AEAD_ERAND;
 	rc = wrap_gcm(1, kek, tmp + 1, AEAD_WRAP_VERSION, aad, aadlen, pt, ptlen,
-		      tmp + 1 + AEAD_NONCE_LEN, tmp + 1 + AEAD_NONCE_LEN + ptlen);
+	              tmp + 1 + AEAD_NONCE_LEN, tmp + 1 + AEAD_NONCE_LEN + ptlen);
 	if (rc == AEAD_OK) {
 		memcpy(out, tmp, n);
 		*outlen = n;
@@ -154,8 +153,8 @@ int aead_wrap(const uint8_t kek[AEAD_KEY_LEN], const void *pt, size_t ptlen, con
 	return rc;
 }
 
-int aead_unwrap(const uint8_t kek[AEAD_KEY_LEN], const void *wrapped, size_t len,
-		const void *aad, size_t aadlen, uint8_t *pt, size_t ptcap, size_t *ptlen)
+int aead_unwrap(const uint8_t kek[AEAD_KEY_LEN], const void *wrapped, size_t len, const void *aad,
+                size_t aadlen, uint8_t *pt, size_t ptcap, size_t *ptlen)
 {
 	const uint8_t *w = wrapped;
 	uint8_t tag[AEAD_TAG_LEN];

@@ -37,13 +37,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AEAD_KEY_LEN	      32
-#define AEAD_NONCE_LEN	      12
-#define AEAD_TAG_LEN	      16
-#define AEAD_WRAP_VERSION     1
-#define AEAD_WRAP_OVERHEAD    (1 + AEAD_NONCE_LEN + AEAD_TAG_LEN)
-#define AEAD_WRAP_MAX	      4096 /* largest plaintext aead_wrap accepts */
-#define AEAD_WRAP_LEN(ptlen)  ((ptlen) + AEAD_WRAP_OVERHEAD)
+#define AEAD_KEY_LEN         32
+#define AEAD_NONCE_LEN       12
+#define AEAD_TAG_LEN         16
+#define AEAD_WRAP_VERSION    1
+#define AEAD_WRAP_OVERHEAD   (1 + AEAD_NONCE_LEN + AEAD_TAG_LEN)
+#define AEAD_WRAP_MAX        4096 /* largest plaintext aead_wrap accepts */
+#define AEAD_WRAP_LEN(ptlen) ((ptlen) + AEAD_WRAP_OVERHEAD)
 
 enum aead_err {
 	AEAD_OK = 0,
@@ -60,28 +60,27 @@ const char *aead_strerror(int err);
 /* Encrypt ptlen bytes of pt into ct (ptlen bytes; ct may equal pt) and write
  * the tag. aad may be NULL when aadlen is 0. The caller guarantees that
  * (key, nonce) is never used twice. 0 or an aead_err. */
-int aead_seal(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN],
-	      const void *aad, size_t aadlen, const void *pt, size_t ptlen, uint8_t *ct,
-	      uint8_t tag[AEAD_TAG_LEN]);
+int aead_seal(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN], const void *aad,
+              size_t aadlen, const void *pt, size_t ptlen, uint8_t *ct, uint8_t tag[AEAD_TAG_LEN]);
 
 /* Decrypt and verify ctlen bytes of ct into pt (ctlen bytes; pt may equal ct).
  * 0 when the tag matches; AEAD_EAUTH otherwise, and then pt is wiped. */
-int aead_open(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN],
-	      const void *aad, size_t aadlen, const uint8_t *ct, size_t ctlen,
-	      const uint8_t tag[AEAD_TAG_LEN], uint8_t *pt);
+int aead_open(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN], const void *aad,
+              size_t aadlen, const uint8_t *ct, size_t ctlen, const uint8_t tag[AEAD_TAG_LEN],
+              uint8_t *pt);
 
 /* Wrap ptlen (1..AEAD_WRAP_MAX) bytes under kek with a fresh random nonce into
  * out (outcap >= AEAD_WRAP_LEN(ptlen)); *outlen gets AEAD_WRAP_LEN(ptlen).
  * 0 or an aead_err; out and *outlen are untouched on failure. */
 int aead_wrap(const uint8_t kek[AEAD_KEY_LEN], const void *pt, size_t ptlen, const void *aad,
-	      size_t aadlen, uint8_t *out, size_t outcap, size_t *outlen);
+              size_t aadlen, uint8_t *out, size_t outcap, size_t *outlen);
 
 /* Unwrap what aead_wrap produced with the same kek and AAD into pt
  * (ptcap >= len - AEAD_WRAP_OVERHEAD); *ptlen gets the plaintext length.
  * Returns AEAD_EFORMAT for a blob too short or of another version,
  * AEAD_EAUTH for any tampering, a wrong kek or a wrong AAD (GCM can not tell
  * these apart), AEAD_EINVAL when pt is too small. pt is wiped on failure. */
-int aead_unwrap(const uint8_t kek[AEAD_KEY_LEN], const void *wrapped, size_t len,
-		const void *aad, size_t aadlen, uint8_t *pt, size_t ptcap, size_t *ptlen);
+int aead_unwrap(const uint8_t kek[AEAD_KEY_LEN], const void *wrapped, size_t len, const void *aad,
+                size_t aadlen, uint8_t *pt, size_t ptcap, size_t *ptlen);
 
 #endif

@@ -10,10 +10,10 @@
 
 /* magic, version, chunk size, three length-prefixed fields, EZK version,
  * nonce prefix, wrapped DEK */
-#define FIXED_LEN  (ENV_MAGIC_LEN + 1 + 4)
-#define HEADER_MAX (FIXED_LEN + 3 * (2 + ENV_FIELD_MAX) + 4 + ENV_NONCE_PREFIX_LEN + \
-		    ENV_WRAPPED_DEK_LEN)
-#define HASH_LEN   32
+#define FIXED_LEN (ENV_MAGIC_LEN + 1 + 4)
+#define HEADER_MAX                                                                                 \
+	(FIXED_LEN + 3 * (2 + ENV_FIELD_MAX) + 4 + ENV_NONCE_PREFIX_LEN + ENV_WRAPPED_DEK_LEN)
+#define HASH_LEN      32
 #define CHUNK_AAD_LEN (HASH_LEN + 8 + 1)
 
 const char *env_strerror(int err)
@@ -42,7 +42,7 @@ const char *env_strerror(int err)
 }
 
 static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -125,7 +125,7 @@ static size_t put_field(uint8_t *p, const char *s)
 
 /* The header up to (not including) the wrapped DEK; returns its length. */
 static size_t header_prefix(uint8_t *h, const struct env_meta *m, uint32_t chunk,
-			    const uint8_t prefix[ENV_NONCE_PREFIX_LEN])
+                            const uint8_t prefix[ENV_NONCE_PREFIX_LEN])
 {
 	size_t n = 0;
 
@@ -151,8 +151,8 @@ static int sha256(const uint8_t *p, size_t n, uint8_t out[HASH_LEN])
 }
 
 static void chunk_params(const uint8_t prefix[ENV_NONCE_PREFIX_LEN], const uint8_t hash[HASH_LEN],
-			 uint32_t index, int final, uint8_t nonce[AEAD_NONCE_LEN],
-			 uint8_t aad[CHUNK_AAD_LEN])
+                         uint32_t index, int final, uint8_t nonce[AEAD_NONCE_LEN],
+                         uint8_t aad[CHUNK_AAD_LEN])
 {
 	memcpy(nonce, prefix, ENV_NONCE_PREFIX_LEN);
 	put32(nonce + ENV_NONCE_PREFIX_LEN, index);
@@ -175,7 +175,7 @@ uint64_t env_encrypted_size(const struct env_meta *meta, uint64_t plaintext_len)
 }
 
 int env_encrypt(const uint8_t ezk[AEAD_KEY_LEN], const struct env_meta *meta,
-		const struct env_io *io, char *err, size_t errlen)
+                const struct env_io *io, char *err, size_t errlen)
 {
 	uint8_t hdr[HEADER_MAX], dek[ENV_DEK_LEN], prefix[ENV_NONCE_PREFIX_LEN], hash[HASH_LEN];
 	uint8_t nonce[AEAD_NONCE_LEN], aad[CHUNK_AAD_LEN];
@@ -189,9 +189,9 @@ int env_encrypt(const uint8_t ezk[AEAD_KEY_LEN], const struct env_meta *meta,
 		return fail(ENV_EINVAL, err, errlen, "encrypt: missing key or i/o callbacks");
 	if (!meta_ok(meta, &cs))
 		return fail(ENV_EINVAL, err, errlen,
-			    "encrypt: key name, cluster uid and database must be 1..%d bytes, "
-			    "chunk size %u..%u",
-			    ENV_FIELD_MAX, ENV_CHUNK_MIN, ENV_CHUNK_MAX);
+		            "encrypt: key name, cluster uid and database must be 1..%d bytes, "
+		            "chunk size %u..%u",
+		            ENV_FIELD_MAX, ENV_CHUNK_MIN, ENV_CHUNK_MAX);
 	pt = malloc(cs);
 	ct = malloc((size_t)cs + AEAD_TAG_LEN);
 	if (!pt || !ct) {
@@ -205,8 +205,8 @@ int env_encrypt(const uint8_t ezk[AEAD_KEY_LEN], const struct env_meta *meta,
 	hlen = header_prefix(hdr, meta, cs, prefix);
 	rc = aead_wrap(ezk, dek, sizeof(dek), hdr, hlen, hdr + hlen, sizeof(hdr) - hlen, &wlen);
 	if (rc != AEAD_OK || wlen != ENV_WRAPPED_DEK_LEN) {
-		rc = fail(ENV_ECRYPTO, err, errlen, "encrypt: wrap data key: %s",
-			  aead_strerror(rc));
+		rc =
+		    fail(ENV_ECRYPTO, err, errlen, "encrypt: wrap data key: %s", aead_strerror(rc));
 		goto out;
 	}
 	hlen += wlen;
@@ -223,12 +223,12 @@ int env_encrypt(const uint8_t ezk[AEAD_KEY_LEN], const struct env_meta *meta,
 		int final;
 		if (n < 0) {
 			rc = fail(ENV_EIO, err, errlen, "encrypt: read chunk %llu failed",
-				  (unsigned long long)index);
+			          (unsigned long long)index);
 			goto out;
 		}
 		if (index > UINT32_MAX) {
 			rc = fail(ENV_EINVAL, err, errlen,
-				  "encrypt: input longer than 2^32 chunks of %u bytes", cs);
+			          "encrypt: input longer than 2^32 chunks of %u bytes", cs);
 			goto out;
 		}
 		/* a full chunk is never the final one: the final chunk is shorter
@@ -238,12 +238,12 @@ int env_encrypt(const uint8_t ezk[AEAD_KEY_LEN], const struct env_meta *meta,
 		rc = aead_seal(dek, nonce, aad, sizeof(aad), pt, (size_t)n, ct, ct + n);
 		if (rc != AEAD_OK) {
 			rc = fail(ENV_ECRYPTO, err, errlen, "encrypt: seal chunk %llu: %s",
-				  (unsigned long long)index, aead_strerror(rc));
+			          (unsigned long long)index, aead_strerror(rc));
 			goto out;
 		}
 		if (io->write(io->wctx, ct, (size_t)n + AEAD_TAG_LEN)) {
 			rc = fail(ENV_EIO, err, errlen, "encrypt: write chunk %llu failed",
-				  (unsigned long long)index);
+			          (unsigned long long)index);
 			goto out;
 		}
 		if (final)
@@ -263,9 +263,9 @@ out:
 /* Read and check the header into hdr; fill the claimed meta (strings point
  * into names) and the nonce prefix; *hlen is the whole header's length and
  * *plen that of the part before the wrapped DEK. */
-static int read_header(const struct env_io *io, uint8_t hdr[HEADER_MAX], size_t *hlen,
-		       size_t *plen, char names[3][ENV_FIELD_MAX + 1], struct env_meta *m,
-		       uint8_t prefix[ENV_NONCE_PREFIX_LEN], char *err, size_t errlen)
+static int read_header(const struct env_io *io, uint8_t hdr[HEADER_MAX], size_t *hlen, size_t *plen,
+                       char names[3][ENV_FIELD_MAX + 1], struct env_meta *m,
+                       uint8_t prefix[ENV_NONCE_PREFIX_LEN], char *err, size_t errlen)
 {
 	size_t n = 0;
 	long r;
@@ -274,17 +274,18 @@ static int read_header(const struct env_io *io, uint8_t hdr[HEADER_MAX], size_t 
 	if (r < 0)
 		return fail(ENV_EIO, err, errlen, "decrypt: read header failed");
 	if ((size_t)r < ENV_MAGIC_LEN || memcmp(hdr, ENV_MAGIC, ENV_MAGIC_LEN) != 0)
-		return fail(ENV_EFORMAT, err, errlen, "decrypt: no VWENC magic: not an encrypted file");
+		return fail(ENV_EFORMAT, err, errlen,
+		            "decrypt: no VWENC magic: not an encrypted file");
 	if ((size_t)r < FIXED_LEN)
 		return fail(ENV_EFORMAT, err, errlen, "decrypt: header truncated");
 	if (hdr[ENV_MAGIC_LEN] != ENV_VERSION)
 		return fail(ENV_EFORMAT, err, errlen, "decrypt: unsupported format version %u",
-			    hdr[ENV_MAGIC_LEN]);
+		            hdr[ENV_MAGIC_LEN]);
 	n = FIXED_LEN;
 	m->chunk_size = get32(hdr + ENV_MAGIC_LEN + 1);
 	if (m->chunk_size < ENV_CHUNK_MIN || m->chunk_size > ENV_CHUNK_MAX)
 		return fail(ENV_EFORMAT, err, errlen, "decrypt: chunk size %u out of range",
-			    m->chunk_size);
+		            m->chunk_size);
 	for (int i = 0; i < 3; i++) {
 		uint32_t len;
 		if (read_full(io, hdr + n, 2) != 2)
@@ -293,7 +294,7 @@ static int read_header(const struct env_io *io, uint8_t hdr[HEADER_MAX], size_t 
 		n += 2;
 		if (len < 1 || len > ENV_FIELD_MAX)
 			return fail(ENV_EFORMAT, err, errlen,
-				    "decrypt: header field of %u bytes out of range", len);
+			            "decrypt: header field of %u bytes out of range", len);
 		if (read_full(io, hdr + n, len) != (long)len)
 			return fail(ENV_EFORMAT, err, errlen, "decrypt: header truncated");
 		if (memchr(hdr + n, '\0', len))
@@ -319,12 +320,13 @@ static int read_header(const struct env_io *io, uint8_t hdr[HEADER_MAX], size_t 
 }
 
 int env_decrypt(env_lookup_fn lookup, void *lookup_ctx, const struct env_io *io, char *err,
-		size_t errlen)
+                size_t errlen)
 {
-	uint8_t hdr[HEADER_MAX], ezk[AEAD_KEY_LEN], dek[ENV_DEK_LEN], prefix[ENV_NONCE_PREFIX_LEN] = { 0 };
+	uint8_t hdr[HEADER_MAX], ezk[AEAD_KEY_LEN], dek[ENV_DEK_LEN],
+	    prefix[ENV_NONCE_PREFIX_LEN] = {0};
 	uint8_t hash[HASH_LEN], nonce[AEAD_NONCE_LEN], aad[CHUNK_AAD_LEN];
 	char names[3][ENV_FIELD_MAX + 1];
-	struct env_meta m = { 0 };
+	struct env_meta m = {0};
 	uint8_t *pt = NULL, *ct = NULL;
 	size_t hlen = 0, plen = 0, deklen = 0, cs = 0;
 	uint64_t index = 0;
@@ -339,18 +341,18 @@ int env_decrypt(env_lookup_fn lookup, void *lookup_ctx, const struct env_io *io,
 	cs = m.chunk_size;
 	if (lookup(lookup_ctx, &m, ezk) != 0) {
 		rc = fail(ENV_EKEY, err, errlen,
-			  "decrypt: no zone key for key %s, cluster %s, database %s, version %u",
-			  m.key_name, m.cluster_uid, m.database, m.ezk_version);
+		          "decrypt: no zone key for key %s, cluster %s, database %s, version %u",
+		          m.key_name, m.cluster_uid, m.database, m.ezk_version);
 		goto out;
 	}
-	rc = aead_unwrap(ezk, hdr + plen, ENV_WRAPPED_DEK_LEN, hdr, plen, dek, sizeof(dek),
-			 &deklen);
+	rc =
+	    aead_unwrap(ezk, hdr + plen, ENV_WRAPPED_DEK_LEN, hdr, plen, dek, sizeof(dek), &deklen);
 	OPENSSL_cleanse(ezk, sizeof(ezk));
 	if (rc != AEAD_OK || deklen != ENV_DEK_LEN) {
 		rc = fail(ENV_EAUTH, err, errlen,
-			  "decrypt: header of key %s, cluster %s, database %s, version %u does "
-			  "not authenticate: wrong zone key or tampered header",
-			  m.key_name, m.cluster_uid, m.database, m.ezk_version);
+		          "decrypt: header of key %s, cluster %s, database %s, version %u does "
+		          "not authenticate: wrong zone key or tampered header",
+		          m.key_name, m.cluster_uid, m.database, m.ezk_version);
 		goto out;
 	}
 	have_dek = 1;
@@ -370,18 +372,18 @@ int env_decrypt(env_lookup_fn lookup, void *lookup_ctx, const struct env_io *io,
 		int final;
 		if (n < 0) {
 			rc = fail(ENV_EIO, err, errlen, "decrypt: read chunk %llu failed",
-				  (unsigned long long)index);
+			          (unsigned long long)index);
 			goto out;
 		}
 		if (n == 0) {
 			rc = fail(ENV_ETRUNC, err, errlen,
-				  "decrypt: input ends after chunk %llu without a final chunk",
-				  (unsigned long long)index);
+			          "decrypt: input ends after chunk %llu without a final chunk",
+			          (unsigned long long)index);
 			goto out;
 		}
 		if ((size_t)n < AEAD_TAG_LEN) {
 			rc = fail(ENV_ETRUNC, err, errlen, "decrypt: chunk %llu truncated",
-				  (unsigned long long)index);
+			          (unsigned long long)index);
 			goto out;
 		}
 		if (index > UINT32_MAX) {
@@ -396,14 +398,14 @@ int env_decrypt(env_lookup_fn lookup, void *lookup_ctx, const struct env_io *io,
 		if (rc != AEAD_OK) {
 			/* aead_open wiped pt: nothing of this chunk is released */
 			rc = fail(ENV_EAUTH, err, errlen,
-				  "decrypt: chunk %llu does not authenticate: tampered, reordered, "
-				  "duplicated or truncated",
-				  (unsigned long long)index);
+			          "decrypt: chunk %llu does not authenticate: tampered, reordered, "
+			          "duplicated or truncated",
+			          (unsigned long long)index);
 			goto out;
 		}
 		if (io->write(io->wctx, pt, len)) {
 			rc = fail(ENV_EIO, err, errlen, "decrypt: write chunk %llu failed",
-				  (unsigned long long)index);
+			          (unsigned long long)index);
 			goto out;
 		}
 		if (final)
@@ -442,9 +444,9 @@ static int file_write(void *ctx, const void *p, size_t n)
 }
 
 int env_encrypt_stream(const uint8_t ezk[AEAD_KEY_LEN], const struct env_meta *meta, FILE *in,
-		       FILE *out, char *err, size_t errlen)
+                       FILE *out, char *err, size_t errlen)
 {
-	struct env_io io = { file_read, in, file_write, out };
+	struct env_io io = {file_read, in, file_write, out};
 	int rc;
 
 	if (!in || !out)
@@ -456,9 +458,9 @@ int env_encrypt_stream(const uint8_t ezk[AEAD_KEY_LEN], const struct env_meta *m
 }
 
 int env_decrypt_stream(env_lookup_fn lookup, void *lookup_ctx, FILE *in, FILE *out, char *err,
-		       size_t errlen)
+                       size_t errlen)
 {
-	struct env_io io = { file_read, in, file_write, out };
+	struct env_io io = {file_read, in, file_write, out};
 	int rc;
 
 	if (!in || !out)

@@ -40,16 +40,16 @@
 
 #include "aead.h"
 
-#define ENV_MAGIC	      "VWENC"
-#define ENV_MAGIC_LEN	      5
-#define ENV_VERSION	      1
-#define ENV_CHUNK_DEFAULT     (64u * 1024)
-#define ENV_CHUNK_MIN	      16u
-#define ENV_CHUNK_MAX	      (4u * 1024 * 1024)
-#define ENV_FIELD_MAX	      253 /* longest key name, cluster UID or database */
-#define ENV_NONCE_PREFIX_LEN  8
-#define ENV_DEK_LEN	      32
-#define ENV_WRAPPED_DEK_LEN   AEAD_WRAP_LEN(ENV_DEK_LEN)
+#define ENV_MAGIC            "VWENC"
+#define ENV_MAGIC_LEN        5
+#define ENV_VERSION          1
+#define ENV_CHUNK_DEFAULT    (64u * 1024)
+#define ENV_CHUNK_MIN        16u
+#define ENV_CHUNK_MAX        (4u * 1024 * 1024)
+#define ENV_FIELD_MAX        253 /* longest key name, cluster UID or database */
+#define ENV_NONCE_PREFIX_LEN 8
+#define ENV_DEK_LEN          32
+#define ENV_WRAPPED_DEK_LEN  AEAD_WRAP_LEN(ENV_DEK_LEN)
 
 enum env_err {
 	ENV_OK = 0,
@@ -95,27 +95,26 @@ struct env_io {
  * is restoring. Fill ezk and return 0, or return -1 (decrypt then fails with
  * ENV_EKEY and writes nothing). chunk_size is the file's.
  */
-typedef int (*env_lookup_fn)(void *ctx, const struct env_meta *claimed,
-			     uint8_t ezk[AEAD_KEY_LEN]);
+typedef int (*env_lookup_fn)(void *ctx, const struct env_meta *claimed, uint8_t ezk[AEAD_KEY_LEN]);
 
 /* Encrypt everything io->read yields to io->write, under a fresh random DEK
  * wrapped by ezk. 0 or an env_err; err (may be NULL) gets a lower-case reason.
  * On failure the output written so far is garbage: the caller deletes it. */
 int env_encrypt(const uint8_t ezk[AEAD_KEY_LEN], const struct env_meta *meta,
-		const struct env_io *io, char *err, size_t errlen);
+                const struct env_io *io, char *err, size_t errlen);
 
 /* Decrypt a VWENC stream: read the header, get the EZK from lookup, unwrap
  * the DEK, then verify and write chunk by chunk (see "Release of plaintext"
  * above). 0 only when every chunk up to and including the final one verified
  * and the input ended right after it. */
 int env_decrypt(env_lookup_fn lookup, void *lookup_ctx, const struct env_io *io, char *err,
-		size_t errlen);
+                size_t errlen);
 
 /* The same on stdio streams (nothing is closed; out is flushed). */
 int env_encrypt_stream(const uint8_t ezk[AEAD_KEY_LEN], const struct env_meta *meta, FILE *in,
-		       FILE *out, char *err, size_t errlen);
+                       FILE *out, char *err, size_t errlen);
 int env_decrypt_stream(env_lookup_fn lookup, void *lookup_ctx, FILE *in, FILE *out, char *err,
-		       size_t errlen);
+                       size_t errlen);
 
 /* Size of the VWENC encoding of plaintext_len bytes with this meta (header
  * plus chunks), for callers that preallocate or check quotas. Pure; 0 when

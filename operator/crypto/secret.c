@@ -6,8 +6,8 @@
 #include <openssl/rand.h>
 
 static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz"
-			       "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			       "0123456789" SECRET_SYMBOLS;
+                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "0123456789" SECRET_SYMBOLS;
 
 int secret_classes(const char *s)
 {

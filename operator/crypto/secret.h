@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #define SECRET_PASSWORD_LEN 32
-#define SECRET_SYMBOLS "!#%+-.=@^_~"
+#define SECRET_SYMBOLS      "!#%+-.=@^_~"
 
 /* Fill out with len random password characters and a NUL (out has len+1
  * bytes; len >= 4). 0, or -1 if the CSPRNG failed (out is then wiped). */

@@ -100,7 +100,7 @@ int zk_secret_name(const char *cluster, char *out, size_t outlen)
 }
 
 int zk_context(struct kms_context *ctx, const char *cluster_uid, const char *database,
-	       uint32_t version, char verbuf[12])
+               uint32_t version, char verbuf[12])
 {
 	if (!cluster_uid || !cluster_uid[0] || !zk_database_ok(database) || version == 0 ||
 	    version > ZK_VERSION_MAX)
@@ -156,7 +156,7 @@ out:
 }
 
 static int copy_field(yajl_val root, const char *key, char *dst, size_t dstlen, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	const char *s = json_get_str(root, key, NULL);
 	size_t n;
@@ -195,7 +195,7 @@ int zk_entry_parse(const char *json, size_t len, struct zk_entry *e, char *err, 
 		goto out;
 	}
 	if (copy_field(root, "encryptionKey", e->encryption_key, sizeof(e->encryption_key), err,
-		       errlen) ||
+	               errlen) ||
 	    copy_field(root, "provider", e->provider, sizeof(e->provider), err, errlen) ||
 	    copy_field(root, "keyID", e->key_id, sizeof(e->key_id), err, errlen) ||
 	    copy_field(root, "cluster", e->cluster, sizeof(e->cluster), err, errlen) ||
@@ -206,7 +206,7 @@ int zk_entry_parse(const char *json, size_t len, struct zk_entry *e, char *err, 
 	{
 		const char *rq = json_get_str(root, "rotationRequest", NULL);
 		if (rq && copy_field(root, "rotationRequest", e->request, sizeof(e->request), err,
-				     errlen))
+		                     errlen))
 			goto out;
 	}
 	if (!zk_database_ok(e->database)) {
@@ -227,7 +227,7 @@ int zk_entry_parse(const char *json, size_t len, struct zk_entry *e, char *err, 
 	buf_reset(&e->wrapped);
 	if (!w || !w[0] || b64_decode(w, strlen(w), &e->wrapped) || e->wrapped.len == 0) {
 		snprintf(err, errlen, "zone key entry: wrapped is not base64 of at most %d bytes",
-			 KMS_MAX_BLOB);
+		         KMS_MAX_BLOB);
 		goto out;
 	}
 	rc = 0;
@@ -252,7 +252,7 @@ static int digits(const char *s, int n, int *out)
 
 static int days_in_month(int y, int m)
 {
-	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
 	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
 		return 29;
@@ -278,8 +278,8 @@ long long zk_time_parse(const char *s)
 {
 	int y, mo, d, h, mi, sec;
 
-	if (!s || strlen(s) != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
-	    s[13] != ':' || s[16] != ':' || s[19] != 'Z')
+	if (!s || strlen(s) != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+	    s[16] != ':' || s[19] != 'Z')
 		return -1;
 	if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
 	    digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &sec))

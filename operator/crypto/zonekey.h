@@ -45,17 +45,17 @@
 #include "buf.h"
 #include "kms.h"
 
-#define ZK_FORMAT	    "vecward.io/zone-key/v1"
-#define ZK_SECRET_SUFFIX    "zone-keys"
-#define ZK_KEY_LEN	    32 /* AES-256 */
-#define ZK_DATABASE_MAX	    255
-#define ZK_VERSION_MAX	    1000000u
-#define ZK_ENTRY_MAX	    16384 /* longest JSON value accepted */
-#define ZK_CTX_CLUSTER_UID  "vecward.io/cluster-uid"
-#define ZK_CTX_DATABASE	    "vecward.io/database"
-#define ZK_CTX_PURPOSE	    "vecward.io/purpose"
-#define ZK_CTX_VERSION	    "vecward.io/version"
-#define ZK_PURPOSE	    "encryption-zone-key"
+#define ZK_FORMAT          "vecward.io/zone-key/v1"
+#define ZK_SECRET_SUFFIX   "zone-keys"
+#define ZK_KEY_LEN         32 /* AES-256 */
+#define ZK_DATABASE_MAX    255
+#define ZK_VERSION_MAX     1000000u
+#define ZK_ENTRY_MAX       16384 /* longest JSON value accepted */
+#define ZK_CTX_CLUSTER_UID "vecward.io/cluster-uid"
+#define ZK_CTX_DATABASE    "vecward.io/database"
+#define ZK_CTX_PURPOSE     "vecward.io/purpose"
+#define ZK_CTX_VERSION     "vecward.io/version"
+#define ZK_PURPOSE         "encryption-zone-key"
 
 /* A stored zone key version. Strings are fixed arrays; wrapped is a buf the
  * entry owns (zk_entry_free releases it). */
@@ -69,7 +69,7 @@ struct zk_entry {
 	uint32_t version;
 	char created_at[32];
 	char request[64];   /* optional: the rotation request (annotation value)
-			     * this version answers, "" for none */
+	                     * this version answers, "" for none */
 	struct buf wrapped; /* the KMS blob, raw bytes */
 };
 
@@ -100,7 +100,7 @@ int zk_secret_name(const char *cluster, char *out, size_t outlen);
 /* The encryption context of (cluster UID, database, version). The context
  * borrows its strings: verbuf (12 bytes, the caller's) holds the version. */
 int zk_context(struct kms_context *ctx, const char *cluster_uid, const char *database,
-	       uint32_t version, char verbuf[12]);
+               uint32_t version, char verbuf[12]);
 
 /* The JSON value of an entry, appended to out. 0 or -1 (a field missing or
  * too long). */

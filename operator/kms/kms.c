@@ -75,7 +75,7 @@ const char *kms_strerror(const struct kms_error *err, char *buf, size_t len)
 	}
 	if (err->aws_type[0])
 		snprintf(buf, len, "%s (%s): %s", kms_err_reason(err->kind), err->aws_type,
-			 err->message);
+		         err->message);
 	else
 		snprintf(buf, len, "%s: %s", kms_err_reason(err->kind), err->message);
 	return buf;
@@ -106,7 +106,8 @@ void kms_redact(const char *s, char *out, size_t outlen)
 		if (b64char((unsigned char)s[i]) && (i == 0 || !b64char((unsigned char)s[i - 1]))) {
 			while (i + run < end && b64char((unsigned char)s[i + run]))
 				run++;
-			if (run >= 16 && (!strncmp(s + i, "AKIA", 4) || !strncmp(s + i, "ASIA", 4))) {
+			if (run >= 16 &&
+			    (!strncmp(s + i, "AKIA", 4) || !strncmp(s + i, "ASIA", 4))) {
 				size_t a = 4;
 				while (a < run && isalnum((unsigned char)s[i + a]))
 					a++;
@@ -129,7 +130,7 @@ void kms_redact(const char *s, char *out, size_t outlen)
 }
 
 int kms_fail(struct kms_error *err, enum kms_err_kind kind, long http, const char *aws_type,
-	     const char *fmt, ...)
+             const char *fmt, ...)
 {
 	char tmp[1024];
 	va_list ap;
@@ -191,19 +192,19 @@ int kms_context_check(const struct kms_context *c, struct kms_error *err)
 {
 	if (!c || c->n == 0)
 		return kms_fail(err, KMS_ERR_INVALID, 0, NULL,
-				"an encryption context is required on every call");
+		                "an encryption context is required on every call");
 	if (c->n > KMS_CONTEXT_MAX)
 		return kms_fail(err, KMS_ERR_INVALID, 0, NULL,
-				"encryption context has more than %d pairs", KMS_CONTEXT_MAX);
+		                "encryption context has more than %d pairs", KMS_CONTEXT_MAX);
 	for (size_t i = 0; i < c->n; i++) {
 		if (!str_ok(c->kv[i].key) || !str_ok(c->kv[i].value))
 			return kms_fail(err, KMS_ERR_INVALID, 0, NULL,
-					"encryption context pair %zu: key and value must be 1..%d "
-					"bytes",
-					i, KMS_CONTEXT_STR_MAX);
+			                "encryption context pair %zu: key and value must be 1..%d "
+			                "bytes",
+			                i, KMS_CONTEXT_STR_MAX);
 		if (i && strcmp(c->kv[i - 1].key, c->kv[i].key) >= 0)
 			return kms_fail(err, KMS_ERR_INVALID, 0, NULL,
-					"encryption context keys must be unique and sorted");
+			                "encryption context keys must be unique and sorted");
 	}
 	return 0;
 }
@@ -211,8 +212,8 @@ int kms_context_check(const struct kms_context *c, struct kms_error *err)
 static int add_lp(struct buf *b, const char *s)
 {
 	size_t n = strlen(s);
-	unsigned char l[4] = { (unsigned char)(n >> 24), (unsigned char)(n >> 16),
-			       (unsigned char)(n >> 8), (unsigned char)n };
+	unsigned char l[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
+	                      (unsigned char)(n >> 8), (unsigned char)n};
 	return buf_add(b, l, 4) || buf_add(b, s, n) ? -1 : 0;
 }
 
@@ -275,20 +276,21 @@ int kms_describe(struct kms *k, struct kms_key_info *out, struct kms_error *err)
 }
 
 int kms_generate_data_key(struct kms *k, const struct kms_context *ctx, size_t nbytes,
-			  uint8_t *plaintext, struct buf *blob, struct kms_error *err)
+                          uint8_t *plaintext, struct buf *blob, struct kms_error *err)
 {
 	struct kms_error scratch;
 
 	if (!err)
 		err = &scratch;
 	if (!k || !plaintext || !blob)
-		return kms_fail(err, KMS_ERR_INVALID, 0, NULL, "generate data key: missing argument");
+		return kms_fail(err, KMS_ERR_INVALID, 0, NULL,
+		                "generate data key: missing argument");
 	if (kms_context_check(ctx, err))
 		return -1;
 	if (nbytes < 1 || nbytes > KMS_MAX_DATA_KEY)
 		return kms_fail(err, KMS_ERR_INVALID, 0, NULL,
-				"generate data key: %zu bytes requested, 1..%d allowed", nbytes,
-				KMS_MAX_DATA_KEY);
+		                "generate data key: %zu bytes requested, 1..%d allowed", nbytes,
+		                KMS_MAX_DATA_KEY);
 	if (k->ops->generate_data_key(k->impl, ctx, nbytes, plaintext, blob, err))
 		return -1;
 	ok(err);
@@ -296,7 +298,7 @@ int kms_generate_data_key(struct kms *k, const struct kms_context *ctx, size_t n
 }
 
 int kms_encrypt(struct kms *k, const struct kms_context *ctx, const void *pt, size_t ptlen,
-		struct buf *blob, struct kms_error *err)
+                struct buf *blob, struct kms_error *err)
 {
 	struct kms_error scratch;
 
@@ -308,8 +310,8 @@ int kms_encrypt(struct kms *k, const struct kms_context *ctx, const void *pt, si
 		return -1;
 	if (ptlen < 1 || ptlen > KMS_MAX_PLAINTEXT)
 		return kms_fail(err, KMS_ERR_INVALID, 0, NULL,
-				"encrypt: %zu bytes of plaintext, 1..%d allowed", ptlen,
-				KMS_MAX_PLAINTEXT);
+		                "encrypt: %zu bytes of plaintext, 1..%d allowed", ptlen,
+		                KMS_MAX_PLAINTEXT);
 	if (k->ops->encrypt(k->impl, ctx, pt, ptlen, blob, err))
 		return -1;
 	ok(err);
@@ -317,7 +319,7 @@ int kms_encrypt(struct kms *k, const struct kms_context *ctx, const void *pt, si
 }
 
 int kms_decrypt(struct kms *k, const struct kms_context *ctx, const void *blob, size_t bloblen,
-		uint8_t *pt, size_t ptcap, size_t *ptlen, struct kms_error *err)
+                uint8_t *pt, size_t ptcap, size_t *ptlen, struct kms_error *err)
 {
 	struct kms_error scratch;
 
@@ -329,7 +331,7 @@ int kms_decrypt(struct kms *k, const struct kms_context *ctx, const void *blob, 
 		return -1;
 	if (bloblen < 1 || bloblen > KMS_MAX_BLOB)
 		return kms_fail(err, KMS_ERR_INVALID_CIPHERTEXT, 0, NULL,
-				"decrypt: a %zu-byte blob, 1..%d allowed", bloblen, KMS_MAX_BLOB);
+		                "decrypt: a %zu-byte blob, 1..%d allowed", bloblen, KMS_MAX_BLOB);
 	if (k->ops->decrypt(k->impl, ctx, blob, bloblen, pt, ptcap, ptlen, err))
 		return -1;
 	ok(err);

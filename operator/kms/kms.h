@@ -15,8 +15,8 @@
  * Errors: every call fills the caller's struct kms_error: a category (what a
  * reconciler acts on), the AWS error type when the service sent one, the HTTP
  * status, whether a retry may help, and a message that starts with the
- * operation ("Decrypt: ...", "local: decrypt: ..."). Messages never contain key material, plaintext, ciphertext or
- * credentials: what the service says is passed through kms_redact(), which
+ * operation ("Decrypt: ...", "local: decrypt: ..."). Messages never contain key material,
+ * plaintext, ciphertext or credentials: what the service says is passed through kms_redact(), which
  * removes anything that looks like an access key id, a token or a base64
  * blob. kms_err_reason() gives the CamelCase reason for a Kubernetes
  * condition.
@@ -42,13 +42,13 @@
 
 #include "buf.h"
 
-#define KMS_CONTEXT_MAX	  8
+#define KMS_CONTEXT_MAX     8
 #define KMS_CONTEXT_STR_MAX 256  /* longest context key or value */
-#define KMS_MAX_PLAINTEXT 4096   /* AWS KMS Encrypt limit */
-#define KMS_MAX_DATA_KEY  1024   /* AWS KMS GenerateDataKey NumberOfBytes limit */
-#define KMS_MAX_BLOB	  6144   /* AWS KMS CiphertextBlob limit */
-#define KMS_MAX_RESPONSE  (64u * 1024)
-#define KMS_ROOT_KEY_LEN  32
+#define KMS_MAX_PLAINTEXT   4096 /* AWS KMS Encrypt limit */
+#define KMS_MAX_DATA_KEY    1024 /* AWS KMS GenerateDataKey NumberOfBytes limit */
+#define KMS_MAX_BLOB        6144 /* AWS KMS CiphertextBlob limit */
+#define KMS_MAX_RESPONSE    (64u * 1024)
+#define KMS_ROOT_KEY_LEN    32
 
 #define KMS_PROVIDER_LOCAL "local"
 #define KMS_PROVIDER_AWS   "aws-kms"
@@ -57,23 +57,23 @@
 
 enum kms_err_kind {
 	KMS_OK = 0,
-	KMS_ERR_UNREACHABLE,	    /* network, TLS, DNS, timeouts, 5xx "unavailable" */
-	KMS_ERR_THROTTLED,	    /* ThrottlingException / HTTP 429 after retries */
-	KMS_ERR_ACCESS_DENIED,	    /* IAM / key policy / bad or expired credentials */
-	KMS_ERR_KEY_DISABLED,	    /* Disabled, PendingDeletion, other unusable states */
-	KMS_ERR_NOT_FOUND,	    /* no such key or alias */
+	KMS_ERR_UNREACHABLE,        /* network, TLS, DNS, timeouts, 5xx "unavailable" */
+	KMS_ERR_THROTTLED,          /* ThrottlingException / HTTP 429 after retries */
+	KMS_ERR_ACCESS_DENIED,      /* IAM / key policy / bad or expired credentials */
+	KMS_ERR_KEY_DISABLED,       /* Disabled, PendingDeletion, other unusable states */
+	KMS_ERR_NOT_FOUND,          /* no such key or alias */
 	KMS_ERR_INVALID_CIPHERTEXT, /* tampered blob, wrong key or wrong context */
-	KMS_ERR_INVALID,	    /* bad request: configuration, context, sizes */
-	KMS_ERR_INTERNAL,	    /* the service or this client failed otherwise */
+	KMS_ERR_INVALID,            /* bad request: configuration, context, sizes */
+	KMS_ERR_INTERNAL,           /* the service or this client failed otherwise */
 };
 
 struct kms_error {
 	enum kms_err_kind kind;
-	long http;	    /* HTTP status, 0 when there was no response */
-	int retryable;	    /* 1 when the same call may succeed later */
-	int attempts;	    /* HTTP attempts made (aws-kms) */
-	char aws_type[64];  /* "AccessDeniedException", "" when none */
-	char message[320];  /* "<operation>: <what went wrong>", redacted */
+	long http;         /* HTTP status, 0 when there was no response */
+	int retryable;     /* 1 when the same call may succeed later */
+	int attempts;      /* HTTP attempts made (aws-kms) */
+	char aws_type[64]; /* "AccessDeniedException", "" when none */
+	char message[320]; /* "<operation>: <what went wrong>", redacted */
 };
 
 /* "KMSUnreachable", "KMSThrottled", "KMSAccessDenied", "KMSKeyDisabled",
@@ -121,13 +121,13 @@ int kms_context_serialize(const struct kms_context *c, struct buf *out);
 /* ---- keys --------------------------------------------------------------- */
 
 struct kms_key_info {
-	char arn[256];	  /* key ARN ("local:<fingerprint>" for local) */
+	char arn[256];    /* key ARN ("local:<fingerprint>" for local) */
 	char key_id[128]; /* key id (uuid), or the local fingerprint */
-	char state[32];	  /* "Enabled", "Disabled", "PendingDeletion", ... */
+	char state[32];   /* "Enabled", "Disabled", "PendingDeletion", ... */
 	char region[32];  /* "us-east-1", "local" */
-	char usage[32];	  /* "ENCRYPT_DECRYPT", ... */
-	char spec[32];	  /* "SYMMETRIC_DEFAULT", ... */
-	int enabled;	  /* the Enabled flag */
+	char usage[32];   /* "ENCRYPT_DECRYPT", ... */
+	char spec[32];    /* "SYMMETRIC_DEFAULT", ... */
+	int enabled;      /* the Enabled flag */
 };
 
 /* 1 when the key can wrap zone keys: Enabled, ENCRYPT_DECRYPT,
@@ -141,7 +141,7 @@ struct kms;
 /* The local provider: root_key (KMS_ROOT_KEY_LEN bytes) is copied and the
  * copy wiped by kms_free. 0, or -1 with err set. */
 int kms_local_new(const uint8_t *root_key, size_t root_key_len, struct kms **out,
-		  struct kms_error *err);
+                  struct kms_error *err);
 
 /*
  * The aws-kms provider. key_id is a key ARN
@@ -173,9 +173,9 @@ struct kms_aws_config {
 	const char *session_token;
 	const char *sts_endpoint;
 	long connect_timeout_ms; /* 0: 2000 */
-	long timeout_ms;	 /* 0: 5000 */
-	int max_attempts;	 /* 0: 4 */
-	long backoff_base_ms;	 /* 0: 100 */
+	long timeout_ms;         /* 0: 5000 */
+	int max_attempts;        /* 0: 4 */
+	long backoff_base_ms;    /* 0: 100 */
 };
 
 int kms_aws_new(const struct kms_aws_config *cfg, struct kms **out, struct kms_error *err);
@@ -190,17 +190,17 @@ int kms_describe(struct kms *k, struct kms_key_info *out, struct kms_error *err)
  * to plaintext (nbytes bytes; the caller wipes it), the blob that decrypts
  * back to it under the same context is appended to blob. */
 int kms_generate_data_key(struct kms *k, const struct kms_context *ctx, size_t nbytes,
-			  uint8_t *plaintext, struct buf *blob, struct kms_error *err);
+                          uint8_t *plaintext, struct buf *blob, struct kms_error *err);
 
 /* Encrypt ptlen (1..KMS_MAX_PLAINTEXT) bytes; the blob is appended to blob. */
 int kms_encrypt(struct kms *k, const struct kms_context *ctx, const void *pt, size_t ptlen,
-		struct buf *blob, struct kms_error *err);
+                struct buf *blob, struct kms_error *err);
 
 /* Decrypt a blob made under the same root key and context into pt (ptcap
  * bytes); *ptlen gets its length. A wrong context, a blob of another key or
  * a tampered blob fail with KMS_ERR_INVALID_CIPHERTEXT. */
 int kms_decrypt(struct kms *k, const struct kms_context *ctx, const void *blob, size_t bloblen,
-		uint8_t *pt, size_t ptcap, size_t *ptlen, struct kms_error *err);
+                uint8_t *pt, size_t ptcap, size_t *ptlen, struct kms_error *err);
 
 void kms_free(struct kms *k);
 
@@ -210,12 +210,11 @@ struct kms_ops {
 	const char *name;
 	int (*describe)(void *impl, struct kms_key_info *out, struct kms_error *err);
 	int (*generate_data_key)(void *impl, const struct kms_context *ctx, size_t nbytes,
-				 uint8_t *plaintext, struct buf *blob, struct kms_error *err);
+	                         uint8_t *plaintext, struct buf *blob, struct kms_error *err);
 	int (*encrypt)(void *impl, const struct kms_context *ctx, const void *pt, size_t ptlen,
-		       struct buf *blob, struct kms_error *err);
-	int (*decrypt)(void *impl, const struct kms_context *ctx, const void *blob,
-		       size_t bloblen, uint8_t *pt, size_t ptcap, size_t *ptlen,
-		       struct kms_error *err);
+	               struct buf *blob, struct kms_error *err);
+	int (*decrypt)(void *impl, const struct kms_context *ctx, const void *blob, size_t bloblen,
+	               uint8_t *pt, size_t ptcap, size_t *ptlen, struct kms_error *err);
 	void (*free)(void *impl);
 };
 
@@ -223,7 +222,7 @@ struct kms_ops {
 struct kms *kms_new_provider(const struct kms_ops *ops, void *impl);
 /* Fill err; the formatted message goes through kms_redact(). -1, always. */
 int kms_fail(struct kms_error *err, enum kms_err_kind kind, long http, const char *aws_type,
-	     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* ---- aws-kms request and response handling, pure (for tests and fuzzing) */
 
@@ -247,8 +246,8 @@ struct kms_aws_call {
 	enum kms_aws_op op;
 	const char *key_id;
 	const struct kms_context *ctx; /* not for DescribeKey */
-	size_t nbytes;		       /* GenerateDataKey */
-	const void *data;	       /* Encrypt: plaintext; Decrypt: blob */
+	size_t nbytes;                 /* GenerateDataKey */
+	const void *data;              /* Encrypt: plaintext; Decrypt: blob */
 	size_t len;
 };
 
@@ -265,24 +264,24 @@ int kms_aws_request_body(const struct kms_aws_call *c, struct buf *body, struct 
  * (buf_free_secret): it holds the session token. 0 or -1.
  */
 int kms_aws_signed_headers(enum kms_aws_op op, const char *host, const char *region,
-			   const char *access_key_id, const char *secret_access_key,
-			   const char *session_token, const char *amz_date, const void *body,
-			   size_t body_len, struct buf *hdrs, size_t *nhdrs);
+                           const char *access_key_id, const char *secret_access_key,
+                           const char *session_token, const char *amz_date, const void *body,
+                           size_t body_len, struct buf *hdrs, size_t *nhdrs);
 
 /* Classify a non-2xx answer (body may be NULL): kind, aws_type, retryable,
  * and a redacted message "<op>: <service message>". */
 void kms_aws_error_from_response(enum kms_aws_op op, long http, const char *body, size_t len,
-				 struct kms_error *err);
+                                 struct kms_error *err);
 
 /* Parse a 2xx body. The plaintext (GenerateDataKey, Decrypt) is decoded into
  * the caller's buffer and wiped from every intermediate buffer. */
 int kms_aws_parse_describe(const char *body, size_t len, struct kms_key_info *out,
-			   struct kms_error *err);
+                           struct kms_error *err);
 int kms_aws_parse_data_key(const char *body, size_t len, uint8_t *plaintext, size_t nbytes,
-			   struct buf *blob, struct kms_error *err);
+                           struct buf *blob, struct kms_error *err);
 int kms_aws_parse_encrypt(const char *body, size_t len, struct buf *blob, struct kms_error *err);
-int kms_aws_parse_decrypt(const char *body, size_t len, uint8_t *pt, size_t ptcap,
-			  size_t *ptlen, struct kms_error *err);
+int kms_aws_parse_decrypt(const char *body, size_t len, uint8_t *pt, size_t ptcap, size_t *ptlen,
+                          struct kms_error *err);
 
 /* The sleep before retry number `retry` (1 = after the first attempt):
  * base * 2^(retry-1) capped at cap_ms, then "equal jitter": half of it plus
@@ -299,7 +298,7 @@ struct kms_aws_creds {
 	long long expires; /* Unix seconds, 0 when they do not expire */
 };
 int kms_aws_parse_sts(const char *body, size_t len, struct kms_aws_creds *out,
-		      struct kms_error *err);
+                      struct kms_error *err);
 /* Wipe and free the strings of c (c itself is the caller's). */
 void kms_aws_creds_clear(struct kms_aws_creds *c);
 

@@ -35,18 +35,18 @@
 #define VECWARD_VERSION "dev"
 #endif
 
-#define CONTENT_TYPE	   "application/x-amz-json-1.1"
-#define MAX_ATTEMPTS	   4
-#define DEF_CONNECT_MS	   2000L
-#define DEF_TIMEOUT_MS	   5000L
-#define DEF_BASE_MS	   100L
-#define MAX_SLEEP_MS	   1000L
-#define BODY_MAX	   (16u * 1024)
-#define JSON_DEPTH	   16
-#define STS_VERSION	   "2011-06-15"
-#define STS_DURATION_S	   3600
-#define STS_REFRESH_S	   300
-#define TOKEN_FILE_MAX	   (16u * 1024)
+#define CONTENT_TYPE   "application/x-amz-json-1.1"
+#define MAX_ATTEMPTS   4
+#define DEF_CONNECT_MS 2000L
+#define DEF_TIMEOUT_MS 5000L
+#define DEF_BASE_MS    100L
+#define MAX_SLEEP_MS   1000L
+#define BODY_MAX       (16u * 1024)
+#define JSON_DEPTH     16
+#define STS_VERSION    "2011-06-15"
+#define STS_DURATION_S 3600
+#define STS_REFRESH_S  300
+#define TOKEN_FILE_MAX (16u * 1024)
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -75,11 +75,11 @@ static int json_str_add(struct buf *b, const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c == '"' || c == '\\') {
-			char e[2] = { '\\', (char)c };
+			char e[2] = {'\\', (char)c};
 			if (buf_add(b, e, 2))
 				return -1;
 		} else if (c < 0x20) {
-			char e[6] = { '\\', 'u', '0', '0', hx[c >> 4], hx[c & 15] };
+			char e[6] = {'\\', 'u', '0', '0', hx[c >> 4], hx[c & 15]};
 			if (buf_add(b, e, 6))
 				return -1;
 		} else if (buf_addc(b, (char)c)) {
@@ -189,9 +189,9 @@ int kms_aws_parse_arn(const char *arn, char *region, size_t len, struct kms_erro
 
 	if (split_arn(arn, part, sizeof(part), reg, sizeof(reg)) || strlen(reg) >= len)
 		return kms_fail(err, KMS_ERR_INVALID, 0, NULL,
-				"key id %s is not a kms key or alias arn "
-				"(arn:aws:kms:<region>:<account>:key/<id>)",
-				arn ? arn : "(none)");
+		                "key id %s is not a kms key or alias arn "
+		                "(arn:aws:kms:<region>:<account>:key/<id>)",
+		                arn ? arn : "(none)");
 	memcpy(region, reg, strlen(reg) + 1);
 	return 0;
 }
@@ -222,10 +222,10 @@ int kms_aws_request_body(const struct kms_aws_call *c, struct buf *body, struct 
 	    (!c->data || c->len == 0 ||
 	     c->len > (c->op == KMS_AWS_ENCRYPT ? KMS_MAX_PLAINTEXT : KMS_MAX_BLOB)))
 		return kms_fail(err, KMS_ERR_INVALID, 0, NULL, "%s: %zu bytes of input",
-				kms_aws_op_name(c->op), c->len);
+		                kms_aws_op_name(c->op), c->len);
 	if (c->op == KMS_AWS_GENERATE_DATA_KEY && (c->nbytes < 1 || c->nbytes > KMS_MAX_DATA_KEY))
 		return kms_fail(err, KMS_ERR_INVALID, 0, NULL, "GenerateDataKey: %zu bytes",
-				c->nbytes);
+		                c->nbytes);
 	/* reserve both: an Encrypt body holds the plaintext in base64 */
 	if (buf_reserve(&b, BODY_MAX / 2) || buf_reserve(&enc, BODY_MAX / 2))
 		goto oom;
@@ -241,7 +241,8 @@ int kms_aws_request_body(const struct kms_aws_call *c, struct buf *body, struct 
 	case KMS_AWS_ENCRYPT:
 	case KMS_AWS_DECRYPT:
 		if (b64_encode(c->data, c->len, &enc) ||
-		    buf_adds(&b, c->op == KMS_AWS_ENCRYPT ? ",\"Plaintext\":" : ",\"CiphertextBlob\":") ||
+		    buf_adds(&b, c->op == KMS_AWS_ENCRYPT ? ",\"Plaintext\":"
+		                                          : ",\"CiphertextBlob\":") ||
 		    json_str_add(&b, enc.ptr, enc.len) || add_context(&b, c->ctx))
 			goto oom;
 		break;
@@ -250,14 +251,14 @@ int kms_aws_request_body(const struct kms_aws_call *c, struct buf *body, struct 
 		goto oom;
 	if (buf_add(body, b.ptr, b.len)) {
 		kms_fail(err, KMS_ERR_INVALID, 0, NULL, "%s: request body buffer too small",
-			 kms_aws_op_name(c->op));
+		         kms_aws_op_name(c->op));
 		goto out;
 	}
 	rc = 0;
 	goto out;
 oom:
 	kms_fail(err, KMS_ERR_INTERNAL, 0, NULL, "%s: request body too large or out of memory",
-		 kms_aws_op_name(c->op));
+	         kms_aws_op_name(c->op));
 out:
 	buf_free_secret(&b);
 	buf_free_secret(&enc);
@@ -265,17 +266,17 @@ out:
 }
 
 int kms_aws_signed_headers(enum kms_aws_op op, const char *host, const char *region,
-			   const char *access_key_id, const char *secret_access_key,
-			   const char *session_token, const char *amz_date, const void *body,
-			   size_t body_len, struct buf *hdrs, size_t *nhdrs)
+                           const char *access_key_id, const char *secret_access_key,
+                           const char *session_token, const char *amz_date, const void *body,
+                           size_t body_len, struct buf *hdrs, size_t *nhdrs)
 {
 	struct sigv4_header h[3] = {
-		{ "Host", host },
-		{ "Content-Type", CONTENT_TYPE },
-		{ "X-Amz-Target", kms_aws_target(op) },
+	    {"Host", host},
+	    {"Content-Type", CONTENT_TYPE},
+	    {"X-Amz-Target", kms_aws_target(op)},
 	};
-	struct sigv4_request r = { "POST", "/", NULL, h, 3, body, body_len };
-	struct sigv4_credentials cr = { access_key_id, secret_access_key, session_token };
+	struct sigv4_request r = {"POST", "/", NULL, h, 3, body, body_len};
+	struct sigv4_credentials cr = {access_key_id, secret_access_key, session_token};
 	struct buf auth = BUF_INIT(4096), out = BUF_INIT(64 * 1024);
 	size_t n = 0;
 	int rc = -1;
@@ -287,12 +288,11 @@ int kms_aws_signed_headers(enum kms_aws_op op, const char *host, const char *reg
 		goto out;
 	if (sigv4_sign(&r, &cr, region, "kms", amz_date, &auth, NULL, NULL))
 		goto out;
-#define LINE(...)                                           \
-	do {                                                \
-		if (buf_printf(&out, __VA_ARGS__) ||        \
-		    buf_add(&out, "", 1))                   \
-			goto out;                           \
-		n++;                                        \
+#define LINE(...)                                                                                  \
+	do {                                                                                       \
+		if (buf_printf(&out, __VA_ARGS__) || buf_add(&out, "", 1))                         \
+			goto out;                                                                  \
+		n++;                                                                               \
 	} while (0)
 	LINE("Host: %s", host);
 	LINE("Content-Type: %s", CONTENT_TYPE);
@@ -321,43 +321,43 @@ struct type_map {
 };
 
 static const struct type_map types[] = {
-	{ "ThrottlingException", KMS_ERR_THROTTLED, 1 },
-	{ "Throttling", KMS_ERR_THROTTLED, 1 },
-	{ "RequestLimitExceeded", KMS_ERR_THROTTLED, 1 },
-	{ "TooManyRequestsException", KMS_ERR_THROTTLED, 1 },
-	{ "AccessDeniedException", KMS_ERR_ACCESS_DENIED, 0 },
-	{ "AccessDenied", KMS_ERR_ACCESS_DENIED, 0 },
-	{ "UnrecognizedClientException", KMS_ERR_ACCESS_DENIED, 0 },
-	{ "InvalidSignatureException", KMS_ERR_ACCESS_DENIED, 0 },
-	{ "SignatureDoesNotMatch", KMS_ERR_ACCESS_DENIED, 0 },
-	{ "IncompleteSignature", KMS_ERR_ACCESS_DENIED, 0 },
-	{ "IncompleteSignatureException", KMS_ERR_ACCESS_DENIED, 0 },
-	{ "MissingAuthenticationToken", KMS_ERR_ACCESS_DENIED, 0 },
-	{ "MissingAuthenticationTokenException", KMS_ERR_ACCESS_DENIED, 0 },
-	{ "ExpiredTokenException", KMS_ERR_ACCESS_DENIED, 0 },
-	{ "ExpiredToken", KMS_ERR_ACCESS_DENIED, 0 },
-	{ "InvalidClientTokenId", KMS_ERR_ACCESS_DENIED, 0 },
-	{ "InvalidIdentityToken", KMS_ERR_ACCESS_DENIED, 0 },
-	{ "NotAuthorized", KMS_ERR_ACCESS_DENIED, 0 },
-	{ "DisabledException", KMS_ERR_KEY_DISABLED, 0 },
-	{ "KMSInvalidStateException", KMS_ERR_KEY_DISABLED, 0 },
-	{ "NotFoundException", KMS_ERR_NOT_FOUND, 0 },
-	{ "InvalidCiphertextException", KMS_ERR_INVALID_CIPHERTEXT, 0 },
-	{ "IncorrectKeyException", KMS_ERR_INVALID_CIPHERTEXT, 0 },
-	{ "KeyUnavailableException", KMS_ERR_UNREACHABLE, 1 },
-	{ "DependencyTimeoutException", KMS_ERR_UNREACHABLE, 1 },
-	{ "ServiceUnavailable", KMS_ERR_UNREACHABLE, 1 },
-	{ "ServiceUnavailableException", KMS_ERR_UNREACHABLE, 1 },
-	{ "KMSInternalException", KMS_ERR_INTERNAL, 1 },
-	{ "InternalFailure", KMS_ERR_INTERNAL, 1 },
-	{ "InternalServerError", KMS_ERR_INTERNAL, 1 },
-	{ "ValidationException", KMS_ERR_INVALID, 0 },
-	{ "InvalidKeyUsageException", KMS_ERR_INVALID, 0 },
-	{ "InvalidArnException", KMS_ERR_INVALID, 0 },
-	{ "InvalidGrantTokenException", KMS_ERR_INVALID, 0 },
-	{ "SerializationException", KMS_ERR_INVALID, 0 },
-	{ "UnsupportedOperationException", KMS_ERR_INVALID, 0 },
-	{ "LimitExceededException", KMS_ERR_INVALID, 0 },
+    {"ThrottlingException", KMS_ERR_THROTTLED, 1},
+    {"Throttling", KMS_ERR_THROTTLED, 1},
+    {"RequestLimitExceeded", KMS_ERR_THROTTLED, 1},
+    {"TooManyRequestsException", KMS_ERR_THROTTLED, 1},
+    {"AccessDeniedException", KMS_ERR_ACCESS_DENIED, 0},
+    {"AccessDenied", KMS_ERR_ACCESS_DENIED, 0},
+    {"UnrecognizedClientException", KMS_ERR_ACCESS_DENIED, 0},
+    {"InvalidSignatureException", KMS_ERR_ACCESS_DENIED, 0},
+    {"SignatureDoesNotMatch", KMS_ERR_ACCESS_DENIED, 0},
+    {"IncompleteSignature", KMS_ERR_ACCESS_DENIED, 0},
+    {"IncompleteSignatureException", KMS_ERR_ACCESS_DENIED, 0},
+    {"MissingAuthenticationToken", KMS_ERR_ACCESS_DENIED, 0},
+    {"MissingAuthenticationTokenException", KMS_ERR_ACCESS_DENIED, 0},
+    {"ExpiredTokenException", KMS_ERR_ACCESS_DENIED, 0},
+    {"ExpiredToken", KMS_ERR_ACCESS_DENIED, 0},
+    {"InvalidClientTokenId", KMS_ERR_ACCESS_DENIED, 0},
+    {"InvalidIdentityToken", KMS_ERR_ACCESS_DENIED, 0},
+    {"NotAuthorized", KMS_ERR_ACCESS_DENIED, 0},
+    {"DisabledException", KMS_ERR_KEY_DISABLED, 0},
+    {"KMSInvalidStateException", KMS_ERR_KEY_DISABLED, 0},
+    {"NotFoundException", KMS_ERR_NOT_FOUND, 0},
+    {"InvalidCiphertextException", KMS_ERR_INVALID_CIPHERTEXT, 0},
+    {"IncorrectKeyException", KMS_ERR_INVALID_CIPHERTEXT, 0},
+    {"KeyUnavailableException", KMS_ERR_UNREACHABLE, 1},
+    {"DependencyTimeoutException", KMS_ERR_UNREACHABLE, 1},
+    {"ServiceUnavailable", KMS_ERR_UNREACHABLE, 1},
+    {"ServiceUnavailableException", KMS_ERR_UNREACHABLE, 1},
+    {"KMSInternalException", KMS_ERR_INTERNAL, 1},
+    {"InternalFailure", KMS_ERR_INTERNAL, 1},
+    {"InternalServerError", KMS_ERR_INTERNAL, 1},
+    {"ValidationException", KMS_ERR_INVALID, 0},
+    {"InvalidKeyUsageException", KMS_ERR_INVALID, 0},
+    {"InvalidArnException", KMS_ERR_INVALID, 0},
+    {"InvalidGrantTokenException", KMS_ERR_INVALID, 0},
+    {"SerializationException", KMS_ERR_INVALID, 0},
+    {"UnsupportedOperationException", KMS_ERR_INVALID, 0},
+    {"LimitExceededException", KMS_ERR_INVALID, 0},
 };
 
 /* "com.amazonaws.kms#NotFoundException" or "NotFoundException:http://..."
@@ -378,7 +378,7 @@ static void short_type(const char *t, char *out, size_t len)
 }
 
 static void classify(enum kms_aws_op op, long http, const char *type, const char *msg,
-		     struct kms_error *err)
+                     struct kms_error *err)
 {
 	enum kms_err_kind kind;
 	int retry = 0, known = 0;
@@ -396,7 +396,7 @@ static void classify(enum kms_aws_op op, long http, const char *type, const char
 			retry = 1;
 		} else if (http >= 500) {
 			kind = http == 502 || http == 503 || http == 504 ? KMS_ERR_UNREACHABLE
-									 : KMS_ERR_INTERNAL;
+			                                                 : KMS_ERR_INTERNAL;
 			retry = 1;
 		} else if (http == 401 || http == 403) {
 			kind = KMS_ERR_ACCESS_DENIED;
@@ -414,15 +414,15 @@ static void classify(enum kms_aws_op op, long http, const char *type, const char
 		return;
 	if (msg && *msg)
 		kms_fail(err, kind, http, type && *type ? type : NULL, "%s: %s",
-			 kms_aws_op_name(op), msg);
+		         kms_aws_op_name(op), msg);
 	else
 		kms_fail(err, kind, http, type && *type ? type : NULL, "%s: http %ld",
-			 kms_aws_op_name(op), http);
+		         kms_aws_op_name(op), http);
 	err->retryable = retry;
 }
 
 void kms_aws_error_from_response(enum kms_aws_op op, long http, const char *body, size_t len,
-				 struct kms_error *err)
+                                 struct kms_error *err)
 {
 	yajl_val v = NULL;
 	char type[64] = "";
@@ -446,11 +446,11 @@ void kms_aws_error_from_response(enum kms_aws_op op, long http, const char *body
 static int bad_response(enum kms_aws_op op, const char *what, struct kms_error *err)
 {
 	return kms_fail(err, KMS_ERR_INTERNAL, 200, NULL, "%s: malformed response: %s",
-			kms_aws_op_name(op), what);
+	                kms_aws_op_name(op), what);
 }
 
 static int parse_body(enum kms_aws_op op, const char *body, size_t len, yajl_val *out,
-		      struct kms_error *err)
+                      struct kms_error *err)
 {
 	if (!body || !len ||
 	    json_parse(body, len, JSON_DEPTH, KMS_MAX_RESPONSE, out, NULL, 0) != JSON_OK)
@@ -469,7 +469,7 @@ static void copy_str(char *dst, size_t n, const char *s)
 }
 
 int kms_aws_parse_describe(const char *body, size_t len, struct kms_key_info *out,
-			   struct kms_error *err)
+                           struct kms_error *err)
 {
 	struct kms_key_info ki;
 	yajl_val v = NULL, md;
@@ -506,35 +506,35 @@ out:
 
 /* Decode the base64 string at key into out (reserved first, wiped on error). */
 static int b64_field(enum kms_aws_op op, yajl_val v, const char *key, size_t max, struct buf *out,
-		     struct kms_error *err)
+                     struct kms_error *err)
 {
 	const char *s = json_get_str(v, key, NULL);
 	size_t n;
 
 	if (!s)
 		return kms_fail(err, KMS_ERR_INTERNAL, 200, NULL, "%s: malformed response: no %s",
-				kms_aws_op_name(op), key);
+		                kms_aws_op_name(op), key);
 	n = strlen(s);
 	if (n / 4 * 3 > max + 3)
 		return kms_fail(err, KMS_ERR_INTERNAL, 200, NULL,
-				"%s: malformed response: %s longer than %zu bytes",
-				kms_aws_op_name(op), key, max);
+		                "%s: malformed response: %s longer than %zu bytes",
+		                kms_aws_op_name(op), key, max);
 	if (buf_reserve(out, n / 4 * 3 + 4) || b64_decode(s, n, out) || out->len > max) {
 		buf_free_secret(out);
 		return kms_fail(err, KMS_ERR_INTERNAL, 200, NULL,
-				"%s: malformed response: %s is not base64 of 1..%zu bytes",
-				kms_aws_op_name(op), key, max);
+		                "%s: malformed response: %s is not base64 of 1..%zu bytes",
+		                kms_aws_op_name(op), key, max);
 	}
 	if (out->len == 0) {
 		buf_free_secret(out);
-		return kms_fail(err, KMS_ERR_INTERNAL, 200, NULL, "%s: malformed response: empty %s",
-				kms_aws_op_name(op), key);
+		return kms_fail(err, KMS_ERR_INTERNAL, 200, NULL,
+		                "%s: malformed response: empty %s", kms_aws_op_name(op), key);
 	}
 	return 0;
 }
 
 int kms_aws_parse_data_key(const char *body, size_t len, uint8_t *plaintext, size_t nbytes,
-			   struct buf *blob, struct kms_error *err)
+                           struct buf *blob, struct kms_error *err)
 {
 	struct buf pt = BUF_INIT(KMS_MAX_DATA_KEY), ct = BUF_INIT(KMS_MAX_BLOB);
 	yajl_val v = NULL;
@@ -583,8 +583,8 @@ out:
 	return rc;
 }
 
-int kms_aws_parse_decrypt(const char *body, size_t len, uint8_t *pt, size_t ptcap,
-			  size_t *ptlen, struct kms_error *err)
+int kms_aws_parse_decrypt(const char *body, size_t len, uint8_t *pt, size_t ptcap, size_t *ptlen,
+                          struct kms_error *err)
 {
 	struct buf p = BUF_INIT(KMS_MAX_PLAINTEXT);
 	yajl_val v = NULL;
@@ -596,7 +596,7 @@ int kms_aws_parse_decrypt(const char *body, size_t len, uint8_t *pt, size_t ptca
 		goto out;
 	if (p.len > ptcap) {
 		kms_fail(err, KMS_ERR_INVALID, 0, NULL,
-			 "Decrypt: %zu-byte plaintext, buffer of %zu", p.len, ptcap);
+		         "Decrypt: %zu-byte plaintext, buffer of %zu", p.len, ptcap);
 		goto out;
 	}
 	memcpy(pt, p.ptr, p.len);
@@ -645,8 +645,11 @@ static char *xml_text(const char *s, size_t len, const char *tag)
 		static const struct {
 			const char *e;
 			char c;
-		} ents[] = { { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' },
-			     { "&quot;", '"' }, { "&apos;", '\'' } };
+		} ents[] = {{"&amp;", '&'},
+		            {"&lt;", '<'},
+		            {"&gt;", '>'},
+		            {"&quot;", '"'},
+		            {"&apos;", '\''}};
 		char c = *a;
 		size_t adv = 1;
 		if (c == '&')
@@ -707,9 +710,9 @@ static long long parse_iso8601(const char *s)
 }
 
 int kms_aws_parse_sts(const char *body, size_t len, struct kms_aws_creds *out,
-		      struct kms_error *err)
+                      struct kms_error *err)
 {
-	struct kms_aws_creds c = { 0 };
+	struct kms_aws_creds c = {0};
 	char *exp = NULL;
 	int rc = -1;
 
@@ -722,13 +725,13 @@ int kms_aws_parse_sts(const char *body, size_t len, struct kms_aws_creds *out,
 	if (!c.access_key_id || !*c.access_key_id || !c.secret_access_key ||
 	    !*c.secret_access_key || !c.session_token || !*c.session_token) {
 		kms_fail(err, KMS_ERR_INTERNAL, 200, NULL,
-			 "sts AssumeRoleWithWebIdentity: malformed response: no credentials");
+		         "sts AssumeRoleWithWebIdentity: malformed response: no credentials");
 		goto out;
 	}
 	c.expires = exp ? parse_iso8601(exp) : 0;
 	if (c.expires < 0) {
 		kms_fail(err, KMS_ERR_INTERNAL, 200, NULL,
-			 "sts AssumeRoleWithWebIdentity: malformed response: bad Expiration");
+		         "sts AssumeRoleWithWebIdentity: malformed response: bad Expiration");
 		goto out;
 	}
 	*out = c;
@@ -751,12 +754,12 @@ struct aws {
 	char *url;  /* endpoint URL */
 	char *host; /* its authority: the Host header */
 	int plain_http;
-	char *sts_url; /* NULL: derive at use */
+	char *sts_url;              /* NULL: derive at use */
 	struct kms_aws_creds fixed; /* static credentials, or all NULL */
 	struct kms_aws_creds sts;   /* web identity cache */
 	long connect_ms, timeout_ms, base_ms;
 	int max_attempts;
-	char *resp;	 /* KMS_MAX_RESPONSE + 1 bytes, allocated once */
+	char *resp;      /* KMS_MAX_RESPONSE + 1 bytes, allocated once */
 	size_t resp_len; /* bytes received in the current attempt */
 	int overflow;
 };
@@ -804,19 +807,19 @@ static int parse_endpoint(const char *url, char **host, int *plain, struct kms_e
 		*plain = 1;
 	} else {
 		return kms_fail(err, KMS_ERR_INVALID, 0, NULL,
-				"endpoint %s: must be an https:// url", url);
+		                "endpoint %s: must be an https:// url", url);
 	}
 	slash = strchr(a, '/');
 	n = slash ? (size_t)(slash - a) : strlen(a);
 	if (n == 0 || n > 253 || (slash && strcmp(slash, "/") != 0) || memchr(a, '@', n) ||
 	    strpbrk(url, " \t\r\n?#"))
 		return kms_fail(err, KMS_ERR_INVALID, 0, NULL,
-				"endpoint %s: expected scheme://host[:port] with no path", url);
+		                "endpoint %s: expected scheme://host[:port] with no path", url);
 	/* host part without the port, to check for loopback */
 	hn = a[0] == '[' ? (size_t)(strchr(a, ']') ? strchr(a, ']') - a + 1 : 0) : strcspn(a, ":/");
 	if (*plain && !loopback_host(a, hn))
 		return kms_fail(err, KMS_ERR_INVALID, 0, NULL,
-				"endpoint %s: plain http is allowed on loopback only", url);
+		                "endpoint %s: plain http is allowed on loopback only", url);
 	*host = strndup(a, n);
 	if (!*host)
 		return kms_fail(err, KMS_ERR_INTERNAL, 0, NULL, "out of memory");
@@ -849,8 +852,8 @@ static int is_transient_curl(CURLcode cc)
  * failure: -1 with err filled (KMS_ERR_UNREACHABLE, retryable if transient).
  */
 static int post(struct aws *a, const char *what, const char *url, const struct buf *hdrs,
-		size_t nhdrs, const char *body, size_t body_len, long budget_ms, long *http,
-		struct kms_error *err)
+                size_t nhdrs, const char *body, size_t body_len, long budget_ms, long *http,
+                struct kms_error *err)
 {
 	struct curl_slist *sl = NULL;
 	char ebuf[CURL_ERROR_SIZE] = "";
@@ -888,7 +891,7 @@ static int post(struct aws *a, const char *what, const char *url, const struct b
 	curl_easy_setopt(a->curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	curl_easy_setopt(a->curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(a->curl, CURLOPT_CONNECTTIMEOUT_MS,
-			 a->connect_ms < budget_ms ? a->connect_ms : budget_ms);
+	                 a->connect_ms < budget_ms ? a->connect_ms : budget_ms);
 	curl_easy_setopt(a->curl, CURLOPT_TIMEOUT_MS, budget_ms);
 	curl_easy_setopt(a->curl, CURLOPT_USERAGENT, "vecward/" VECWARD_VERSION);
 	curl_easy_setopt(a->curl, CURLOPT_ERRORBUFFER, ebuf);
@@ -897,11 +900,11 @@ static int post(struct aws *a, const char *what, const char *url, const struct b
 	cc = curl_easy_perform(a->curl);
 	if (cc != CURLE_OK) {
 		if (a->overflow) {
-			kms_fail(err, KMS_ERR_INTERNAL, 0, NULL, "%s: response larger than %u bytes",
-				 what, KMS_MAX_RESPONSE);
+			kms_fail(err, KMS_ERR_INTERNAL, 0, NULL,
+			         "%s: response larger than %u bytes", what, KMS_MAX_RESPONSE);
 		} else {
 			kms_fail(err, KMS_ERR_UNREACHABLE, 0, NULL, "%s: %s", what,
-				 ebuf[0] ? ebuf : curl_easy_strerror(cc));
+			         ebuf[0] ? ebuf : curl_easy_strerror(cc));
 			err->retryable = is_transient_curl(cc);
 		}
 		goto out;
@@ -920,20 +923,20 @@ out:
 static int add_form(struct buf *b, const char *k, const char *v)
 {
 	return (b->len && buf_addc(b, '&')) || buf_adds(b, k) || buf_addc(b, '=') ||
-			       buf_add_urlenc(b, v)
-		       ? -1
-		       : 0;
+	               buf_add_urlenc(b, v)
+	           ? -1
+	           : 0;
 }
 
 /* Exchange the web identity token for credentials with STS (one attempt). */
-static int sts_fetch(struct aws *a, const char *token_file, const char *role_arn,
-		     long budget_ms, struct kms_error *err)
+static int sts_fetch(struct aws *a, const char *token_file, const char *role_arn, long budget_ms,
+                     struct kms_error *err)
 {
 	struct buf tok = BUF_INIT(TOKEN_FILE_MAX), body = BUF_INIT(4 * TOKEN_FILE_MAX);
 	struct buf hdrs = BUF_INIT(1024), url = BUF_INIT(1024);
 	const char *sess = getenv("AWS_ROLE_SESSION_NAME");
 	const char *ep = a->sts_url ? a->sts_url : getenv("AWS_ENDPOINT_URL_STS");
-	struct kms_aws_creds c = { 0 };
+	struct kms_aws_creds c = {0};
 	char *host = NULL;
 	int plain = 0, rc = -1, saved_plain = a->plain_http;
 	long http = 0;
@@ -943,20 +946,21 @@ static int sts_fetch(struct aws *a, const char *token_file, const char *role_arn
 		if (buf_adds(&url, ep))
 			goto oom;
 	} else if (buf_printf(&url, "https://sts.%s.amazonaws.com%s/", a->region,
-			      !strcmp(a->partition, "aws-cn") ? ".cn" : "")) {
+	                      !strcmp(a->partition, "aws-cn") ? ".cn" : "")) {
 		goto oom;
 	}
 	if (parse_endpoint(url.ptr, &host, &plain, err))
 		goto out;
 	if (read_file(token_file, TOKEN_FILE_MAX, &tok)) {
 		kms_fail(err, KMS_ERR_ACCESS_DENIED, 0, NULL,
-			 "web identity: cannot read AWS_WEB_IDENTITY_TOKEN_FILE %s: %s", token_file,
-			 strerror(errno));
+		         "web identity: cannot read AWS_WEB_IDENTITY_TOKEN_FILE %s: %s", token_file,
+		         strerror(errno));
 		goto out;
 	}
 	while (tok.len && isspace((unsigned char)tok.ptr[tok.len - 1]))
 		tok.ptr[--tok.len] = '\0';
-	if (buf_reserve(&body, tok.len * 3 + 1024) || add_form(&body, "Action", "AssumeRoleWithWebIdentity") ||
+	if (buf_reserve(&body, tok.len * 3 + 1024) ||
+	    add_form(&body, "Action", "AssumeRoleWithWebIdentity") ||
 	    add_form(&body, "Version", STS_VERSION) || add_form(&body, "RoleArn", role_arn) ||
 	    add_form(&body, "RoleSessionName", sess && *sess ? sess : "vecward-operator") ||
 	    buf_printf(&body, "&DurationSeconds=%d", STS_DURATION_S) ||
@@ -969,7 +973,7 @@ static int sts_fetch(struct aws *a, const char *token_file, const char *role_arn
 	nh = 3;
 	a->plain_http = plain;
 	rc = post(a, "sts AssumeRoleWithWebIdentity", url.ptr, &hdrs, nh, body.ptr, body.len,
-		  budget_ms, &http, err);
+	          budget_ms, &http, err);
 	a->plain_http = saved_plain;
 	if (rc)
 		goto out;
@@ -983,10 +987,10 @@ static int sts_fetch(struct aws *a, const char *token_file, const char *role_arn
 		classify(KMS_AWS_DESCRIBE_KEY, http, type, msg, err);
 		/* classify names a KMS operation: say it was STS */
 		kms_fail(err, err->kind, http, type[0] ? type : NULL,
-			 "sts AssumeRoleWithWebIdentity for role %s: %s", role_arn,
-			 msg ? msg : "request failed");
+		         "sts AssumeRoleWithWebIdentity for role %s: %s", role_arn,
+		         msg ? msg : "request failed");
 		err->retryable = http >= 500 || http == 429 || !strcmp(type, "Throttling") ||
-				 !strcmp(type, "IDPCommunicationError");
+		                 !strcmp(type, "IDPCommunicationError");
 		free(code);
 		free(msg);
 		goto out;
@@ -998,7 +1002,8 @@ static int sts_fetch(struct aws *a, const char *token_file, const char *role_arn
 	rc = 0;
 	goto out;
 oom:
-	kms_fail(err, KMS_ERR_INTERNAL, 0, NULL, "web identity: request too large or out of memory");
+	kms_fail(err, KMS_ERR_INTERNAL, 0, NULL,
+	         "web identity: request too large or out of memory");
 out:
 	wipe_resp(a);
 	free(host);
@@ -1010,8 +1015,8 @@ out:
 }
 
 /* The credentials for this attempt: borrowed pointers valid until unlock. */
-static int resolve_creds(struct aws *a, const char **akid, const char **secret,
-			 const char **token, long budget_ms, struct kms_error *err)
+static int resolve_creds(struct aws *a, const char **akid, const char **secret, const char **token,
+                         long budget_ms, struct kms_error *err)
 {
 	const char *ek = getenv("AWS_ACCESS_KEY_ID"), *es = getenv("AWS_SECRET_ACCESS_KEY");
 	const char *tf = getenv("AWS_WEB_IDENTITY_TOKEN_FILE"), *role = getenv("AWS_ROLE_ARN");
@@ -1041,14 +1046,14 @@ static int resolve_creds(struct aws *a, const char **akid, const char **secret,
 		return 0;
 	}
 	return kms_fail(err, KMS_ERR_INVALID, 0, NULL,
-			"no aws credentials: give a credentials secret, or set "
-			"AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or AWS_WEB_IDENTITY_TOKEN_FILE "
-			"and AWS_ROLE_ARN");
+	                "no aws credentials: give a credentials secret, or set "
+	                "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or AWS_WEB_IDENTITY_TOKEN_FILE "
+	                "and AWS_ROLE_ARN");
 }
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
@@ -1058,7 +1063,7 @@ typedef int (*parse_fn)(struct aws *a, void *out, struct kms_error *err);
 
 /* Build, sign, send with retries, and hand a 2xx body to parse. */
 static int call(struct aws *a, const struct kms_aws_call *c, parse_fn parse, void *pout,
-		struct kms_error *err)
+                struct kms_error *err)
 {
 	struct buf body = BUF_INIT(BODY_MAX), hdrs = BUF_INIT(64 * 1024);
 	long long deadline = now_ms() + a->timeout_ms;
@@ -1066,7 +1071,8 @@ static int call(struct aws *a, const struct kms_aws_call *c, parse_fn parse, voi
 
 	pthread_mutex_lock(&a->mu);
 	if (buf_reserve(&hdrs, 16 * 1024)) {
-		kms_fail(err, KMS_ERR_INTERNAL, 0, NULL, "%s: out of memory", kms_aws_op_name(c->op));
+		kms_fail(err, KMS_ERR_INTERNAL, 0, NULL, "%s: out of memory",
+		         kms_aws_op_name(c->op));
 		goto out;
 	}
 	if (kms_aws_request_body(c, &body, err))
@@ -1081,8 +1087,8 @@ static int call(struct aws *a, const struct kms_aws_call *c, parse_fn parse, voi
 
 		attempt++;
 		if (left <= 0) {
-			kms_fail(err, KMS_ERR_UNREACHABLE, 0, NULL,
-				 "%s: no answer within %ld ms", kms_aws_op_name(c->op), a->timeout_ms);
+			kms_fail(err, KMS_ERR_UNREACHABLE, 0, NULL, "%s: no answer within %ld ms",
+			         kms_aws_op_name(c->op), a->timeout_ms);
 			err->retryable = 1;
 			break;
 		}
@@ -1091,17 +1097,17 @@ static int call(struct aws *a, const struct kms_aws_call *c, parse_fn parse, voi
 		buf_reset(&hdrs);
 		if (sigv4_format_date(time(NULL), date) ||
 		    kms_aws_signed_headers(c->op, a->host, a->region, akid, secret, token, date,
-					   body.ptr, body.len, &hdrs, &nh)) {
+		                           body.ptr, body.len, &hdrs, &nh)) {
 			buf_free_secret(&hdrs);
 			kms_fail(err, KMS_ERR_INTERNAL, 0, NULL, "%s: cannot sign the request",
-				 kms_aws_op_name(c->op));
+			         kms_aws_op_name(c->op));
 			break;
 		}
 		left = deadline - now_ms();
 		if (left <= 0)
 			left = 1;
-		if (post(a, kms_aws_op_name(c->op), a->url, &hdrs, nh, body.ptr, body.len, (long)left,
-			 &http, err))
+		if (post(a, kms_aws_op_name(c->op), a->url, &hdrs, nh, body.ptr, body.len,
+		         (long)left, &http, err))
 			goto retry;
 		if (http >= 200 && http <= 299) {
 			rc = parse(a, pout, err);
@@ -1166,37 +1172,36 @@ static int parse_decrypt(struct aws *a, void *out, struct kms_error *err)
 static int aws_describe(void *impl, struct kms_key_info *out, struct kms_error *err)
 {
 	struct aws *a = impl;
-	struct kms_aws_call c = { KMS_AWS_DESCRIBE_KEY, a->key_id, NULL, 0, NULL, 0 };
+	struct kms_aws_call c = {KMS_AWS_DESCRIBE_KEY, a->key_id, NULL, 0, NULL, 0};
 
 	return call(a, &c, parse_describe, out, err);
 }
 
 static int aws_generate(void *impl, const struct kms_context *ctx, size_t nbytes,
-			uint8_t *plaintext, struct buf *blob, struct kms_error *err)
+                        uint8_t *plaintext, struct buf *blob, struct kms_error *err)
 {
 	struct aws *a = impl;
-	struct kms_aws_call c = { KMS_AWS_GENERATE_DATA_KEY, a->key_id, ctx, nbytes, NULL, 0 };
-	struct dk_out o = { plaintext, nbytes, blob };
+	struct kms_aws_call c = {KMS_AWS_GENERATE_DATA_KEY, a->key_id, ctx, nbytes, NULL, 0};
+	struct dk_out o = {plaintext, nbytes, blob};
 
 	return call(a, &c, parse_data_key, &o, err);
 }
 
 static int aws_encrypt(void *impl, const struct kms_context *ctx, const void *pt, size_t ptlen,
-		       struct buf *blob, struct kms_error *err)
+                       struct buf *blob, struct kms_error *err)
 {
 	struct aws *a = impl;
-	struct kms_aws_call c = { KMS_AWS_ENCRYPT, a->key_id, ctx, 0, pt, ptlen };
+	struct kms_aws_call c = {KMS_AWS_ENCRYPT, a->key_id, ctx, 0, pt, ptlen};
 
 	return call(a, &c, parse_encrypt, blob, err);
 }
 
-static int aws_decrypt(void *impl, const struct kms_context *ctx, const void *blob,
-		       size_t bloblen, uint8_t *pt, size_t ptcap, size_t *ptlen,
-		       struct kms_error *err)
+static int aws_decrypt(void *impl, const struct kms_context *ctx, const void *blob, size_t bloblen,
+                       uint8_t *pt, size_t ptcap, size_t *ptlen, struct kms_error *err)
 {
 	struct aws *a = impl;
-	struct kms_aws_call c = { KMS_AWS_DECRYPT, a->key_id, ctx, 0, blob, bloblen };
-	struct dec_out o = { pt, ptcap, ptlen };
+	struct kms_aws_call c = {KMS_AWS_DECRYPT, a->key_id, ctx, 0, blob, bloblen};
+	struct dec_out o = {pt, ptcap, ptlen};
 
 	return call(a, &c, parse_decrypt, &o, err);
 }
@@ -1223,12 +1228,12 @@ static void aws_free(void *impl)
 }
 
 static const struct kms_ops aws_ops = {
-	.name = KMS_PROVIDER_AWS,
-	.describe = aws_describe,
-	.generate_data_key = aws_generate,
-	.encrypt = aws_encrypt,
-	.decrypt = aws_decrypt,
-	.free = aws_free,
+    .name = KMS_PROVIDER_AWS,
+    .describe = aws_describe,
+    .generate_data_key = aws_generate,
+    .encrypt = aws_encrypt,
+    .decrypt = aws_decrypt,
+    .free = aws_free,
 };
 
 static int curl_global_ok = 0;
@@ -1254,28 +1259,29 @@ int kms_aws_new(const struct kms_aws_config *cfg, struct kms **out, struct kms_e
 		return kms_fail(err, KMS_ERR_INVALID, 0, NULL, "aws-kms: missing configuration");
 	pthread_once(&curl_once, curl_init_once);
 	if (!curl_global_ok)
-		return kms_fail(err, KMS_ERR_INTERNAL, 0, NULL, "aws-kms: libcurl did not initialise");
+		return kms_fail(err, KMS_ERR_INTERNAL, 0, NULL,
+		                "aws-kms: libcurl did not initialise");
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return kms_fail(err, KMS_ERR_INTERNAL, 0, NULL, "aws-kms: out of memory");
 	pthread_mutex_init(&a->mu, NULL);
 	if (split_arn(cfg->key_id, a->partition, sizeof(a->partition), a->region,
-		      sizeof(a->region))) {
+	              sizeof(a->region))) {
 		kms_aws_parse_arn(cfg->key_id, a->region, sizeof(a->region), err);
 		goto out;
 	}
 	if ((cfg->access_key_id && *cfg->access_key_id) !=
 	    (cfg->secret_access_key && *cfg->secret_access_key)) {
 		kms_fail(err, KMS_ERR_INVALID, 0, NULL,
-			 "aws-kms: give both the access key id and the secret access key, or "
-			 "neither");
+		         "aws-kms: give both the access key id and the secret access key, or "
+		         "neither");
 		goto out;
 	}
 	if (cfg->endpoint && *cfg->endpoint) {
 		if (buf_adds(&url, cfg->endpoint))
 			goto oom;
 	} else if (buf_printf(&url, "https://kms.%s.amazonaws.com%s/", a->region,
-			      !strcmp(a->partition, "aws-cn") ? ".cn" : "")) {
+	                      !strcmp(a->partition, "aws-cn") ? ".cn" : "")) {
 		goto oom;
 	}
 	if (parse_endpoint(url.ptr, &a->host, &a->plain_http, err))
@@ -1309,8 +1315,8 @@ int kms_aws_new(const struct kms_aws_config *cfg, struct kms **out, struct kms_e
 	a->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEF_TIMEOUT_MS;
 	a->base_ms = cfg->backoff_base_ms > 0 ? cfg->backoff_base_ms : DEF_BASE_MS;
 	a->max_attempts = cfg->max_attempts > 0 && cfg->max_attempts < MAX_ATTEMPTS
-				  ? cfg->max_attempts
-				  : MAX_ATTEMPTS;
+	                      ? cfg->max_attempts
+	                      : MAX_ATTEMPTS;
 	k = kms_new_provider(&aws_ops, a);
 	a = NULL;
 	if (!k)

@@ -26,7 +26,7 @@ static int aad_of(const struct kms_context *ctx, struct buf *aad, struct kms_err
 {
 	if (kms_context_serialize(ctx, aad))
 		return kms_fail(err, KMS_ERR_INVALID, 0, NULL,
-				"local: encryption context does not serialise");
+		                "local: encryption context does not serialise");
 	return 0;
 }
 
@@ -45,7 +45,7 @@ static int local_describe(void *impl, struct kms_key_info *out, struct kms_error
 }
 
 static int local_encrypt(void *impl, const struct kms_context *ctx, const void *pt, size_t ptlen,
-			 struct buf *blob, struct kms_error *err)
+                         struct buf *blob, struct kms_error *err)
 {
 	struct local *l = impl;
 	struct buf aad = BUF_INIT(64 * 1024);
@@ -58,7 +58,7 @@ static int local_encrypt(void *impl, const struct kms_context *ctx, const void *
 	arc = aead_wrap(l->key, pt, ptlen, aad.ptr, aad.len, w, sizeof(w), &wlen);
 	if (arc != AEAD_OK) {
 		kms_fail(err, arc == AEAD_EINVAL ? KMS_ERR_INVALID : KMS_ERR_INTERNAL, 0, NULL,
-			 "local: encrypt: %s", aead_strerror(arc));
+		         "local: encrypt: %s", aead_strerror(arc));
 		goto out;
 	}
 	if (buf_add(blob, w, wlen)) {
@@ -72,7 +72,7 @@ out:
 }
 
 static int local_generate(void *impl, const struct kms_context *ctx, size_t nbytes,
-			  uint8_t *plaintext, struct buf *blob, struct kms_error *err)
+                          uint8_t *plaintext, struct buf *blob, struct kms_error *err)
 {
 	uint8_t key[KMS_MAX_DATA_KEY];
 	int rc = -1;
@@ -91,8 +91,8 @@ out:
 }
 
 static int local_decrypt(void *impl, const struct kms_context *ctx, const void *blob,
-			 size_t bloblen, uint8_t *pt, size_t ptcap, size_t *ptlen,
-			 struct kms_error *err)
+                         size_t bloblen, uint8_t *pt, size_t ptcap, size_t *ptlen,
+                         struct kms_error *err)
 {
 	struct local *l = impl;
 	struct buf aad = BUF_INIT(64 * 1024);
@@ -105,8 +105,8 @@ static int local_decrypt(void *impl, const struct kms_context *ctx, const void *
 	arc = aead_unwrap(l->key, blob, bloblen, aad.ptr, aad.len, tmp, sizeof(tmp), &n);
 	if (arc == AEAD_EAUTH || arc == AEAD_EFORMAT || arc == AEAD_EINVAL) {
 		kms_fail(err, KMS_ERR_INVALID_CIPHERTEXT, 0, NULL,
-			 "local: decrypt: the blob does not open under this key and encryption "
-			 "context");
+		         "local: decrypt: the blob does not open under this key and encryption "
+		         "context");
 		goto out;
 	}
 	if (arc != AEAD_OK) {
@@ -115,7 +115,7 @@ static int local_decrypt(void *impl, const struct kms_context *ctx, const void *
 	}
 	if (n > ptcap) {
 		kms_fail(err, KMS_ERR_INVALID, 0, NULL,
-			 "local: decrypt: %zu-byte plaintext, buffer of %zu", n, ptcap);
+		         "local: decrypt: %zu-byte plaintext, buffer of %zu", n, ptcap);
 		goto out;
 	}
 	memcpy(pt, tmp, n);
@@ -138,16 +138,16 @@ static void local_free(void *impl)
 }
 
 static const struct kms_ops local_ops = {
-	.name = KMS_PROVIDER_LOCAL,
-	.describe = local_describe,
-	.generate_data_key = local_generate,
-	.encrypt = local_encrypt,
-	.decrypt = local_decrypt,
-	.free = local_free,
+    .name = KMS_PROVIDER_LOCAL,
+    .describe = local_describe,
+    .generate_data_key = local_generate,
+    .encrypt = local_encrypt,
+    .decrypt = local_decrypt,
+    .free = local_free,
 };
 
 int kms_local_new(const uint8_t *root_key, size_t root_key_len, struct kms **out,
-		  struct kms_error *err)
+                  struct kms_error *err)
 {
 	static const char label[] = "vecward-local-key";
 	static const char hexd[] = "0123456789abcdef";
@@ -159,7 +159,7 @@ int kms_local_new(const uint8_t *root_key, size_t root_key_len, struct kms **out
 
 	if (!root_key || root_key_len != KMS_ROOT_KEY_LEN || !out)
 		return kms_fail(err, KMS_ERR_INVALID, 0, NULL,
-				"local: the root key must be exactly %d bytes", KMS_ROOT_KEY_LEN);
+		                "local: the root key must be exactly %d bytes", KMS_ROOT_KEY_LEN);
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return kms_fail(err, KMS_ERR_INTERNAL, 0, NULL, "local: out of memory");

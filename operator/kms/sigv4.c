@@ -51,8 +51,7 @@ int sigv4_format_date(time_t t, char out[SIGV4_DATE_LEN + 1])
 
 	if (!gmtime_r(&t, &tm))
 		return -1;
-	return strftime(out, SIGV4_DATE_LEN + 1, "%Y%m%dT%H%M%SZ", &tm) == SIGV4_DATE_LEN ? 0
-											   : -1;
+	return strftime(out, SIGV4_DATE_LEN + 1, "%Y%m%dT%H%M%SZ", &tm) == SIGV4_DATE_LEN ? 0 : -1;
 }
 
 static int date_ok(const char *d)
@@ -81,7 +80,7 @@ static int uri_encode(struct buf *b, const char *s, size_t n)
 			if (buf_addc(b, (char)c))
 				return -1;
 		} else {
-			char e[3] = { '%', up[c >> 4], up[c & 15] };
+			char e[3] = {'%', up[c >> 4], up[c & 15]};
 			if (buf_add(b, e, 3))
 				return -1;
 		}
@@ -110,7 +109,7 @@ static int reencode(struct buf *b, const char *s, size_t n)
 		if (c == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
 		    hexval((unsigned char)s[i + 2]) >= 0) {
 			c = (char)(hexval((unsigned char)s[i + 1]) << 4 |
-				   hexval((unsigned char)s[i + 2]));
+			           hexval((unsigned char)s[i + 2]));
 			i += 2;
 		}
 		if (buf_addc(&raw, c))
@@ -180,7 +179,7 @@ static int qparam_cmp(const void *a, const void *b)
 
 static int canonical_query(struct buf *b, const char *q)
 {
-	struct qparam ps[128] = { { NULL, NULL } };
+	struct qparam ps[128] = {{NULL, NULL}};
 	size_t n = 0;
 	int rc = -1;
 
@@ -261,8 +260,7 @@ static int add_value(struct buf *b, const char *v)
 }
 
 int sigv4_canonical_request(const struct sigv4_request *r, const char *amz_date,
-			    const char *session_token, struct buf *creq,
-			    struct buf *signed_headers)
+                            const char *session_token, struct buf *creq, struct buf *signed_headers)
 {
 	struct chdr h[SIGV4_MAX_HEADERS + 2];
 	struct buf sh = BUF_INIT(PART_MAX), out = BUF_INIT(PART_MAX);
@@ -348,13 +346,13 @@ out:
 static int scope(struct buf *b, const char *amz_date, const char *region, const char *service)
 {
 	return buf_add(b, amz_date, 8) || buf_addc(b, '/') || buf_adds(b, region) ||
-		       buf_addc(b, '/') || buf_adds(b, service) || buf_adds(b, "/aws4_request")
-		       ? -1
-		       : 0;
+	               buf_addc(b, '/') || buf_adds(b, service) || buf_adds(b, "/aws4_request")
+	           ? -1
+	           : 0;
 }
 
 int sigv4_string_to_sign(const char *amz_date, const char *region, const char *service,
-			 const char *creq, size_t creq_len, struct buf *out)
+                         const char *creq, size_t creq_len, struct buf *out)
 {
 	struct buf s = BUF_INIT(PART_MAX);
 	char hash[65];
@@ -376,7 +374,7 @@ out:
 }
 
 int sigv4_signing_key(const char *secret, const char *date8, const char *region,
-		      const char *service, uint8_t out[32])
+                      const char *service, uint8_t out[32])
 {
 	char k0[4 + 256];
 	uint8_t k1[32], k2[32], k3[32];
@@ -405,8 +403,8 @@ out:
 }
 
 int sigv4_sign(const struct sigv4_request *r, const struct sigv4_credentials *cred,
-	       const char *region, const char *service, const char *amz_date,
-	       struct buf *authorization, struct buf *creq_out, struct buf *sts_out)
+               const char *region, const char *service, const char *amz_date,
+               struct buf *authorization, struct buf *creq_out, struct buf *sts_out)
 {
 	struct buf creq = BUF_INIT(PART_MAX), sh = BUF_INIT(PART_MAX), sts = BUF_INIT(PART_MAX);
 	struct buf a = BUF_INIT(PART_MAX);

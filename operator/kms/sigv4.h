@@ -35,9 +35,9 @@
 
 #include "buf.h"
 
-#define SIGV4_DATE_LEN	  16 /* "20150830T123600Z" */
+#define SIGV4_DATE_LEN    16 /* "20150830T123600Z" */
 #define SIGV4_MAX_HEADERS 32
-#define SIGV4_ALGORITHM	  "AWS4-HMAC-SHA256"
+#define SIGV4_ALGORITHM   "AWS4-HMAC-SHA256"
 
 struct sigv4_header {
 	const char *name;
@@ -45,9 +45,9 @@ struct sigv4_header {
 };
 
 struct sigv4_request {
-	const char *method; /* "GET", "POST" */
-	const char *path;   /* raw (not yet encoded) path; NULL or "" means "/" */
-	const char *query;  /* raw query string without '?', may be NULL */
+	const char *method;                 /* "GET", "POST" */
+	const char *path;                   /* raw (not yet encoded) path; NULL or "" means "/" */
+	const char *query;                  /* raw query string without '?', may be NULL */
 	const struct sigv4_header *headers; /* what will be sent, Host included */
 	size_t nheaders;
 	const void *body; /* may be NULL when body_len is 0 */
@@ -69,25 +69,25 @@ int sigv4_format_date(time_t t, char out[SIGV4_DATE_LEN + 1]);
  * header name with characters outside the token set) or when a buffer is
  * full. */
 int sigv4_canonical_request(const struct sigv4_request *r, const char *amz_date,
-			    const char *session_token, struct buf *creq,
-			    struct buf *signed_headers);
+                            const char *session_token, struct buf *creq,
+                            struct buf *signed_headers);
 
 /* Append the string to sign for a canonical request. 0 or -1. */
 int sigv4_string_to_sign(const char *amz_date, const char *region, const char *service,
-			 const char *creq, size_t creq_len, struct buf *out);
+                         const char *creq, size_t creq_len, struct buf *out);
 
 /* The derived signing key for (secret, yyyymmdd, region, service); the caller
  * wipes out. 0 or -1. */
 int sigv4_signing_key(const char *secret, const char *date8, const char *region,
-		      const char *service, uint8_t out[32]);
+                      const char *service, uint8_t out[32]);
 
 /* Sign r: append the Authorization header value
  * ("AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...") to
  * authorization. creq and sts (may be NULL) get the intermediate canonical
  * request and string to sign, for tests and debugging. 0 or -1. */
 int sigv4_sign(const struct sigv4_request *r, const struct sigv4_credentials *cred,
-	       const char *region, const char *service, const char *amz_date,
-	       struct buf *authorization, struct buf *creq, struct buf *sts);
+               const char *region, const char *service, const char *amz_date,
+               struct buf *authorization, struct buf *creq, struct buf *sts);
 
 /* Lower-case hex SHA-256 of p into out (65 bytes). 0 or -1. */
 int sigv4_sha256_hex(const void *p, size_t n, char out[65]);

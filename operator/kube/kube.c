@@ -13,30 +13,30 @@
 #define KUBE_CONNECT_TIMEOUT_S 10
 #define KUBE_REQUEST_TIMEOUT_S 30
 
-const struct kube_kind KUBE_SECRET = { "", "v1", "Secret", "secrets", 1 };
-const struct kube_kind KUBE_CONFIGMAP = { "", "v1", "ConfigMap", "configmaps", 1 };
-const struct kube_kind KUBE_SERVICE = { "", "v1", "Service", "services", 1 };
-const struct kube_kind KUBE_SERVICEACCOUNT = { "", "v1", "ServiceAccount", "serviceaccounts", 1 };
-const struct kube_kind KUBE_NAMESPACE = { "", "v1", "Namespace", "namespaces", 0 };
-const struct kube_kind KUBE_PVC = { "", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", 1 };
-const struct kube_kind KUBE_EVENT = { "events.k8s.io", "v1", "Event", "events", 1 };
-const struct kube_kind KUBE_DEPLOYMENT = { "apps", "v1", "Deployment", "deployments", 1 };
-const struct kube_kind KUBE_NETWORKPOLICY = { "networking.k8s.io", "v1", "NetworkPolicy",
-					      "networkpolicies", 1 };
-const struct kube_kind KUBE_LEASE = { "coordination.k8s.io", "v1", "Lease", "leases", 1 };
-const struct kube_kind KUBE_VW_CLUSTER = { "vecward.io", "v1alpha1", "Cluster", "clusters", 1 };
-const struct kube_kind KUBE_VW_USER = { "vecward.io", "v1alpha1", "User", "users", 1 };
-const struct kube_kind KUBE_VW_ENCRYPTIONKEY = { "vecward.io", "v1alpha1", "EncryptionKey",
-						 "encryptionkeys", 1 };
+const struct kube_kind KUBE_SECRET = {"", "v1", "Secret", "secrets", 1};
+const struct kube_kind KUBE_CONFIGMAP = {"", "v1", "ConfigMap", "configmaps", 1};
+const struct kube_kind KUBE_SERVICE = {"", "v1", "Service", "services", 1};
+const struct kube_kind KUBE_SERVICEACCOUNT = {"", "v1", "ServiceAccount", "serviceaccounts", 1};
+const struct kube_kind KUBE_NAMESPACE = {"", "v1", "Namespace", "namespaces", 0};
+const struct kube_kind KUBE_PVC = {"", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", 1};
+const struct kube_kind KUBE_EVENT = {"events.k8s.io", "v1", "Event", "events", 1};
+const struct kube_kind KUBE_DEPLOYMENT = {"apps", "v1", "Deployment", "deployments", 1};
+const struct kube_kind KUBE_NETWORKPOLICY = {"networking.k8s.io", "v1", "NetworkPolicy",
+                                             "networkpolicies", 1};
+const struct kube_kind KUBE_LEASE = {"coordination.k8s.io", "v1", "Lease", "leases", 1};
+const struct kube_kind KUBE_VW_CLUSTER = {"vecward.io", "v1alpha1", "Cluster", "clusters", 1};
+const struct kube_kind KUBE_VW_USER = {"vecward.io", "v1alpha1", "User", "users", 1};
+const struct kube_kind KUBE_VW_ENCRYPTIONKEY = {"vecward.io", "v1alpha1", "EncryptionKey",
+                                                "encryptionkeys", 1};
 
 struct kube_client {
 	struct kube_config *cfg;
 	CURL *curl;
 	struct curl_slist *resolve;
 	struct kube_stats stats;
-	struct buf token; /* current bearer token (secret) */
-	struct buf auth;  /* "Authorization: Bearer ..." (secret) */
-	long timeout_ms;  /* 0: KUBE_CONNECT_TIMEOUT_S / KUBE_REQUEST_TIMEOUT_S */
+	struct buf token;   /* current bearer token (secret) */
+	struct buf auth;    /* "Authorization: Bearer ..." (secret) */
+	long timeout_ms;    /* 0: KUBE_CONNECT_TIMEOUT_S / KUBE_REQUEST_TIMEOUT_S */
 	long retry_after_s; /* longest Retry-After since kube_client_take_retry_after */
 };
 
@@ -53,12 +53,12 @@ long kube_client_take_retry_after(struct kube_client *c)
 int kube_api_version(const struct kube_kind *k, char *out, size_t outlen)
 {
 	int n = k->group[0] ? snprintf(out, outlen, "%s/%s", k->group, k->version)
-			    : snprintf(out, outlen, "%s", k->version);
+	                    : snprintf(out, outlen, "%s", k->version);
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
 int kube_path(struct buf *b, const struct kube_kind *k, const char *ns, const char *name,
-	      const char *sub)
+              const char *sub)
 {
 	int rc;
 
@@ -152,7 +152,8 @@ void kube_error_from_body(long http, const char *body, size_t len, struct kube_e
 	if (!err->message[0]) {
 		/* not a Status: keep a printable prefix of the body */
 		size_t n = 0;
-		for (size_t i = 0; body && i < len && n + 1 < sizeof(err->message) && n < 200; i++) {
+		for (size_t i = 0; body && i < len && n + 1 < sizeof(err->message) && n < 200;
+		     i++) {
 			unsigned char ch = (unsigned char)body[i];
 			err->message[n++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : ' ';
 		}
@@ -161,17 +162,39 @@ void kube_error_from_body(long http, const char *body, size_t len, struct kube_e
 	if (!err->reason[0]) {
 		const char *r = "Unknown";
 		switch (http) {
-		case 400: r = "BadRequest"; break;
-		case 401: r = "Unauthorized"; break;
-		case 403: r = "Forbidden"; break;
-		case 404: r = "NotFound"; break;
-		case 409: r = "Conflict"; break;
-		case 410: r = "Expired"; break;
-		case 422: r = "Invalid"; break;
-		case 429: r = "TooManyRequests"; break;
-		case 500: r = "InternalError"; break;
-		case 503: r = "ServiceUnavailable"; break;
-		case 504: r = "Timeout"; break;
+		case 400:
+			r = "BadRequest";
+			break;
+		case 401:
+			r = "Unauthorized";
+			break;
+		case 403:
+			r = "Forbidden";
+			break;
+		case 404:
+			r = "NotFound";
+			break;
+		case 409:
+			r = "Conflict";
+			break;
+		case 410:
+			r = "Expired";
+			break;
+		case 422:
+			r = "Invalid";
+			break;
+		case 429:
+			r = "TooManyRequests";
+			break;
+		case 500:
+			r = "InternalError";
+			break;
+		case 503:
+			r = "ServiceUnavailable";
+			break;
+		case 504:
+			r = "Timeout";
+			break;
 		}
 		snprintf(err->reason, sizeof(err->reason), "%s", r);
 	}
@@ -222,7 +245,7 @@ static size_t write_body(char *p, size_t size, size_t nmemb, void *ud)
 
 /* Prepare the handle for one request: URL, TLS, auth. */
 static int setup(struct kube_client *c, const char *method, const char *path,
-		 struct curl_slist **hdrs, struct kube_error *err)
+                 struct curl_slist **hdrs, struct kube_error *err)
 {
 	struct kube_config *cfg = c->cfg;
 	struct buf url = BUF_INIT(16 * 1024);
@@ -242,18 +265,18 @@ static int setup(struct kube_client *c, const char *method, const char *path,
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-			 c->timeout_ms > 0 && c->timeout_ms < KUBE_CONNECT_TIMEOUT_S * 1000L
-				 ? c->timeout_ms
-				 : KUBE_CONNECT_TIMEOUT_S * 1000L);
+	                 c->timeout_ms > 0 && c->timeout_ms < KUBE_CONNECT_TIMEOUT_S * 1000L
+	                     ? c->timeout_ms
+	                     : KUBE_CONNECT_TIMEOUT_S * 1000L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "vecward/" VECWARD_VERSION);
 	if (cfg->ca.len) {
-		struct curl_blob blob = { cfg->ca.ptr, cfg->ca.len, CURL_BLOB_NOCOPY };
+		struct curl_blob blob = {cfg->ca.ptr, cfg->ca.len, CURL_BLOB_NOCOPY};
 		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
 	}
 	if (cfg->cert.len) {
-		struct curl_blob cb = { cfg->cert.ptr, cfg->cert.len, CURL_BLOB_NOCOPY };
-		struct curl_blob kb = { cfg->key.ptr, cfg->key.len, CURL_BLOB_NOCOPY };
+		struct curl_blob cb = {cfg->cert.ptr, cfg->cert.len, CURL_BLOB_NOCOPY};
+		struct curl_blob kb = {cfg->key.ptr, cfg->key.len, CURL_BLOB_NOCOPY};
 		curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
 		curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cb);
 		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
@@ -286,8 +309,8 @@ static void free_headers(struct curl_slist *hdrs)
 }
 
 int kube_request(struct kube_client *c, const char *method, const char *path,
-		 const char *content_type, const char *body, size_t body_len, yajl_val *out,
-		 struct kube_error *err)
+                 const char *content_type, const char *body, size_t body_len, yajl_val *out,
+                 struct kube_error *err)
 {
 	struct curl_slist *hdrs = NULL;
 	struct body_sink sink;
@@ -314,17 +337,17 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_body);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &sink);
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS,
-			 c->timeout_ms > 0 ? c->timeout_ms : KUBE_REQUEST_TIMEOUT_S * 1000L);
+	                 c->timeout_ms > 0 ? c->timeout_ms : KUBE_REQUEST_TIMEOUT_S * 1000L);
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, ebuf);
 	cc = curl_easy_perform(c->curl);
 	if (cc != CURLE_OK) {
 		char m[CURL_ERROR_SIZE + 64];
 		if (sink.overflow)
 			snprintf(m, sizeof(m), "%s %s: response larger than %u bytes", method, path,
-				 KUBE_MAX_RESPONSE);
+			         KUBE_MAX_RESPONSE);
 		else
 			snprintf(m, sizeof(m), "%s %s: %s", method, path,
-				 ebuf[0] ? ebuf : curl_easy_strerror(cc));
+			         ebuf[0] ? ebuf : curl_easy_strerror(cc));
 		set_transport_err(err, m);
 		goto out;
 	}
@@ -334,7 +357,8 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 		kube_error_from_body(http, sink.b.ptr, sink.b.len, err);
 		/* Retry-After (seconds or an HTTP date, parsed by libcurl) */
 		if (curl_easy_getinfo(c->curl, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0) {
-			err->retry_after_s = ra > KUBE_MAX_RETRY_AFTER_S ? KUBE_MAX_RETRY_AFTER_S : (long)ra;
+			err->retry_after_s =
+			    ra > KUBE_MAX_RETRY_AFTER_S ? KUBE_MAX_RETRY_AFTER_S : (long)ra;
 			if (err->retry_after_s > c->retry_after_s)
 				c->retry_after_s = err->retry_after_s;
 		}
@@ -367,7 +391,7 @@ int kube_get(struct kube_client *c, const char *path, yajl_val *out, struct kube
 }
 
 int kube_list(struct kube_client *c, const char *path, const char *label_selector, long limit,
-	      kube_item_cb item_cb, void *ctx, char **resource_version, struct kube_error *err)
+              kube_item_cb item_cb, void *ctx, char **resource_version, struct kube_error *err)
 {
 	char *cont = NULL, *rv = NULL;
 	int rc = -1;
@@ -428,7 +452,7 @@ out:
 }
 
 static int patch(struct kube_client *c, const char *path, const char *sub, const char *ctype,
-		 const char *query, const char *json, yajl_val *out, struct kube_error *err)
+                 const char *query, const char *json, yajl_val *out, struct kube_error *err)
 {
 	struct buf p = BUF_INIT(16 * 1024);
 	int rc;
@@ -442,36 +466,36 @@ static int patch(struct kube_client *c, const char *path, const char *sub, const
 	return rc;
 }
 
-int kube_apply(struct kube_client *c, const char *path, const char *json, int force,
-	       yajl_val *out, struct kube_error *err)
+int kube_apply(struct kube_client *c, const char *path, const char *json, int force, yajl_val *out,
+               struct kube_error *err)
 {
 	c->stats.apply++;
 	return patch(c, path, NULL, "application/apply-patch+yaml",
-		     force ? "?fieldManager=" KUBE_FIELD_MANAGER "&force=true"
-			   : "?fieldManager=" KUBE_FIELD_MANAGER,
-		     json, out, err);
+	             force ? "?fieldManager=" KUBE_FIELD_MANAGER "&force=true"
+	                   : "?fieldManager=" KUBE_FIELD_MANAGER,
+	             json, out, err);
 }
 
 int kube_apply_status(struct kube_client *c, const char *path, const char *json, int force,
-		      yajl_val *out, struct kube_error *err)
+                      yajl_val *out, struct kube_error *err)
 {
 	c->stats.apply++;
 	return patch(c, path, "status", "application/apply-patch+yaml",
-		     force ? "?fieldManager=" KUBE_FIELD_MANAGER "&force=true"
-			   : "?fieldManager=" KUBE_FIELD_MANAGER,
-		     json, out, err);
+	             force ? "?fieldManager=" KUBE_FIELD_MANAGER "&force=true"
+	                   : "?fieldManager=" KUBE_FIELD_MANAGER,
+	             json, out, err);
 }
 
 int kube_merge_patch(struct kube_client *c, const char *path, const char *json, yajl_val *out,
-		     struct kube_error *err)
+                     struct kube_error *err)
 {
 	c->stats.patch++;
 	return patch(c, path, NULL, "application/merge-patch+json",
-		     "?fieldManager=" KUBE_FIELD_MANAGER, json, out, err);
+	             "?fieldManager=" KUBE_FIELD_MANAGER, json, out, err);
 }
 
-int kube_create(struct kube_client *c, const char *collection_path, const char *json,
-		yajl_val *out, struct kube_error *err)
+int kube_create(struct kube_client *c, const char *collection_path, const char *json, yajl_val *out,
+                struct kube_error *err)
 {
 	struct buf p = BUF_INIT(16 * 1024);
 	int rc;
@@ -487,7 +511,7 @@ int kube_create(struct kube_client *c, const char *collection_path, const char *
 }
 
 int kube_update(struct kube_client *c, const char *path, const char *json, yajl_val *out,
-		struct kube_error *err)
+                struct kube_error *err)
 {
 	struct buf p = BUF_INIT(16 * 1024);
 	int rc;
@@ -503,7 +527,7 @@ int kube_update(struct kube_client *c, const char *path, const char *json, yajl_
 }
 
 int kube_delete(struct kube_client *c, const char *path, const char *precondition_uid,
-		const char *precondition_rv, const char *propagation, struct kube_error *err)
+                const char *precondition_rv, const char *propagation, struct kube_error *err)
 {
 	yajl_gen g = yajl_gen_alloc(NULL);
 	const unsigned char *body;
@@ -531,7 +555,8 @@ int kube_delete(struct kube_client *c, const char *path, const char *preconditio
 		set_transport_err(err, "cannot encode delete options");
 		goto out;
 	}
-	rc = kube_request(c, "DELETE", path, "application/json", (const char *)body, len, NULL, err);
+	rc =
+	    kube_request(c, "DELETE", path, "application/json", (const char *)body, len, NULL, err);
 out:
 	yajl_gen_free(g);
 	return rc;
@@ -586,9 +611,9 @@ static int watch_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 }
 
 int kube_watch(struct kube_client *c, const char *path, const char *resource_version,
-	       const char *label_selector, int timeout_s, size_t max_event_bytes,
-	       kube_event_cb ev_cb, void *ctx, char *last_rv, size_t last_rv_len,
-	       volatile sig_atomic_t *stop, struct kube_error *err)
+               const char *label_selector, int timeout_s, size_t max_event_bytes,
+               kube_event_cb ev_cb, void *ctx, char *last_rv, size_t last_rv_len,
+               volatile sig_atomic_t *stop, struct kube_error *err)
 {
 	struct curl_slist *hdrs = NULL;
 	struct watch_ctx w;
@@ -604,7 +629,8 @@ int kube_watch(struct kube_client *c, const char *path, const char *resource_ver
 	c->stats.watch++;
 	if (timeout_s <= 0)
 		timeout_s = 300;
-	r = buf_printf(&q, "%s?watch=1&allowWatchBookmarks=true&timeoutSeconds=%d", path, timeout_s);
+	r = buf_printf(&q, "%s?watch=1&allowWatchBookmarks=true&timeoutSeconds=%d", path,
+	               timeout_s);
 	if (!r && resource_version && *resource_version)
 		r = buf_adds(&q, "&resourceVersion=") || buf_add_urlenc(&q, resource_version);
 	if (!r && label_selector && *label_selector)
@@ -653,7 +679,8 @@ int kube_watch(struct kube_client *c, const char *path, const char *resource_ver
 	}
 	if (cc != CURLE_OK) {
 		char m[CURL_ERROR_SIZE + 64];
-		snprintf(m, sizeof(m), "watch %s: %s", path, ebuf[0] ? ebuf : curl_easy_strerror(cc));
+		snprintf(m, sizeof(m), "watch %s: %s", path,
+		         ebuf[0] ? ebuf : curl_easy_strerror(cc));
 		set_transport_err(err, m);
 		goto out;
 	}

@@ -25,14 +25,14 @@
 #include "buf.h"
 #include "kubeconfig.h"
 
-#define KUBE_MAX_RESPONSE (64u * 1024 * 1024)
+#define KUBE_MAX_RESPONSE  (64u * 1024 * 1024)
 #define KUBE_FIELD_MANAGER "vecward"
 
 struct kube_error {
-	long http;         /* HTTP status, 0 for transport errors */
-	long code;         /* Status.code when the body was a Status */
-	char reason[64];   /* Status.reason ("NotFound", "Conflict", "Expired", ...) */
-	char message[512]; /* Status.message or the transport error */
+	long http;          /* HTTP status, 0 for transport errors */
+	long code;          /* Status.code when the body was a Status */
+	char reason[64];    /* Status.reason ("NotFound", "Conflict", "Expired", ...) */
+	char message[512];  /* Status.message or the transport error */
 	long retry_after_s; /* the answer's Retry-After (seconds, at most 600), or 0 */
 };
 
@@ -46,13 +46,13 @@ struct kube_kind {
 };
 
 extern const struct kube_kind KUBE_SECRET, KUBE_CONFIGMAP, KUBE_SERVICE, KUBE_NAMESPACE,
-	KUBE_DEPLOYMENT, KUBE_PVC, KUBE_NETWORKPOLICY, KUBE_LEASE, KUBE_EVENT, KUBE_SERVICEACCOUNT,
-	KUBE_VW_CLUSTER, KUBE_VW_USER, KUBE_VW_ENCRYPTIONKEY;
+    KUBE_DEPLOYMENT, KUBE_PVC, KUBE_NETWORKPOLICY, KUBE_LEASE, KUBE_EVENT, KUBE_SERVICEACCOUNT,
+    KUBE_VW_CLUSTER, KUBE_VW_USER, KUBE_VW_ENCRYPTIONKEY;
 
 /* Append the URL path of a collection (name NULL) or an object, optionally a
  * subresource; ns NULL for all namespaces / cluster-scoped kinds. */
 int kube_path(struct buf *b, const struct kube_kind *k, const char *ns, const char *name,
-	      const char *subresource);
+              const char *subresource);
 /* "group/version" or "v1". Static storage; not thread-safe to keep. */
 int kube_api_version(const struct kube_kind *k, char *out, size_t outlen);
 
@@ -86,8 +86,8 @@ int kube_is_gone(const struct kube_error *err);
 /* Raw request: method, path (with query), optional body and content type.
  * On 2xx, *out (may be NULL to discard) gets the parsed body (NULL if empty). */
 int kube_request(struct kube_client *c, const char *method, const char *path,
-		 const char *content_type, const char *body, size_t body_len, yajl_val *out,
-		 struct kube_error *err);
+                 const char *content_type, const char *body, size_t body_len, yajl_val *out,
+                 struct kube_error *err);
 
 /* GET one object by path. */
 int kube_get(struct kube_client *c, const char *path, yajl_val *out, struct kube_error *err);
@@ -102,30 +102,30 @@ int kube_get(struct kube_client *c, const char *path, yajl_val *out, struct kube
 enum { KUBE_ITEM_KEEP = 0, KUBE_ITEM_TAKEN = 1, KUBE_ITEM_STOP = 2 };
 typedef int (*kube_item_cb)(yajl_val item, void *ctx);
 int kube_list(struct kube_client *c, const char *path, const char *label_selector, long limit,
-	      kube_item_cb item_cb, void *ctx, char **resource_version, struct kube_error *err);
+              kube_item_cb item_cb, void *ctx, char **resource_version, struct kube_error *err);
 
 /* Server-side apply (application/apply-patch+yaml; JSON is YAML) to an object
  * path, fieldManager=vecward. force=1 takes ownership of conflicting fields: use
  * it only for fields vecward alone must own. *out may be NULL. */
-int kube_apply(struct kube_client *c, const char *path, const char *json, int force,
-	       yajl_val *out, struct kube_error *err);
+int kube_apply(struct kube_client *c, const char *path, const char *json, int force, yajl_val *out,
+               struct kube_error *err);
 /* Server-side apply to the status subresource of an object path. */
 int kube_apply_status(struct kube_client *c, const char *path, const char *json, int force,
-		      yajl_val *out, struct kube_error *err);
+                      yajl_val *out, struct kube_error *err);
 /* JSON merge patch (application/merge-patch+json) to path (or path + "/status"). */
 int kube_merge_patch(struct kube_client *c, const char *path, const char *json, yajl_val *out,
-		     struct kube_error *err);
+                     struct kube_error *err);
 /* POST to a collection path; PUT (update, with the resourceVersion inside json
  * for optimistic concurrency) to an object path. */
-int kube_create(struct kube_client *c, const char *collection_path, const char *json,
-		yajl_val *out, struct kube_error *err);
+int kube_create(struct kube_client *c, const char *collection_path, const char *json, yajl_val *out,
+                struct kube_error *err);
 int kube_update(struct kube_client *c, const char *path, const char *json, yajl_val *out,
-		struct kube_error *err);
+                struct kube_error *err);
 /* DELETE with optional preconditions (uid, resourceVersion: NULL to skip) and
  * propagationPolicy (NULL: server default; "Foreground", "Background"). A 404
  * is reported as an error; callers that do not care test kube_is_not_found. */
 int kube_delete(struct kube_client *c, const char *path, const char *precondition_uid,
-		const char *precondition_rv, const char *propagation, struct kube_error *err);
+                const char *precondition_rv, const char *propagation, struct kube_error *err);
 
 /* WATCH a collection path from resource_version (NULL or "" = now, with the
  * initial ADDED events the server sends), with allowWatchBookmarks, for at
@@ -139,9 +139,9 @@ int kube_delete(struct kube_client *c, const char *path, const char *preconditio
  * non-zero the watch returns 0. */
 typedef int (*kube_event_cb)(const char *type, yajl_val obj, void *ctx);
 int kube_watch(struct kube_client *c, const char *path, const char *resource_version,
-	       const char *label_selector, int timeout_s, size_t max_event_bytes,
-	       kube_event_cb ev_cb, void *ctx, char *last_rv, size_t last_rv_len,
-	       volatile sig_atomic_t *stop, struct kube_error *err);
+               const char *label_selector, int timeout_s, size_t max_event_bytes,
+               kube_event_cb ev_cb, void *ctx, char *last_rv, size_t last_rv_len,
+               volatile sig_atomic_t *stop, struct kube_error *err);
 
 /*
  * The watch stream decoder behind kube_watch, pure and exposed for tests and
@@ -151,7 +151,7 @@ int kube_watch(struct kube_client *c, const char *path, const char *resource_ver
  */
 struct kube_watch_decoder;
 struct kube_watch_decoder *kube_watch_decoder_new(size_t max_event_bytes, kube_event_cb cb,
-						  void *ctx);
+                                                  void *ctx);
 /* 0 to go on; -1 when the stream is over because of an error (see
  * kube_watch_decoder_error) or because the callback returned non-zero. */
 int kube_watch_decoder_feed(struct kube_watch_decoder *d, const void *data, size_t len);

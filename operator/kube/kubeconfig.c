@@ -9,7 +9,7 @@
 #include "util.h"
 #include "yamltree.h"
 
-#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+#define SA_DIR  "/var/run/secrets/kubernetes.io/serviceaccount"
 #define MAX_PEM (1024 * 1024)
 
 static struct kube_config *config_new(void)
@@ -60,8 +60,9 @@ static yajl_val named(yajl_val root, const char *list, const char *name, const c
  * ("False", "no", "off", ...); everything else counts as set. */
 static int is_yaml_false(yajl_val v)
 {
-	static const char *const no[] = { "", "~", "null", "Null", "NULL", "false", "False",
-					  "FALSE", "no", "No", "NO", "n", "N", "off", "Off", "OFF" };
+	static const char *const no[] = {"",      "~",     "null", "Null", "NULL", "false",
+	                                 "False", "FALSE", "no",   "No",   "NO",   "n",
+	                                 "N",     "off",   "Off",  "OFF"};
 	const char *s = json_str(v);
 
 	if (!v)
@@ -85,7 +86,7 @@ static int resolve_path(const char *basedir, const char *p, char *out, size_t ou
 
 /* Load PEM material from "<field>-data" (base64) or "<field>" (file path). */
 static int load_material(yajl_val obj, const char *field, const char *basedir, struct buf *dst,
-			 const char *what, char *err, size_t errlen)
+                         const char *what, char *err, size_t errlen)
 {
 	char key[64], path[4096];
 	const char *data, *file;
@@ -101,9 +102,10 @@ static int load_material(yajl_val obj, const char *field, const char *basedir, s
 		return 0;
 	}
 	if (file && *file) {
-		if (resolve_path(basedir, file, path, sizeof(path)) || read_file(path, MAX_PEM, dst)) {
-			snprintf(err, errlen, "kubeconfig: %s %s: cannot read %s: %s", what, field, file,
-				 strerror(errno));
+		if (resolve_path(basedir, file, path, sizeof(path)) ||
+		    read_file(path, MAX_PEM, dst)) {
+			snprintf(err, errlen, "kubeconfig: %s %s: cannot read %s: %s", what, field,
+			         file, strerror(errno));
 			return -1;
 		}
 	}
@@ -111,7 +113,7 @@ static int load_material(yajl_val obj, const char *field, const char *basedir, s
 }
 
 int kube_config_parse(const char *yaml, size_t len, const char *basedir, const char *context,
-		      struct kube_config **out, char *err, size_t errlen)
+                      struct kube_config **out, char *err, size_t errlen)
 {
 	yajl_val root = NULL, ctx, cl, user;
 	struct kube_config *c = NULL;
@@ -140,26 +142,28 @@ int kube_config_parse(const char *yaml, size_t len, const char *basedir, const c
 	cl = clname ? named(root, "clusters", clname, "cluster") : NULL;
 	if (!cl) {
 		snprintf(err, errlen, "kubeconfig: context %s: cluster %s not found", cname,
-			 clname ? clname : "(unset)");
+		         clname ? clname : "(unset)");
 		goto out;
 	}
 	server = json_get_str(cl, "server", NULL);
 	if (!server || strncmp(server, "https://", 8) != 0) {
 		snprintf(err, errlen,
-			 "kubeconfig: cluster %s: server must be an https:// url (got %s)", clname,
-			 server ? server : "nothing");
+		         "kubeconfig: cluster %s: server must be an https:// url (got %s)", clname,
+		         server ? server : "nothing");
 		goto out;
 	}
 	if (!is_yaml_false(json_get(cl, "insecure-skip-tls-verify", NULL))) {
 		snprintf(err, errlen,
-			 "kubeconfig: cluster %s sets insecure-skip-tls-verify; vecward always "
-			 "verifies TLS: set certificate-authority-data instead", clname);
+		         "kubeconfig: cluster %s sets insecure-skip-tls-verify; vecward always "
+		         "verifies TLS: set certificate-authority-data instead",
+		         clname);
 		goto out;
 	}
 	if (json_get(cl, "tls-server-name", NULL)) {
 		snprintf(err, errlen,
-			 "kubeconfig: cluster %s: tls-server-name is not supported: use a server "
-			 "url whose host name is in the certificate", clname);
+		         "kubeconfig: cluster %s: tls-server-name is not supported: use a server "
+		         "url whose host name is in the certificate",
+		         clname);
 		goto out;
 	}
 	if (json_get(cl, "proxy-url", NULL)) {
@@ -178,8 +182,9 @@ int kube_config_parse(const char *yaml, size_t len, const char *basedir, const c
 			c->server[--n] = '\0';
 	}
 	c->context = strdup(cname);
-	c->namespace = strdup(json_get_str(ctx, "namespace", NULL) ? json_get_str(ctx, "namespace", NULL)
-								   : "default");
+	c->namespace =
+	    strdup(json_get_str(ctx, "namespace", NULL) ? json_get_str(ctx, "namespace", NULL)
+	                                                : "default");
 	if (!c->server || !c->context || !c->namespace) {
 		snprintf(err, errlen, "kubeconfig: out of memory");
 		goto out;
@@ -196,17 +201,21 @@ int kube_config_parse(const char *yaml, size_t len, const char *basedir, const c
 		snprintf(what, sizeof(what), "user %s", uname);
 		if (json_get(user, "exec", NULL) || json_get(user, "auth-provider", NULL)) {
 			snprintf(err, errlen,
-				 "kubeconfig: user %s uses an exec or auth-provider plugin, which "
-				 "vecward does not run: use a client certificate or a token", uname);
+			         "kubeconfig: user %s uses an exec or auth-provider plugin, which "
+			         "vecward does not run: use a client certificate or a token",
+			         uname);
 			goto out;
 		}
-		if (load_material(user, "client-certificate", basedir, &c->cert, what, err, errlen) ||
+		if (load_material(user, "client-certificate", basedir, &c->cert, what, err,
+		                  errlen) ||
 		    load_material(user, "client-key", basedir, &c->key, what, err, errlen))
 			goto out;
 		if ((c->cert.len == 0) != (c->key.len == 0)) {
-			snprintf(err, errlen,
-				 "kubeconfig: user %s has a client certificate without a key (or a key "
-				 "without a certificate)", uname);
+			snprintf(
+			    err, errlen,
+			    "kubeconfig: user %s has a client certificate without a key (or a key "
+			    "without a certificate)",
+			    uname);
 			goto out;
 		}
 		s = json_get_str(user, "token", NULL);
@@ -224,9 +233,11 @@ int kube_config_parse(const char *yaml, size_t len, const char *basedir, const c
 			}
 		}
 		if (json_get_str(user, "username", NULL) || json_get_str(user, "password", NULL)) {
-			snprintf(err, errlen,
-				 "kubeconfig: user %s uses basic auth, which Kubernetes removed: use a "
-				 "client certificate or a token", uname);
+			snprintf(
+			    err, errlen,
+			    "kubeconfig: user %s uses basic auth, which Kubernetes removed: use a "
+			    "client certificate or a token",
+			    uname);
 			goto out;
 		}
 	}
@@ -240,7 +251,7 @@ out:
 }
 
 int kube_config_load_file(const char *path, const char *context, struct kube_config **out,
-			  char *err, size_t errlen)
+                          char *err, size_t errlen)
 {
 	struct buf b = BUF_INIT(KUBE_MAX_CONFIG_BYTES);
 	char dir[4096];
@@ -274,9 +285,10 @@ int kube_config_in_cluster(struct kube_config **out, char *err, size_t errlen)
 	if (!dir || !*dir)
 		dir = SA_DIR;
 	if (!host || !*host || !port || !*port) {
-		snprintf(err, errlen,
-			 "no kubeconfig given and not in a cluster (KUBERNETES_SERVICE_HOST unset): "
-			 "pass --kubeconfig or set KUBECONFIG");
+		snprintf(
+		    err, errlen,
+		    "no kubeconfig given and not in a cluster (KUBERNETES_SERVICE_HOST unset): "
+		    "pass --kubeconfig or set KUBECONFIG");
 		return -1;
 	}
 	c = config_new();
@@ -308,7 +320,7 @@ int kube_config_in_cluster(struct kube_config **out, char *err, size_t errlen)
 		goto oom;
 	if (kube_config_token(c, NULL) != 0) {
 		snprintf(err, errlen, "in-cluster: cannot read service-account token %s: %s",
-			 c->token_file, strerror(errno));
+		         c->token_file, strerror(errno));
 		goto fail;
 	}
 	*out = c;
@@ -330,7 +342,8 @@ int kube_config_load_default(const char *path, struct kube_config **out, char *e
 	if (env && *env) {
 		char first[4096];
 		const char *colon = strchr(env, ':');
-		snprintf(first, sizeof(first), "%.*s", colon ? (int)(colon - env) : (int)strlen(env), env);
+		snprintf(first, sizeof(first), "%.*s",
+		         colon ? (int)(colon - env) : (int)strlen(env), env);
 		return kube_config_load_file(first, NULL, out, err, errlen);
 	}
 	return kube_config_in_cluster(out, err, errlen);
@@ -341,13 +354,13 @@ int kube_config_token(struct kube_config *c, struct buf *dst)
 	int rc = 0;
 
 	pthread_mutex_lock(&c->token_lock);
-	if (c->token_file &&
-	    (c->token_read_ms == 0 || now_ms() - c->token_read_ms >= KUBE_TOKEN_RELOAD_S * 1000LL)) {
+	if (c->token_file && (c->token_read_ms == 0 ||
+	                      now_ms() - c->token_read_ms >= KUBE_TOKEN_RELOAD_S * 1000LL)) {
 		struct buf fresh = BUF_INIT(64 * 1024);
 		if (read_file(c->token_file, 64 * 1024, &fresh) == 0) {
 			while (fresh.len && (fresh.ptr[fresh.len - 1] == '\n' ||
-					     fresh.ptr[fresh.len - 1] == '\r' ||
-					     fresh.ptr[fresh.len - 1] == ' '))
+			                     fresh.ptr[fresh.len - 1] == '\r' ||
+			                     fresh.ptr[fresh.len - 1] == ' '))
 				fresh.ptr[--fresh.len] = '\0';
 			buf_free_secret(&c->token);
 			c->token = fresh;

@@ -21,19 +21,19 @@
 
 #include "buf.h"
 
-#define KUBE_TOKEN_RELOAD_S 60
+#define KUBE_TOKEN_RELOAD_S   60
 #define KUBE_MAX_CONFIG_BYTES (1024 * 1024)
 
 struct kube_config {
-	char *server;          /* https://host:port, no trailing slash */
-	struct buf ca;         /* PEM; empty: system trust store */
-	struct buf cert;       /* client certificate PEM, or empty */
-	struct buf key;        /* client key PEM, or empty (secret) */
-	char *namespace;       /* context namespace or in-cluster namespace */
-	char *context;         /* the context used (NULL in-cluster) */
+	char *server;    /* https://host:port, no trailing slash */
+	struct buf ca;   /* PEM; empty: system trust store */
+	struct buf cert; /* client certificate PEM, or empty */
+	struct buf key;  /* client key PEM, or empty (secret) */
+	char *namespace; /* context namespace or in-cluster namespace */
+	char *context;   /* the context used (NULL in-cluster) */
 	/* bearer token: either fixed or read from token_file */
 	pthread_mutex_t token_lock;
-	struct buf token;        /* secret */
+	struct buf token; /* secret */
 	char *token_file;
 	long long token_read_ms; /* when token was last read from token_file */
 };
@@ -42,11 +42,11 @@ struct kube_config {
  * means current-context. On success *out is a new config; on failure err
  * names the problem (never a secret). */
 int kube_config_parse(const char *yaml, size_t len, const char *basedir, const char *context,
-		      struct kube_config **out, char *err, size_t errlen);
+                      struct kube_config **out, char *err, size_t errlen);
 
 /* Read and parse a kubeconfig file. */
 int kube_config_load_file(const char *path, const char *context, struct kube_config **out,
-			  char *err, size_t errlen);
+                          char *err, size_t errlen);
 
 /* In-cluster config from KUBERNETES_SERVICE_HOST/PORT and the service-account
  * directory (default /var/run/secrets/kubernetes.io/serviceaccount, or

@@ -75,7 +75,7 @@ static int on_value(yajl_val v, void *ctx)
 }
 
 struct kube_watch_decoder *kube_watch_decoder_new(size_t max_event_bytes, kube_event_cb cb,
-						  void *ctx)
+                                                  void *ctx)
 {
 	struct kube_watch_decoder *d = calloc(1, sizeof(*d));
 

@@ -53,7 +53,7 @@ static void err_reset(struct mv_error *err)
 }
 
 __attribute__((format(printf, 3, 4))) static int fail(struct mv_error *err, int status,
-						       const char *fmt, ...)
+                                                      const char *fmt, ...)
 {
 	va_list ap;
 
@@ -121,7 +121,7 @@ static int redact(struct buf *out, const char *s, const char *const *secrets, si
 }
 
 static void set_milvus_message(struct mv_error *err, const char *msg, const char *const *secrets,
-			       size_t nsecrets)
+                               size_t nsecrets)
 {
 	struct buf b = BUF_INIT(MV_MAX_RESPONSE);
 
@@ -263,7 +263,7 @@ static int names_push(struct mv_names *names, const char *s, size_t len)
 
 int mv_split_privileges(const char *s, struct mv_names *out)
 {
-	struct mv_names r = { NULL, 0 };
+	struct mv_names r = {NULL, 0};
 	size_t commas = 0;
 	const char *p;
 
@@ -298,7 +298,7 @@ int mv_split_privileges(const char *s, struct mv_names *out)
 
 int mv_parse_names(yajl_val data, struct mv_names *out, struct mv_error *err)
 {
-	struct mv_names r = { NULL, 0 };
+	struct mv_names r = {NULL, 0};
 	size_t n;
 
 	err_reset(err);
@@ -312,7 +312,7 @@ int mv_parse_names(yajl_val data, struct mv_names *out, struct mv_error *err)
 	for (size_t i = 0; i < n; i++)
 		if (!json_str(data->u.array.values[i]))
 			return fail(err, MV_ERR_TRANSPORT,
-				    "unexpected data: item %zu is not a string", i);
+			            "unexpected data: item %zu is not a string", i);
 	if (n) {
 		r.v = calloc(n, sizeof(*r.v));
 		if (!r.v)
@@ -337,7 +337,7 @@ static char *dup_field(yajl_val obj, const char *key)
 
 int mv_parse_grants(yajl_val data, struct mv_grants *out, struct mv_error *err)
 {
-	struct mv_grants r = { NULL, 0 };
+	struct mv_grants r = {NULL, 0};
 	size_t n;
 
 	err_reset(err);
@@ -352,7 +352,7 @@ int mv_parse_grants(yajl_val data, struct mv_grants *out, struct mv_error *err)
 		yajl_val g = data->u.array.values[i];
 		if (!g || g->type != yajl_t_object)
 			return fail(err, MV_ERR_TRANSPORT,
-				    "unexpected data: grant %zu is not an object", i);
+			            "unexpected data: grant %zu is not an object", i);
 	}
 	if (n) {
 		r.v = calloc(n, sizeof(*r.v));
@@ -379,7 +379,7 @@ int mv_parse_grants(yajl_val data, struct mv_grants *out, struct mv_error *err)
 
 int mv_parse_groups(yajl_val data, struct mv_groups *out, struct mv_error *err)
 {
-	struct mv_groups r = { NULL, 0 };
+	struct mv_groups r = {NULL, 0};
 	yajl_val list;
 	size_t n;
 	int rc;
@@ -398,18 +398,18 @@ int mv_parse_groups(yajl_val data, struct mv_groups *out, struct mv_error *err)
 	}
 	if (list->type != yajl_t_array)
 		return fail(err, MV_ERR_TRANSPORT,
-			    "unexpected data: privilegeGroups is not a list");
+		            "unexpected data: privilegeGroups is not a list");
 	n = list->u.array.len;
 	for (size_t i = 0; i < n; i++) {
 		yajl_val g = list->u.array.values[i];
 		yajl_val p = json_get(g, "privileges", NULL);
 		if (!g || g->type != yajl_t_object || !json_get_str(g, "privilegeGroupName", NULL))
 			return fail(err, MV_ERR_TRANSPORT,
-				    "unexpected data: privilege group %zu has no name", i);
+			            "unexpected data: privilege group %zu has no name", i);
 		if (p && p->type != yajl_t_string && p->type != yajl_t_array &&
 		    p->type != yajl_t_null)
 			return fail(err, MV_ERR_TRANSPORT,
-				    "unexpected data: privileges of group %zu", i);
+			            "unexpected data: privileges of group %zu", i);
 	}
 	if (n) {
 		r.v = calloc(n, sizeof(*r.v));
@@ -530,16 +530,16 @@ int mv_parse_database(yajl_val data, struct mv_database *out, struct mv_error *e
 	if (props && props->type != yajl_t_null) {
 		if (props->type != yajl_t_array)
 			return fail(err, MV_ERR_TRANSPORT,
-				    "unexpected data: properties is not a list");
+			            "unexpected data: properties is not a list");
 		n = props->u.array.len;
 		for (size_t i = 0; i < n; i++) {
 			yajl_val kv = props->u.array.values[i];
 			const char *k, *v;
 			if (!kv || kv->type != yajl_t_object || opt_str(kv, "key", &k) ||
 			    opt_str(kv, "value", &v))
-				return fail(err, MV_ERR_TRANSPORT,
-					    "unexpected data: property %zu is not {key, value} strings",
-					    i);
+				return fail(
+				    err, MV_ERR_TRANSPORT,
+				    "unexpected data: property %zu is not {key, value} strings", i);
 		}
 	}
 	r.name = strdup(name);
@@ -592,32 +592,42 @@ struct opdef {
 };
 
 static const struct opdef ops[MV_OP_COUNT_] = {
-	[MV_OP_USER_LIST] = { "users/list", { F_END }, 0, 0 },
-	[MV_OP_USER_DESCRIBE] = { "users/describe", { F_USER }, 0, 0 },
-	[MV_OP_USER_CREATE] = { "users/create", { F_USER, F_PASSWORD }, 1, 0 },
-	[MV_OP_USER_UPDATE_PASSWORD] = { "users/update_password",
-					 { F_USER, F_PASSWORD, F_NEW_PASSWORD }, 1, 0 },
-	[MV_OP_USER_DROP] = { "users/drop", { F_USER }, 0, 0 },
-	[MV_OP_USER_GRANT_ROLE] = { "users/grant_role", { F_USER, F_ROLE }, 0, 0 },
-	[MV_OP_USER_REVOKE_ROLE] = { "users/revoke_role", { F_USER, F_ROLE }, 0, 0 },
-	[MV_OP_ROLE_LIST] = { "roles/list", { F_END }, 0, 0 },
-	[MV_OP_ROLE_CREATE] = { "roles/create", { F_ROLE }, 0, 0 },
-	[MV_OP_ROLE_DROP] = { "roles/drop", { F_ROLE }, 0, 0 },
-	[MV_OP_ROLE_DESCRIBE] = { "roles/describe", { F_ROLE, F_DB }, 0, 1 },
-	[MV_OP_ROLE_GRANT_PRIVILEGE_V2] = { "roles/grant_privilege_v2",
-					    { F_ROLE, F_PRIVILEGE, F_DB, F_COLLECTION }, 0, 0 },
-	[MV_OP_ROLE_REVOKE_PRIVILEGE_V2] = { "roles/revoke_privilege_v2",
-					     { F_ROLE, F_PRIVILEGE, F_DB, F_COLLECTION }, 0, 0 },
-	[MV_OP_PRIVILEGE_GROUP_LIST] = { "privilege_groups/list", { F_END }, 0, 0 },
-	[MV_OP_PRIVILEGE_GROUP_CREATE] = { "privilege_groups/create", { F_GROUP }, 0, 0 },
-	[MV_OP_PRIVILEGE_GROUP_DROP] = { "privilege_groups/drop", { F_GROUP }, 0, 0 },
-	[MV_OP_PRIVILEGE_GROUP_ADD] = { "privilege_groups/add_privileges_to_group",
-					{ F_GROUP, F_PRIVILEGES }, 0, 0 },
-	[MV_OP_PRIVILEGE_GROUP_REMOVE] = { "privilege_groups/remove_privileges_from_group",
-					   { F_GROUP, F_PRIVILEGES }, 0, 0 },
-	[MV_OP_DATABASE_LIST] = { "databases/list", { F_END }, 0, 0 },
-	[MV_OP_DATABASE_DESCRIBE] = { "databases/describe", { F_DB }, 0, 0 },
-	[MV_OP_DATABASE_CREATE] = { "databases/create", { F_DB, F_PROPERTIES }, 0, 0 },
+    [MV_OP_USER_LIST] = {"users/list", {F_END}, 0, 0},
+    [MV_OP_USER_DESCRIBE] = {"users/describe", {F_USER}, 0, 0},
+    [MV_OP_USER_CREATE] = {"users/create", {F_USER, F_PASSWORD}, 1, 0},
+    [MV_OP_USER_UPDATE_PASSWORD] = {"users/update_password",
+                                    {F_USER, F_PASSWORD, F_NEW_PASSWORD},
+                                    1,
+                                    0},
+    [MV_OP_USER_DROP] = {"users/drop", {F_USER}, 0, 0},
+    [MV_OP_USER_GRANT_ROLE] = {"users/grant_role", {F_USER, F_ROLE}, 0, 0},
+    [MV_OP_USER_REVOKE_ROLE] = {"users/revoke_role", {F_USER, F_ROLE}, 0, 0},
+    [MV_OP_ROLE_LIST] = {"roles/list", {F_END}, 0, 0},
+    [MV_OP_ROLE_CREATE] = {"roles/create", {F_ROLE}, 0, 0},
+    [MV_OP_ROLE_DROP] = {"roles/drop", {F_ROLE}, 0, 0},
+    [MV_OP_ROLE_DESCRIBE] = {"roles/describe", {F_ROLE, F_DB}, 0, 1},
+    [MV_OP_ROLE_GRANT_PRIVILEGE_V2] = {"roles/grant_privilege_v2",
+                                       {F_ROLE, F_PRIVILEGE, F_DB, F_COLLECTION},
+                                       0,
+                                       0},
+    [MV_OP_ROLE_REVOKE_PRIVILEGE_V2] = {"roles/revoke_privilege_v2",
+                                        {F_ROLE, F_PRIVILEGE, F_DB, F_COLLECTION},
+                                        0,
+                                        0},
+    [MV_OP_PRIVILEGE_GROUP_LIST] = {"privilege_groups/list", {F_END}, 0, 0},
+    [MV_OP_PRIVILEGE_GROUP_CREATE] = {"privilege_groups/create", {F_GROUP}, 0, 0},
+    [MV_OP_PRIVILEGE_GROUP_DROP] = {"privilege_groups/drop", {F_GROUP}, 0, 0},
+    [MV_OP_PRIVILEGE_GROUP_ADD] = {"privilege_groups/add_privileges_to_group",
+                                   {F_GROUP, F_PRIVILEGES},
+                                   0,
+                                   0},
+    [MV_OP_PRIVILEGE_GROUP_REMOVE] = {"privilege_groups/remove_privileges_from_group",
+                                      {F_GROUP, F_PRIVILEGES},
+                                      0,
+                                      0},
+    [MV_OP_DATABASE_LIST] = {"databases/list", {F_END}, 0, 0},
+    [MV_OP_DATABASE_DESCRIBE] = {"databases/describe", {F_DB}, 0, 0},
+    [MV_OP_DATABASE_CREATE] = {"databases/create", {F_DB, F_PROPERTIES}, 0, 0},
 };
 
 const char *mv_op_path(enum mv_op op)
@@ -681,17 +691,28 @@ static int arg_ok(const char *s, int may_be_empty)
 static const char *field_key(enum field f)
 {
 	switch (f) {
-	case F_USER: return "userName";
-	case F_PASSWORD: return "password";
-	case F_NEW_PASSWORD: return "newPassword";
-	case F_ROLE: return "roleName";
-	case F_DB: return "dbName";
-	case F_COLLECTION: return "collectionName";
-	case F_PRIVILEGE: return "privilege";
-	case F_GROUP: return "privilegeGroupName";
-	case F_PRIVILEGES: return "privileges";
-	case F_PROPERTIES: return "properties";
-	case F_END: break;
+	case F_USER:
+		return "userName";
+	case F_PASSWORD:
+		return "password";
+	case F_NEW_PASSWORD:
+		return "newPassword";
+	case F_ROLE:
+		return "roleName";
+	case F_DB:
+		return "dbName";
+	case F_COLLECTION:
+		return "collectionName";
+	case F_PRIVILEGE:
+		return "privilege";
+	case F_GROUP:
+		return "privilegeGroupName";
+	case F_PRIVILEGES:
+		return "privileges";
+	case F_PROPERTIES:
+		return "properties";
+	case F_END:
+		break;
 	}
 	return NULL;
 }
@@ -699,17 +720,26 @@ static const char *field_key(enum field f)
 static const char *field_val(enum field f, const struct mv_args *a)
 {
 	switch (f) {
-	case F_USER: return a->user;
-	case F_PASSWORD: return a->password;
-	case F_NEW_PASSWORD: return a->new_password;
-	case F_ROLE: return a->role;
-	case F_DB: return a->db;
-	case F_COLLECTION: return a->collection;
-	case F_PRIVILEGE: return a->privilege;
-	case F_GROUP: return a->group;
+	case F_USER:
+		return a->user;
+	case F_PASSWORD:
+		return a->password;
+	case F_NEW_PASSWORD:
+		return a->new_password;
+	case F_ROLE:
+		return a->role;
+	case F_DB:
+		return a->db;
+	case F_COLLECTION:
+		return a->collection;
+	case F_PRIVILEGE:
+		return a->privilege;
+	case F_GROUP:
+		return a->group;
 	case F_PRIVILEGES:
 	case F_PROPERTIES:
-	case F_END: break;
+	case F_END:
+		break;
 	}
 	return NULL;
 }
@@ -747,8 +777,8 @@ static int args_ok(const struct opdef *d, const struct mv_args *a)
 				return 0;
 		} else if (*f == F_DB && d->db_optional && !a->db) {
 			continue;
-		} else if (!arg_ok(field_val((enum field)*f, a),
-				   *f == F_PASSWORD || *f == F_NEW_PASSWORD)) {
+		} else if (!arg_ok(field_val((enum field) * f, a),
+		                   *f == F_PASSWORD || *f == F_NEW_PASSWORD)) {
 			return 0;
 		}
 	}
@@ -806,7 +836,7 @@ static void *wipe_realloc(void *ctx, void *ptr, size_t n)
 	return q;
 }
 
-static yajl_alloc_funcs wipe_funcs = { wipe_malloc, wipe_realloc, wipe_free, NULL };
+static yajl_alloc_funcs wipe_funcs = {wipe_malloc, wipe_realloc, wipe_free, NULL};
 
 int mv_build_body(enum mv_op op, const struct mv_args *a, char **out)
 {
@@ -837,7 +867,7 @@ int mv_build_body(enum mv_op op, const struct mv_args *a, char **out)
 				jkv(g, a->prop_keys[i], a->prop_values[i]);
 			jc(g);
 		} else if (*f != F_DB || a->db) {
-			jkv(g, field_key((enum field)*f), field_val((enum field)*f, a));
+			jkv(g, field_key((enum field) * f), field_val((enum field) * f, a));
 		}
 	}
 	jc(g);
@@ -859,7 +889,7 @@ static void body_free(char *s, int secret)
 
 /* mv_parse_response with the request's secrets, to redact from Milvus' text. */
 static int parse_envelope(const char *body, size_t len, yajl_val *data_out,
-			  const char *const *secrets, size_t nsecrets, struct mv_error *err)
+                          const char *const *secrets, size_t nsecrets, struct mv_error *err)
 {
 	char jerr[128];
 	yajl_val v = NULL, code;
@@ -868,11 +898,11 @@ static int parse_envelope(const char *body, size_t len, yajl_val *data_out,
 
 	if (len > MV_MAX_RESPONSE)
 		return fail(err, MV_ERR_TRANSPORT, "response larger than %u bytes",
-			    MV_MAX_RESPONSE);
+		            MV_MAX_RESPONSE);
 	if (!body && len)
 		return fail(err, MV_ERR_INVALID, "no body");
 	rc = json_parse(body ? body : "", len, MV_MAX_DEPTH, MV_MAX_RESPONSE, &v, jerr,
-			sizeof(jerr));
+	                sizeof(jerr));
 	if (rc == JSON_ENOMEM)
 		return fail(err, MV_ERR_NOMEM, "out of memory");
 	if (rc != JSON_OK)
@@ -894,7 +924,7 @@ static int parse_envelope(const char *body, size_t len, yajl_val *data_out,
 			err->status = MV_ERR_MILVUS;
 			err->code = (int)c;
 			set_milvus_message(err, json_get_str(v, "message", NULL), secrets,
-					   nsecrets);
+			                   nsecrets);
 		}
 		rc = MV_ERR_MILVUS;
 		goto out;
@@ -1106,12 +1136,12 @@ static int setup_handle(struct mv_client *c)
 	ok = ok && curl_easy_setopt(h, CURLOPT_CAINFO, NULL) == CURLE_OK;
 	ok = ok && curl_easy_setopt(h, CURLOPT_CAPATH, NULL) == CURLE_OK;
 	if (ok) {
-		struct curl_blob blob = { c->ca, c->ca_len, CURL_BLOB_NOCOPY };
+		struct curl_blob blob = {c->ca, c->ca_len, CURL_BLOB_NOCOPY};
 		ok = curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob) == CURLE_OK;
 	}
 	if (ok && c->cert) {
-		struct curl_blob cb = { c->cert, c->cert_len, CURL_BLOB_NOCOPY };
-		struct curl_blob kb = { c->key, c->key_len, CURL_BLOB_NOCOPY };
+		struct curl_blob cb = {c->cert, c->cert_len, CURL_BLOB_NOCOPY};
+		struct curl_blob kb = {c->key, c->key_len, CURL_BLOB_NOCOPY};
 		ok = curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM") == CURLE_OK &&
 		     curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cb) == CURLE_OK &&
 		     curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM") == CURLE_OK &&
@@ -1133,22 +1163,22 @@ int mv_client_new(const struct mv_config *cfg, struct mv_client **out, struct mv
 	blen = base_url_len(cfg->base_url, &https);
 	if (!blen)
 		return fail(err, MV_ERR_INVALID,
-			    "milvus client: base url must be http(s)://host[:port][/path] "
-			    "without user info, query or fragment");
+		            "milvus client: base url must be http(s)://host[:port][/path] "
+		            "without user info, query or fragment");
 	if (https && (!cfg->ca_pem || !*cfg->ca_pem))
 		return fail(err, MV_ERR_INVALID, "milvus client: https needs a ca bundle");
 	if (!cfg->cert_pem != !cfg->key_pem ||
 	    (cfg->cert_pem && (!*cfg->cert_pem || !*cfg->key_pem)))
 		return fail(err, MV_ERR_INVALID,
-			    "milvus client: a client certificate needs its key and vice versa");
+		            "milvus client: a client certificate needs its key and vice versa");
 	if (cfg->connect_to && !connect_to_ok(cfg->connect_to))
 		return fail(err, MV_ERR_INVALID, "milvus client: connect_to must be HOST:PORT");
 	if (cfg->timeout_ms < 0)
 		return fail(err, MV_ERR_INVALID, "milvus client: negative timeout");
 	if (!creds_ok(cfg->user, cfg->password))
 		return fail(err, MV_ERR_INVALID,
-			    "milvus client: user name empty or with ':' or control characters, "
-			    "or password with control characters");
+		            "milvus client: user name empty or with ':' or control characters, "
+		            "or password with control characters");
 	pthread_once(&curl_once, curl_init_once);
 	if (!curl_global_ok)
 		return fail(err, MV_ERR_TRANSPORT, "milvus client: libcurl failed to initialise");
@@ -1187,8 +1217,8 @@ int mv_client_new(const struct mv_config *cfg, struct mv_client **out, struct mv
 		goto nomem;
 	if (setup_handle(c)) {
 		rc = fail(err, MV_ERR_TRANSPORT,
-			  "milvus client: libcurl lacks a required feature (tls blobs, "
-			  "protocols_str or connect_to)");
+		          "milvus client: libcurl lacks a required feature (tls blobs, "
+		          "protocols_str or connect_to)");
 		goto out;
 	}
 	*out = c;
@@ -1229,7 +1259,7 @@ static struct curl_slist *add_header(struct curl_slist *list, const char *h, int
  * way, its message prefixed with the op's path.
  */
 static int call(struct mv_client *c, enum mv_op op, const struct mv_args *a, yajl_val *data_out,
-		struct mv_error *err)
+                struct mv_error *err)
 {
 	const char *path = mv_op_path(op);
 	const char *secrets[3];
@@ -1248,9 +1278,10 @@ static int call(struct mv_client *c, enum mv_op op, const struct mv_args *a, yaj
 		return fail(err, MV_ERR_INVALID, "%s: no client", path ? path : "?");
 	rc = mv_build_body(op, a, &body);
 	if (rc) {
-		fail(err, rc, "%s", rc == MV_ERR_NOMEM ? "out of memory"
-						       : "invalid argument: a name is empty, "
-							 "too long or not utf-8");
+		fail(err, rc, "%s",
+		     rc == MV_ERR_NOMEM ? "out of memory"
+		                        : "invalid argument: a name is empty, "
+		                          "too long or not utf-8");
 		goto out;
 	}
 	if (buf_adds(&url, c->url_prefix) || buf_adds(&url, path)) {
@@ -1286,18 +1317,18 @@ static int call(struct mv_client *c, enum mv_op op, const struct mv_args *a, yaj
 	if (cc != CURLE_OK) {
 		if (c->sink.overflow)
 			rc = fail(err, MV_ERR_TRANSPORT, "response larger than %u bytes",
-				  MV_MAX_RESPONSE);
+			          MV_MAX_RESPONSE);
 		else
 			rc = fail(err, MV_ERR_TRANSPORT, "%s",
-				  c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
+			          c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
 		goto out;
 	}
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &http);
 	secrets[0] = c->password;
 	secrets[1] = a->password;
 	secrets[2] = a->new_password;
-	rc = parse_envelope(c->sink.b.ptr, c->sink.b.len, http == 200 ? data_out : NULL, secrets,
-			    3, err);
+	rc = parse_envelope(c->sink.b.ptr, c->sink.b.len, http == 200 ? data_out : NULL, secrets, 3,
+	                    err);
 	if (http != 200 && rc != MV_ERR_MILVUS && rc != MV_ERR_NOMEM) {
 		/* not a Milvus answer (a proxy page, a 404 from a wrong path) */
 		err_reset(err);
@@ -1316,8 +1347,7 @@ out:
 }
 
 /* call() when the answer carries nothing the caller needs. */
-static int call0(struct mv_client *c, enum mv_op op, const struct mv_args *a,
-		 struct mv_error *err)
+static int call0(struct mv_client *c, enum mv_op op, const struct mv_args *a, struct mv_error *err)
 {
 	return call(c, op, a, NULL, err);
 }
@@ -1345,8 +1375,8 @@ static int dec_database(yajl_val d, void *out, struct mv_error *err)
 }
 
 /* call() and decode its data into out. */
-static int call_decode(struct mv_client *c, enum mv_op op, const struct mv_args *a,
-		       decode_fn dec, void *out, struct mv_error *err)
+static int call_decode(struct mv_client *c, enum mv_op op, const struct mv_args *a, decode_fn dec,
+                       void *out, struct mv_error *err)
 {
 	struct mv_error local;
 	yajl_val data = NULL;
@@ -1373,149 +1403,148 @@ static int call_decode(struct mv_client *c, enum mv_op op, const struct mv_args 
 
 int mv_user_list(struct mv_client *c, struct mv_names *out, struct mv_error *err)
 {
-	struct mv_args a = { 0 };
+	struct mv_args a = {0};
 	return call_decode(c, MV_OP_USER_LIST, &a, dec_names, out, err);
 }
 
 int mv_user_describe(struct mv_client *c, const char *user, struct mv_names *roles,
-		     struct mv_error *err)
+                     struct mv_error *err)
 {
-	struct mv_args a = { .user = user };
+	struct mv_args a = {.user = user};
 	return call_decode(c, MV_OP_USER_DESCRIBE, &a, dec_names, roles, err);
 }
 
 int mv_user_create(struct mv_client *c, const char *user, const char *password,
-		   struct mv_error *err)
+                   struct mv_error *err)
 {
-	struct mv_args a = { .user = user, .password = password };
+	struct mv_args a = {.user = user, .password = password};
 	return call0(c, MV_OP_USER_CREATE, &a, err);
 }
 
 int mv_user_update_password(struct mv_client *c, const char *user, const char *old_pw,
-			    const char *new_pw, struct mv_error *err)
+                            const char *new_pw, struct mv_error *err)
 {
-	struct mv_args a = { .user = user, .password = old_pw, .new_password = new_pw };
+	struct mv_args a = {.user = user, .password = old_pw, .new_password = new_pw};
 	return call0(c, MV_OP_USER_UPDATE_PASSWORD, &a, err);
 }
 
 int mv_user_drop(struct mv_client *c, const char *user, struct mv_error *err)
 {
-	struct mv_args a = { .user = user };
+	struct mv_args a = {.user = user};
 	return call0(c, MV_OP_USER_DROP, &a, err);
 }
 
 int mv_user_grant_role(struct mv_client *c, const char *user, const char *role,
-		       struct mv_error *err)
+                       struct mv_error *err)
 {
-	struct mv_args a = { .user = user, .role = role };
+	struct mv_args a = {.user = user, .role = role};
 	return call0(c, MV_OP_USER_GRANT_ROLE, &a, err);
 }
 
 int mv_user_revoke_role(struct mv_client *c, const char *user, const char *role,
-			struct mv_error *err)
+                        struct mv_error *err)
 {
-	struct mv_args a = { .user = user, .role = role };
+	struct mv_args a = {.user = user, .role = role};
 	return call0(c, MV_OP_USER_REVOKE_ROLE, &a, err);
 }
 
 int mv_role_list(struct mv_client *c, struct mv_names *out, struct mv_error *err)
 {
-	struct mv_args a = { 0 };
+	struct mv_args a = {0};
 	return call_decode(c, MV_OP_ROLE_LIST, &a, dec_names, out, err);
 }
 
 int mv_role_create(struct mv_client *c, const char *role, struct mv_error *err)
 {
-	struct mv_args a = { .role = role };
+	struct mv_args a = {.role = role};
 	return call0(c, MV_OP_ROLE_CREATE, &a, err);
 }
 
 int mv_role_drop(struct mv_client *c, const char *role, struct mv_error *err)
 {
-	struct mv_args a = { .role = role };
+	struct mv_args a = {.role = role};
 	return call0(c, MV_OP_ROLE_DROP, &a, err);
 }
 
-int mv_role_describe(struct mv_client *c, const char *role, const char *db,
-		     struct mv_grants *out, struct mv_error *err)
+int mv_role_describe(struct mv_client *c, const char *role, const char *db, struct mv_grants *out,
+                     struct mv_error *err)
 {
-	struct mv_args a = { .role = role, .db = db };
+	struct mv_args a = {.role = role, .db = db};
 	return call_decode(c, MV_OP_ROLE_DESCRIBE, &a, dec_grants, out, err);
 }
 
 int mv_role_grant_privilege_v2(struct mv_client *c, const char *role, const char *privilege,
-			       const char *db, const char *collection, struct mv_error *err)
+                               const char *db, const char *collection, struct mv_error *err)
 {
-	struct mv_args a = { .role = role, .privilege = privilege, .db = db,
-			     .collection = collection };
+	struct mv_args a = {
+	    .role = role, .privilege = privilege, .db = db, .collection = collection};
 	return call0(c, MV_OP_ROLE_GRANT_PRIVILEGE_V2, &a, err);
 }
 
 int mv_role_revoke_privilege_v2(struct mv_client *c, const char *role, const char *privilege,
-				const char *db, const char *collection, struct mv_error *err)
+                                const char *db, const char *collection, struct mv_error *err)
 {
-	struct mv_args a = { .role = role, .privilege = privilege, .db = db,
-			     .collection = collection };
+	struct mv_args a = {
+	    .role = role, .privilege = privilege, .db = db, .collection = collection};
 	return call0(c, MV_OP_ROLE_REVOKE_PRIVILEGE_V2, &a, err);
 }
 
 int mv_privilege_group_list(struct mv_client *c, struct mv_groups *out, struct mv_error *err)
 {
-	struct mv_args a = { 0 };
+	struct mv_args a = {0};
 	return call_decode(c, MV_OP_PRIVILEGE_GROUP_LIST, &a, dec_groups, out, err);
 }
 
 int mv_privilege_group_create(struct mv_client *c, const char *name, struct mv_error *err)
 {
-	struct mv_args a = { .group = name };
+	struct mv_args a = {.group = name};
 	return call0(c, MV_OP_PRIVILEGE_GROUP_CREATE, &a, err);
 }
 
 int mv_privilege_group_drop(struct mv_client *c, const char *name, struct mv_error *err)
 {
-	struct mv_args a = { .group = name };
+	struct mv_args a = {.group = name};
 	return call0(c, MV_OP_PRIVILEGE_GROUP_DROP, &a, err);
 }
 
-int mv_privilege_group_add(struct mv_client *c, const char *name,
-			   const char *const *privileges, size_t n, struct mv_error *err)
+int mv_privilege_group_add(struct mv_client *c, const char *name, const char *const *privileges,
+                           size_t n, struct mv_error *err)
 {
-	struct mv_args a = { .group = name, .privileges = privileges, .n_privileges = n };
+	struct mv_args a = {.group = name, .privileges = privileges, .n_privileges = n};
 	return call0(c, MV_OP_PRIVILEGE_GROUP_ADD, &a, err);
 }
 
-int mv_privilege_group_remove(struct mv_client *c, const char *name,
-			      const char *const *privileges, size_t n, struct mv_error *err)
+int mv_privilege_group_remove(struct mv_client *c, const char *name, const char *const *privileges,
+                              size_t n, struct mv_error *err)
 {
-	struct mv_args a = { .group = name, .privileges = privileges, .n_privileges = n };
+	struct mv_args a = {.group = name, .privileges = privileges, .n_privileges = n};
 	return call0(c, MV_OP_PRIVILEGE_GROUP_REMOVE, &a, err);
 }
 
 int mv_database_list(struct mv_client *c, struct mv_names *out, struct mv_error *err)
 {
-	struct mv_args a = { 0 };
+	struct mv_args a = {0};
 	return call_decode(c, MV_OP_DATABASE_LIST, &a, dec_names, out, err);
 }
 
 int mv_database_describe(struct mv_client *c, const char *db, struct mv_database *out,
-			 struct mv_error *err)
+                         struct mv_error *err)
 {
-	struct mv_args a = { .db = db };
+	struct mv_args a = {.db = db};
 	return call_decode(c, MV_OP_DATABASE_DESCRIBE, &a, dec_database, out, err);
 }
 
 int mv_database_create(struct mv_client *c, const char *db, const char *const *keys,
-		       const char *const *values, size_t n, struct mv_error *err)
+                       const char *const *values, size_t n, struct mv_error *err)
 {
-	struct mv_args a = { .db = db, .prop_keys = keys, .prop_values = values,
-			     .n_properties = n };
+	struct mv_args a = {.db = db, .prop_keys = keys, .prop_values = values, .n_properties = n};
 	return call0(c, MV_OP_DATABASE_CREATE, &a, err);
 }
 
 int mv_authenticate(struct mv_client *c, struct mv_error *err)
 {
 	struct mv_error local;
-	struct mv_args a = { 0 };
+	struct mv_args a = {0};
 	long http;
 	int rc;
 

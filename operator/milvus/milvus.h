@@ -51,20 +51,20 @@
 #include <stddef.h>
 #include <yajl/yajl_tree.h>
 
-#define MV_MAX_RESPONSE (4u * 1024 * 1024) /* cap on a response body, bytes */
-#define MV_MAX_DEPTH 32                    /* cap on response JSON nesting */
-#define MV_MAX_ARG 4096                    /* cap on one string argument, bytes */
-#define MV_MAX_PRIVILEGES 1024             /* cap on privileges in one group call */
-#define MV_MAX_PROPERTIES 64               /* cap on properties in one database call */
+#define MV_MAX_RESPONSE       (4u * 1024 * 1024) /* cap on a response body, bytes */
+#define MV_MAX_DEPTH          32                 /* cap on response JSON nesting */
+#define MV_MAX_ARG            4096               /* cap on one string argument, bytes */
+#define MV_MAX_PRIVILEGES     1024               /* cap on privileges in one group call */
+#define MV_MAX_PROPERTIES     64                 /* cap on properties in one database call */
 #define MV_DEFAULT_TIMEOUT_MS 10000L
 
 /* Milvus error codes the operator acts on. */
 #define MV_CODE_DATABASE_NOT_FOUND 800
-#define MV_CODE_INVALID_PARAMETER 1100 /* also "database already exist: <name>" */
-#define MV_CODE_NOT_AUTHENTICATED 1400 /* wrong password */
-#define MV_CODE_NOT_PERMITTED 1401     /* authenticated, but lacks the privilege */
-#define MV_CODE_NEED_AUTHENTICATE 1800 /* missing or garbled credentials */
-#define MV_CODE_GENERIC 65535 /* also "cipher plugin is missing" */
+#define MV_CODE_INVALID_PARAMETER  1100  /* also "database already exist: <name>" */
+#define MV_CODE_NOT_AUTHENTICATED  1400  /* wrong password */
+#define MV_CODE_NOT_PERMITTED      1401  /* authenticated, but lacks the privilege */
+#define MV_CODE_NEED_AUTHENTICATE  1800  /* missing or garbled credentials */
+#define MV_CODE_GENERIC            65535 /* also "cipher plugin is missing" */
 
 /* Database properties of Milvus' encryption (internal/util/hookutil): a
  * database created with cipher.enabled "true" and cipher.key <KMS key ARN>
@@ -72,24 +72,24 @@
  * cipher plugin refuses such a create (code 65535, "... cipher plugin is
  * missing"); cipher properties can never be altered afterwards. */
 #define MV_PROP_CIPHER_ENABLED "cipher.enabled"
-#define MV_PROP_CIPHER_KEY "cipher.key"
-#define MV_PROP_CIPHER_EZID "cipher.ezID"
+#define MV_PROP_CIPHER_KEY     "cipher.key"
+#define MV_PROP_CIPHER_EZID    "cipher.ezID"
 
 struct mv_config {
-	const char *base_url;   /* "https://prod.ns.svc:19530"; a path prefix is kept,
-				 * trailing slashes are not needed; no user info,
-				 * query or fragment */
-	const char *connect_to; /* optional "127.0.0.1:PORT": TCP goes there while TLS
-				 * still verifies the host of base_url
-				 * (CURLOPT_CONNECT_TO); test-only */
-	const char *ca_pem;     /* trust bundle PEM (CURLOPT_CAINFO_BLOB); required for
-				 * https; the only roots trusted */
+	const char *base_url;           /* "https://prod.ns.svc:19530"; a path prefix is kept,
+	                                 * trailing slashes are not needed; no user info,
+	                                 * query or fragment */
+	const char *connect_to;         /* optional "127.0.0.1:PORT": TCP goes there while TLS
+	                                 * still verifies the host of base_url
+	                                 * (CURLOPT_CONNECT_TO); test-only */
+	const char *ca_pem;             /* trust bundle PEM (CURLOPT_CAINFO_BLOB); required for
+	                                 * https; the only roots trusted */
 	const char *cert_pem, *key_pem; /* optional client certificate (mutual TLS),
-					 * both or neither */
+	                                 * both or neither */
 	const char *user, *password;    /* bearer credentials; user NULL: no
-					 * Authorization header (Milvus without auth);
-					 * password NULL is "" */
-	long timeout_ms;        /* whole-request timeout; 0 = MV_DEFAULT_TIMEOUT_MS */
+	                                 * Authorization header (Milvus without auth);
+	                                 * password NULL is "" */
+	long timeout_ms;                /* whole-request timeout; 0 = MV_DEFAULT_TIMEOUT_MS */
 };
 
 enum mv_status {
@@ -167,8 +167,8 @@ struct mv_property {
 	char *key, *value;
 };
 struct mv_database {
-	char *name;     /* dbName */
-	long long id;   /* dbID; 0 when absent */
+	char *name;   /* dbName */
+	long long id; /* dbID; 0 when absent */
 	struct mv_property *props;
 	size_t nprops;
 };
@@ -188,21 +188,21 @@ const char *mv_database_property(const struct mv_database *d, const char *key);
 int mv_user_list(struct mv_client *c, struct mv_names *out, struct mv_error *err);
 /* users/describe {userName} -> the roles granted to user. */
 int mv_user_describe(struct mv_client *c, const char *user, struct mv_names *roles,
-		     struct mv_error *err);
+                     struct mv_error *err);
 /* users/create {userName,password}. The body is wiped after the call. */
 int mv_user_create(struct mv_client *c, const char *user, const char *password,
-		   struct mv_error *err);
+                   struct mv_error *err);
 /* users/update_password {userName,password: old_pw,newPassword: new_pw}.
  * The body is wiped after the call. */
 int mv_user_update_password(struct mv_client *c, const char *user, const char *old_pw,
-			    const char *new_pw, struct mv_error *err);
+                            const char *new_pw, struct mv_error *err);
 /* users/drop {userName}. */
 int mv_user_drop(struct mv_client *c, const char *user, struct mv_error *err);
 /* users/grant_role, users/revoke_role {userName,roleName}. */
 int mv_user_grant_role(struct mv_client *c, const char *user, const char *role,
-		       struct mv_error *err);
+                       struct mv_error *err);
 int mv_user_revoke_role(struct mv_client *c, const char *user, const char *role,
-			struct mv_error *err);
+                        struct mv_error *err);
 
 /* roles/list {} -> every role name. */
 int mv_role_list(struct mv_client *c, struct mv_names *out, struct mv_error *err);
@@ -211,16 +211,16 @@ int mv_role_create(struct mv_client *c, const char *role, struct mv_error *err);
 int mv_role_drop(struct mv_client *c, const char *role, struct mv_error *err);
 /* roles/describe {roleName,dbName} -> the role's grants in db. db NULL leaves
  * dbName out (Milvus then uses "default"). */
-int mv_role_describe(struct mv_client *c, const char *role, const char *db,
-		     struct mv_grants *out, struct mv_error *err);
+int mv_role_describe(struct mv_client *c, const char *role, const char *db, struct mv_grants *out,
+                     struct mv_error *err);
 /* roles/grant_privilege_v2, roles/revoke_privilege_v2
  * {roleName,privilege,dbName,collectionName}: all four required ("*" is
  * Milvus' wildcard for db and collection). privilege may name a privilege
  * group. */
 int mv_role_grant_privilege_v2(struct mv_client *c, const char *role, const char *privilege,
-			       const char *db, const char *collection, struct mv_error *err);
+                               const char *db, const char *collection, struct mv_error *err);
 int mv_role_revoke_privilege_v2(struct mv_client *c, const char *role, const char *privilege,
-				const char *db, const char *collection, struct mv_error *err);
+                                const char *db, const char *collection, struct mv_error *err);
 
 /* privilege_groups/list {} -> every privilege group with its privileges. */
 int mv_privilege_group_list(struct mv_client *c, struct mv_groups *out, struct mv_error *err);
@@ -230,10 +230,10 @@ int mv_privilege_group_drop(struct mv_client *c, const char *name, struct mv_err
 /* privilege_groups/add_privileges_to_group, remove_privileges_from_group
  * {privilegeGroupName,privileges:[...]}: n in 1..MV_MAX_PRIVILEGES (callers
  * skip the call when there is nothing to change). */
-int mv_privilege_group_add(struct mv_client *c, const char *name,
-			   const char *const *privileges, size_t n, struct mv_error *err);
-int mv_privilege_group_remove(struct mv_client *c, const char *name,
-			      const char *const *privileges, size_t n, struct mv_error *err);
+int mv_privilege_group_add(struct mv_client *c, const char *name, const char *const *privileges,
+                           size_t n, struct mv_error *err);
+int mv_privilege_group_remove(struct mv_client *c, const char *name, const char *const *privileges,
+                              size_t n, struct mv_error *err);
 
 /* databases/list {} -> every database name the caller may see ("default"
  * always exists). */
@@ -241,13 +241,13 @@ int mv_database_list(struct mv_client *c, struct mv_names *out, struct mv_error 
 /* databases/describe {dbName} -> name, ID and properties. A database that
  * does not exist is MV_ERR_MILVUS with code MV_CODE_DATABASE_NOT_FOUND. */
 int mv_database_describe(struct mv_client *c, const char *db, struct mv_database *out,
-			 struct mv_error *err);
+                         struct mv_error *err);
 /* databases/create {dbName, properties: {keys[i]: values[i]}}: n in
  * 0..MV_MAX_PROPERTIES (0 leaves "properties" out); keys non-empty and
  * distinct. An existing database is MV_ERR_MILVUS, code 1100 ("database
  * already exist"). */
 int mv_database_create(struct mv_client *c, const char *db, const char *const *keys,
-		       const char *const *values, size_t n, struct mv_error *err);
+                       const char *const *values, size_t n, struct mv_error *err);
 
 /* Check the client's own credentials: POST users/describe {userName: <own
  * user>}. MV_OK when authenticated (code 0, or 1401, which proves

@@ -31,7 +31,7 @@
 /* Write the message, then ": <openssl reason>" when OpenSSL queued an error.
  * Reason strings are fixed texts: they never carry key material. */
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -189,7 +189,7 @@ static X509 *cert_read(const char *pem)
 /* Every certificate in pem, in order. strict: a block that fails to parse
  * fails the whole read; otherwise it is skipped. NULL when nothing was read
  * (or on a strict failure). */
-static STACK_OF(X509) *certs_read(const char *pem, int strict)
+static STACK_OF(X509) * certs_read(const char *pem, int strict)
 {
 	BIO *b = pem_bio(pem);
 	STACK_OF(X509) *sk = NULL;
@@ -297,7 +297,7 @@ static char *key_pem(EVP_PKEY *k)
 /* Sign x with signer, then hand out the certificate and key (the pair's key)
  * as PEM in out; what names the certificate in errors. 0 or -1. */
 static int sign_export(X509 *x, EVP_PKEY *signer, EVP_PKEY *key, const char *what,
-		       struct pki_pair *out, char *err, size_t errlen)
+                       struct pki_pair *out, char *err, size_t errlen)
 {
 	char *cert, *kp;
 
@@ -412,9 +412,9 @@ static int name_set_cn(X509_NAME *name, const char *cn)
 	if (i == 0 || i > INT32_MAX)
 		return -1;
 	return X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
-					  (const unsigned char *)cn, (int)i, -1, 0) == 1
-		       ? 0
-		       : -1;
+	                                  (const unsigned char *)cn, (int)i, -1, 0) == 1
+	           ? 0
+	           : -1;
 }
 
 static int add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
@@ -458,7 +458,8 @@ static int dns_name_valid(const char *s)
 		if (c == '-') {
 			if (label == 0)
 				return 0;
-		} else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
+		} else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		             (c >= '0' && c <= '9'))) {
 			return 0;
 		}
 		label++;
@@ -549,7 +550,7 @@ static int lifetime_valid(time_t lifetime, time_t now)
 /* ---- issuing ----------------------------------------------------------------- */
 
 int pki_ca_create(const char *cn, enum pki_key_alg alg, time_t lifetime, time_t now,
-		  struct pki_pair *out, char *err, size_t errlen)
+                  struct pki_pair *out, char *err, size_t errlen)
 {
 	EVP_PKEY *key = NULL;
 	X509 *x = NULL;
@@ -596,7 +597,7 @@ out:
 }
 
 int pki_issue(const char *ca_cert_pem, const char *ca_key_pem, const struct pki_leaf_req *req,
-	      time_t now, struct pki_pair *out, char *err, size_t errlen)
+              time_t now, struct pki_pair *out, char *err, size_t errlen)
 {
 	X509 *ca = NULL, *x = NULL;
 	EVP_PKEY *ca_key = NULL, *key = NULL;
@@ -689,8 +690,8 @@ int pki_issue(const char *ca_cert_pem, const char *ca_key_pem, const struct pki_
 	X509V3_set_ctx(&ctx, ca, x, NULL, NULL, 0);
 	if (add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
 	    add_ext(x, &ctx, NID_key_usage,
-		    is_rsa(key) ? "critical,digitalSignature,keyEncipherment"
-				: "critical,digitalSignature") != 0 ||
+	            is_rsa(key) ? "critical,digitalSignature,keyEncipherment"
+	                        : "critical,digitalSignature") != 0 ||
 	    add_ext(x, &ctx, NID_ext_key_usage, eku) != 0 ||
 	    add_ext(x, &ctx, NID_subject_key_identifier, "hash") != 0 ||
 	    (X509_get0_subject_key_id(ca) &&
@@ -884,7 +885,7 @@ void pki_cert_info_free(struct pki_cert_info *info)
 }
 
 int pki_verify(const char *leaf_pem, const char *bundle_pem, time_t at, enum pki_purpose purpose,
-	       const char *host, char *err, size_t errlen)
+               const char *host, char *err, size_t errlen)
 {
 	STACK_OF(X509) *chain = NULL, *trust = NULL;
 	X509_STORE *store = NULL;
@@ -922,7 +923,7 @@ int pki_verify(const char *leaf_pem, const char *bundle_pem, time_t at, enum pki
 	X509_VERIFY_PARAM_set_time(param, at); /* also sets X509_V_FLAG_USE_CHECK_TIME */
 	if (purpose == PKI_PURPOSE_SERVER || purpose == PKI_PURPOSE_CLIENT) {
 		int p = purpose == PKI_PURPOSE_SERVER ? X509_PURPOSE_SSL_SERVER
-						      : X509_PURPOSE_SSL_CLIENT;
+		                                      : X509_PURPOSE_SSL_CLIENT;
 
 		if (X509_STORE_CTX_set_purpose(ctx, p) != 1) {
 			seterr(err, errlen, "setting verification purpose failed");
@@ -936,7 +937,7 @@ int pki_verify(const char *leaf_pem, const char *bundle_pem, time_t at, enum pki
 		ERR_clear_error();
 		if (ip)
 			ok = X509_VERIFY_PARAM_set1_ip(param, ASN1_STRING_get0_data(ip),
-						       (size_t)ASN1_STRING_length(ip));
+			                               (size_t)ASN1_STRING_length(ip));
 		else
 			ok = X509_VERIFY_PARAM_set1_host(param, host, 0);
 		if (ok != 1) {
@@ -1058,7 +1059,7 @@ static int sans_equal(X509 *x, const struct pki_renew_want *w)
 
 		if (g->type == GEN_DNS) {
 			if (!dns_in((const char *)ASN1_STRING_get0_data(g->d.dNSName),
-				    (size_t)ASN1_STRING_length(g->d.dNSName), w->dns, w->ndns))
+			            (size_t)ASN1_STRING_length(g->d.dNSName), w->dns, w->ndns))
 				goto out;
 		} else if (g->type == GEN_IPADD) {
 			for (j = 0; j < w->nips; j++)
@@ -1077,7 +1078,7 @@ static int sans_equal(X509 *x, const struct pki_renew_want *w)
 			if (d && g->type == GEN_DNS &&
 			    (size_t)ASN1_STRING_length(g->d.dNSName) == strlen(d) &&
 			    strncasecmp((const char *)ASN1_STRING_get0_data(g->d.dNSName), d,
-					strlen(d)) == 0)
+			                strlen(d)) == 0)
 				break;
 		}
 		if (i == n)
@@ -1107,10 +1108,10 @@ out:
 }
 
 enum pki_renew_reason pki_renewal_due(const char *leaf_pem, const char *ca_pem,
-				      const struct pki_renew_want *want, time_t now,
-				      time_t *renewal_time)
+                                      const struct pki_renew_want *want, time_t now,
+                                      time_t *renewal_time)
 {
-	static const struct pki_renew_want none = { 0 };
+	static const struct pki_renew_want none = {0};
 	enum pki_renew_reason r;
 	X509 *x = NULL, *ca = NULL;
 	EVP_PKEY *k = NULL;
@@ -1166,7 +1167,7 @@ out:
 }
 
 enum pki_renew_reason pki_ca_renewal_due(const char *ca_pem, time_t now, time_t renew_before,
-					 time_t *renewal_time)
+                                         time_t *renewal_time)
 {
 	enum pki_renew_reason r;
 	X509 *x = NULL;
@@ -1194,7 +1195,7 @@ out:
 /* ---- CA rotation ----------------------------------------------------------------- */
 
 int pki_bundle_build(const char *ca_pem, const char *prev_bundle_pem, time_t now, char **out,
-		     char *err, size_t errlen)
+                     char *err, size_t errlen)
 {
 	unsigned char fps[PKI_BUNDLE_MAX][EVP_MAX_MD_SIZE];
 	X509 *ca = NULL;
@@ -1259,7 +1260,7 @@ out:
 
 int pki_bundle_count(const char *bundle_pem)
 {
-	STACK_OF(X509) *sk;
+	STACK_OF(X509) * sk;
 	int n;
 
 	ERR_clear_error();

@@ -30,14 +30,14 @@
 #include <stddef.h>
 #include <time.h>
 
-#define PKI_PEM_MAX (1024u * 1024)      /* cap on any PEM input (a Secret's limit) */
-#define PKI_BACKDATE 300                /* seconds notBefore lies in the past */
-#define PKI_BUNDLE_MAX 4                /* CA certificates kept in a trust bundle */
-#define PKI_SANS_MAX 64                 /* DNS + IP SANs on one leaf */
-#define PKI_CN_MAX 64                   /* RFC 5280 ub-common-name; longer CNs are cut */
-#define PKI_RFC3339_LEN 21              /* "2006-01-02T15:04:05Z" and its NUL */
-#define PKI_FINGERPRINT_LEN 65          /* SHA-256 as lower-case hex and its NUL */
-#define PKI_SERIAL_LEN 43               /* up to 20 octets as lower-case hex and NUL */
+#define PKI_PEM_MAX         (1024u * 1024) /* cap on any PEM input (a Secret's limit) */
+#define PKI_BACKDATE        300            /* seconds notBefore lies in the past */
+#define PKI_BUNDLE_MAX      4              /* CA certificates kept in a trust bundle */
+#define PKI_SANS_MAX        64             /* DNS + IP SANs on one leaf */
+#define PKI_CN_MAX          64             /* RFC 5280 ub-common-name; longer CNs are cut */
+#define PKI_RFC3339_LEN     21             /* "2006-01-02T15:04:05Z" and its NUL */
+#define PKI_FINGERPRINT_LEN 65             /* SHA-256 as lower-case hex and its NUL */
+#define PKI_SERIAL_LEN      43             /* up to 20 octets as lower-case hex and NUL */
 
 /* ---- key algorithms ----------------------------------------------------- */
 
@@ -72,7 +72,7 @@ void pki_secret_free(char *s);
  * keyCertSign,cRLSign, subject and authority key identifiers, valid from
  * now - PKI_BACKDATE to now + lifetime seconds. out is set on success. */
 int pki_ca_create(const char *cn, enum pki_key_alg alg, time_t lifetime, time_t now,
-		  struct pki_pair *out, char *err, size_t errlen);
+                  struct pki_pair *out, char *err, size_t errlen);
 
 enum pki_usage {
 	PKI_USAGE_SERVER = 1, /* extendedKeyUsage serverAuth */
@@ -100,7 +100,7 @@ struct pki_leaf_req {
  * keyEncipherment for RSA keys); extendedKeyUsage per req->usage; subject and
  * authority key identifiers; a fresh key of req->alg. out is set on success. */
 int pki_issue(const char *ca_cert_pem, const char *ca_key_pem, const struct pki_leaf_req *req,
-	      time_t now, struct pki_pair *out, char *err, size_t errlen);
+              time_t now, struct pki_pair *out, char *err, size_t errlen);
 
 /* ---- reading ----------------------------------------------------------- */
 
@@ -137,7 +137,7 @@ enum pki_purpose {
  * or IP literal. 0 when it verifies; -1 with OpenSSL's verification error
  * ("certificate has expired", "hostname mismatch", ...) or a parse error in err. */
 int pki_verify(const char *leaf_pem, const char *bundle_pem, time_t at, enum pki_purpose purpose,
-	       const char *host, char *err, size_t errlen);
+               const char *host, char *err, size_t errlen);
 
 /* 1 when the private key in key_pem belongs to the certificate in cert_pem,
  * 0 when it does not, -1 when either does not parse (err says which). */
@@ -149,14 +149,14 @@ int pki_key_matches(const char *cert_pem, const char *key_pem, char *err, size_t
  * that applies is returned. */
 enum pki_renew_reason {
 	PKI_RENEW_NONE = 0,
-	PKI_RENEW_MISSING,           /* no certificate (NULL or "") */
-	PKI_RENEW_UNPARSABLE,        /* not a PEM certificate (CA: or not a CA) */
-	PKI_RENEW_KEY_MISMATCH,      /* the stored key is not the certificate's key */
-	PKI_RENEW_ISSUER_CHANGED,    /* not signed by the current CA */
+	PKI_RENEW_MISSING,        /* no certificate (NULL or "") */
+	PKI_RENEW_UNPARSABLE,     /* not a PEM certificate (CA: or not a CA) */
+	PKI_RENEW_KEY_MISMATCH,   /* the stored key is not the certificate's key */
+	PKI_RENEW_ISSUER_CHANGED, /* not signed by the current CA */
 	PKI_RENEW_KEY_ALGORITHM_CHANGED,
-	PKI_RENEW_USAGE_CHANGED,     /* extendedKeyUsage differs from the wanted usage */
-	PKI_RENEW_SANS_CHANGED,      /* DNS or IP SANs differ (as sets, DNS case-blind) */
-	PKI_RENEW_EXPIRING,          /* now >= renewal time */
+	PKI_RENEW_USAGE_CHANGED, /* extendedKeyUsage differs from the wanted usage */
+	PKI_RENEW_SANS_CHANGED,  /* DNS or IP SANs differ (as sets, DNS case-blind) */
+	PKI_RENEW_EXPIRING,      /* now >= renewal time */
 };
 
 /* CamelCase name for condition reasons and Events ("Expiring", ...). */
@@ -182,13 +182,13 @@ struct pki_renew_want {
  * leaf's actual lifetime (a leaf capped by its CA), to notAfter minus a third
  * of that lifetime, so a re-issued leaf is never due at once. */
 enum pki_renew_reason pki_renewal_due(const char *leaf_pem, const char *ca_pem,
-				      const struct pki_renew_want *want, time_t now,
-				      time_t *renewal_time);
+                                      const struct pki_renew_want *want, time_t now,
+                                      time_t *renewal_time);
 
 /* The same decision for a CA: MISSING, UNPARSABLE (also: not a CA), EXPIRING
  * or NONE, with *renewal_time computed as for leaves. */
 enum pki_renew_reason pki_ca_renewal_due(const char *ca_pem, time_t now, time_t renew_before,
-					 time_t *renewal_time);
+                                         time_t *renewal_time);
 
 /* ---- CA rotation ------------------------------------------------------- */
 
@@ -201,7 +201,7 @@ enum pki_renew_reason pki_ca_renewal_due(const char *ca_pem, time_t now, time_t 
  * malloc'd PEM string owned by the caller. Fails only when ca_pem is not a CA
  * certificate or on out of memory. */
 int pki_bundle_build(const char *ca_pem, const char *prev_bundle_pem, time_t now, char **out,
-		     char *err, size_t errlen);
+                     char *err, size_t errlen);
 
 /* Number of certificates in a PEM bundle that parse; -1 when none does. */
 int pki_bundle_count(const char *bundle_pem);

@@ -35,7 +35,7 @@ void apply_set_identity(const char *identity)
 }
 
 int apply_get(struct kube_client *kc, const struct kube_kind *kind, const char *ns,
-	      const char *name, yajl_val *out, struct kube_error *err)
+              const char *name, yajl_val *out, struct kube_error *err)
 {
 	struct buf p = BUF_INIT(2048);
 	int rc;
@@ -55,8 +55,8 @@ int apply_get(struct kube_client *kc, const struct kube_kind *kind, const char *
 /* The body of apply_ensure: known says the caller already read the live
  * object (known_have, borrowed; NULL when absent), so no GET is made. */
 static int ensure_core(struct kube_client *kc, const struct kube_kind *kind, const char *desired,
-		       int force, int known, yajl_val known_have, enum apply_outcome *outcome,
-		       yajl_val *live, struct kube_error *err)
+                       int force, int known, yajl_val known_have, enum apply_outcome *outcome,
+                       yajl_val *live, struct kube_error *err)
 {
 	yajl_val want = NULL, fetched = NULL, out = NULL, have;
 	const char *ns, *name;
@@ -65,7 +65,7 @@ static int ensure_core(struct kube_client *kc, const struct kube_kind *kind, con
 
 	memset(err, 0, sizeof(*err));
 	if (json_parse(desired, strlen(desired), JSON_MAX_DEPTH, 0, &want, err->message,
-		       sizeof(err->message)))
+	               sizeof(err->message)))
 		goto out;
 	ns = json_get_str(want, "metadata", "namespace", NULL);
 	name = json_get_str(want, "metadata", "name", NULL);
@@ -117,20 +117,20 @@ out:
 }
 
 int apply_ensure(struct kube_client *kc, const struct kube_kind *kind, const char *desired,
-		 int force, enum apply_outcome *outcome, yajl_val *live, struct kube_error *err)
+                 int force, enum apply_outcome *outcome, yajl_val *live, struct kube_error *err)
 {
 	return ensure_core(kc, kind, desired, force, 0, NULL, outcome, live, err);
 }
 
 int apply_ensure_known(struct kube_client *kc, const struct kube_kind *kind, const char *desired,
-		       int force, yajl_val have, enum apply_outcome *outcome,
-		       struct kube_error *err)
+                       int force, yajl_val have, enum apply_outcome *outcome,
+                       struct kube_error *err)
 {
 	return ensure_core(kc, kind, desired, force, 1, have, outcome, NULL, err);
 }
 
 int apply_create_once(struct kube_client *kc, const struct kube_kind *kind, const char *ns,
-		      const char *desired, int *created, yajl_val *live, struct kube_error *err)
+                      const char *desired, int *created, yajl_val *live, struct kube_error *err)
 {
 	struct buf p = BUF_INIT(2048);
 	yajl_val out = NULL;
@@ -166,7 +166,7 @@ out:
 }
 
 void event_emit(struct kube_client *kc, yajl_val regarding, const char *type, const char *reason,
-		const char *action, const char *note)
+                const char *action, const char *note)
 {
 	const char *ns = json_get_str(regarding, "metadata", "namespace", NULL);
 	const char *name = json_get_str(regarding, "metadata", "name", NULL);
@@ -182,7 +182,7 @@ void event_emit(struct kube_client *kc, yajl_val regarding, const char *type, co
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		goto out;
 	snprintf(ename, sizeof(ename), "%.200s.%02x%02x%02x%02x%02x%02x", name, rnd[0], rnd[1],
-		 rnd[2], rnd[3], rnd[4], rnd[5]);
+	         rnd[2], rnd[3], rnd[4], rnd[5]);
 	leader_microtime(now, sizeof(now));
 	g = jgen_new();
 	jo(g);
@@ -212,7 +212,8 @@ void event_emit(struct kube_client *kc, yajl_val regarding, const char *type, co
 		goto out;
 	apply_count_write();
 	if (kube_create(kc, p.ptr, body, NULL, &err))
-		log_warnx(name, "event %s not recorded: %s", reason, kube_strerror(&err, ebuf, sizeof(ebuf)));
+		log_warnx(name, "event %s not recorded: %s", reason,
+		          kube_strerror(&err, ebuf, sizeof(ebuf)));
 	free(body);
 out:
 	buf_free(&p);
@@ -254,7 +255,8 @@ int apply_owned_by_earlier(yajl_val obj, const char *kind, const char *name, con
 		return 0;
 	for (size_t i = 0; i < json_array_len(refs); i++) {
 		yajl_val r = json_array_at(refs, i);
-		const char *rkind = json_get_str(r, "kind", NULL), *rname = json_get_str(r, "name", NULL);
+		const char *rkind = json_get_str(r, "kind", NULL),
+		           *rname = json_get_str(r, "name", NULL);
 		const char *ruid = json_get_str(r, "uid", NULL);
 		if (rkind && rname && ruid && YAJL_IS_TRUE(json_get(r, "controller", NULL)) &&
 		    strcmp(rkind, kind) == 0 && strcmp(rname, name) == 0)
@@ -278,7 +280,7 @@ int apply_has_finalizer(yajl_val obj, const char *finalizer)
 }
 
 int apply_set_finalizer(struct kube_client *kc, const struct kube_kind *kind, yajl_val obj,
-			const char *finalizer, int want, struct kube_error *err)
+                        const char *finalizer, int want, struct kube_error *err)
 {
 	yajl_val f = json_get(obj, "metadata", "finalizers", NULL);
 	const char *rv = json_get_str(obj, "metadata", "resourceVersion", NULL);
@@ -317,9 +319,8 @@ out:
 	return rc;
 }
 
-void apply_gen_condition(yajl_gen g, yajl_val obj, const char *type, int status,
-			 const char *reason, const char *message, long long generation,
-			 const char *now)
+void apply_gen_condition(yajl_gen g, yajl_val obj, const char *type, int status, const char *reason,
+                         const char *message, long long generation, const char *now)
 {
 	yajl_val cs = json_get(obj, "status", "conditions", NULL);
 	const char *st = status ? "True" : "False";
@@ -346,7 +347,7 @@ void apply_gen_condition(yajl_gen g, yajl_val obj, const char *type, int status,
 }
 
 int apply_status_if_changed(struct kube_client *kc, const struct kube_kind *kind, yajl_val obj,
-			    const char *body, struct kube_error *err)
+                            const char *body, struct kube_error *err)
 {
 	const char *ns = json_get_str(obj, "metadata", "namespace", NULL);
 	const char *name = json_get_str(obj, "metadata", "name", NULL);
@@ -360,7 +361,7 @@ int apply_status_if_changed(struct kube_client *kc, const struct kube_kind *kind
 	/* nothing new to say: write nothing */
 	if (json_subset(json_get(want, "status", NULL), json_get(obj, "status", NULL)) &&
 	    json_array_len(json_get(want, "status", "conditions", NULL)) ==
-		    json_array_len(json_get(obj, "status", "conditions", NULL))) {
+	        json_array_len(json_get(obj, "status", "conditions", NULL))) {
 		rc = 1;
 		goto out;
 	}

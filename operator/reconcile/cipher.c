@@ -16,7 +16,7 @@
 #include "synccache.h"
 
 static void say(struct cipher_outcome *o, const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void say(struct cipher_outcome *o, const char *reason, const char *fmt, ...)
 {
 	va_list ap;
@@ -50,7 +50,7 @@ static size_t wanted_databases(const struct cluster_view *v, const char **dbs)
 /* What Milvus must reflect: the Cluster (its UID: a re-created Cluster is
  * another Milvus), the key and the databases. */
 static void fingerprint(const struct cluster_view *v, const char *arn, const char *const *dbs,
-			size_t n, unsigned char out[SYNC_FP_LEN])
+                        size_t n, unsigned char out[SYNC_FP_LEN])
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned int len = 0;
@@ -95,16 +95,17 @@ static int is_zone(const struct mv_database *d, const char *arn)
 /* The condition message for the first database that is not a zone (and how
  * many more are not). */
 static void say_mismatch(struct cipher_outcome *o, const char *db, const struct mv_database *d,
-			 const char *arn, size_t nbad)
+                         const char *arn, size_t nbad)
 {
 	const char *en = mv_database_property(d, MV_PROP_CIPHER_ENABLED);
 	const char *key = mv_database_property(d, MV_PROP_CIPHER_KEY);
 	char more[128] = "";
 
 	if (nbad > 1)
-		snprintf(more, sizeof(more), " (%zu more database(s) of spec.encryption.databases "
-					     "are not encryption zones either)",
-			 nbad - 1);
+		snprintf(more, sizeof(more),
+		         " (%zu more database(s) of spec.encryption.databases "
+		         "are not encryption zones either)",
+		         nbad - 1);
 	if (en && strcasecmp(en, "true") == 0)
 		say(o, "EncryptionZoneMismatch",
 		    "database %s is encrypted under KMS key %s, not %s; Milvus can not change a "
@@ -114,15 +115,18 @@ static void say_mismatch(struct cipher_outcome *o, const char *db, const struct 
 	else if (strcmp(db, "default") == 0)
 		say(o, "EncryptionZoneMismatch",
 		    "database default is not encrypted: Milvus creates it at its first start and "
-		    "this build's cipher plugin did not encrypt it with cipherPlugin.kms.defaultKey; "
+		    "this build's cipher plugin did not encrypt it with "
+		    "cipherPlugin.kms.defaultKey; "
 		    "Milvus can not encrypt an existing database: keep data in named databases "
-		    "listed in spec.encryption.databases (vecward creates them encrypted), or use a "
+		    "listed in spec.encryption.databases (vecward creates them encrypted), or use "
+		    "a "
 		    "Milvus build that encrypts the default database in a new Cluster%s",
 		    more);
 	else
 		say(o, "EncryptionZoneMismatch",
 		    "database %s exists in Milvus without encryption (created before, or by hand) "
-		    "and Milvus can not encrypt an existing database: move its data out and drop %s "
+		    "and Milvus can not encrypt an existing database: move its data out and drop "
+		    "%s "
 		    "in Milvus, and vecward creates it encrypted under %s%s",
 		    db, db, arn, more);
 }
@@ -130,11 +134,11 @@ static void say_mismatch(struct cipher_outcome *o, const char *db, const struct 
 /* Create db as a zone under arn. 0 created, 1 it existed already (another
  * writer was first), -1 with o filled. */
 static int create_zone(struct kube_client *kc, yajl_val cluster, struct mv_client *mv,
-		       const char *what, const char *db, const char *arn,
-		       struct cipher_outcome *o, int *final)
+                       const char *what, const char *db, const char *arn, struct cipher_outcome *o,
+                       int *final)
 {
-	const char *keys[] = { MV_PROP_CIPHER_ENABLED, MV_PROP_CIPHER_KEY };
-	const char *vals[] = { "true", arn };
+	const char *keys[] = {MV_PROP_CIPHER_ENABLED, MV_PROP_CIPHER_KEY};
+	const char *vals[] = {"true", arn};
 	struct mv_error me;
 	char note[600];
 
@@ -145,8 +149,10 @@ static int create_zone(struct kube_client *kc, yajl_val cluster, struct mv_clien
 		if (me.status == MV_ERR_MILVUS && strstr(me.message, "cipher plugin is missing")) {
 			say(o, "CipherPluginMissing",
 			    "Milvus refused to create the encrypted database %s: its image has no "
-			    "cipher plugin (open-source Milvus has none); set spec.image to a Milvus "
-			    "build that carries the plugin at spec.encryption.cipherPlugin.soPathGo "
+			    "cipher plugin (open-source Milvus has none); set spec.image to a "
+			    "Milvus "
+			    "build that carries the plugin at "
+			    "spec.encryption.cipherPlugin.soPathGo "
 			    "and soPathCpp",
 			    db);
 			*final = 1;
@@ -157,10 +163,10 @@ static int create_zone(struct kube_client *kc, yajl_val cluster, struct mv_clien
 		return -1;
 	}
 	o->created++;
-	snprintf(note, sizeof(note),
-		 "created database %s as an encryption zone under KMS key %s", db, arn);
+	snprintf(note, sizeof(note), "created database %s as an encryption zone under KMS key %s",
+	         db, arn);
 	{
-		const char *kv[] = { "reason", "EncryptedDatabaseCreated", "database", db, NULL };
+		const char *kv[] = {"reason", "EncryptedDatabaseCreated", "database", db, NULL};
 		log_kv(LOG_INFO, what, note, kv);
 	}
 	event_emit(kc, cluster, "Normal", "EncryptedDatabaseCreated", "Create", note);
@@ -168,11 +174,11 @@ static int create_zone(struct kube_client *kc, yajl_val cluster, struct mv_clien
 }
 
 int cipher_sync(struct kube_client *kc, yajl_val cluster, const struct cluster_view *v,
-		const char *kms_key_arn, long milvus_resync_ms, struct cipher_outcome *o)
+                const char *kms_key_arn, long milvus_resync_ms, struct cipher_outcome *o)
 {
 	const char *dbs[CIPHER_MAX_DATABASES], *bad[CIPHER_MAX_DATABASES];
-	struct mv_database first_bad = { 0 };
-	struct mv_names have = { 0 };
+	struct mv_database first_bad = {0};
+	struct mv_names have = {0};
 	struct mv_error me;
 	struct mconn mc;
 	char key[600], what[600], reason[64], msg[400], names[600];
@@ -191,7 +197,8 @@ int cipher_sync(struct kube_client *kc, yajl_val cluster, const struct cluster_v
 	}
 	if (!kms_key_arn || !*kms_key_arn) {
 		say(o, "KMSKeyNotReady",
-		    "the cipher plugin needs the KMS key ARN of EncryptionKey %s, which is not known "
+		    "the cipher plugin needs the KMS key ARN of EncryptionKey %s, which is not "
+		    "known "
 		    "yet (a provider local key has none: the plugin calls AWS KMS itself, so it "
 		    "needs provider aws-kms)",
 		    v->encryption_key ? v->encryption_key : "(none)");
@@ -204,8 +211,9 @@ int cipher_sync(struct kube_client *kc, yajl_val cluster, const struct cluster_v
 	fingerprint(v, kms_key_arn, dbs, ndb, fp);
 	if (sync_fresh(key, fp, milvus_resync_ms)) {
 		o->ok = 1;
-		say(o, "Encrypted", "every listed database is an encryption zone under KMS key %s: %s",
-		    kms_key_arn, names);
+		say(o, "Encrypted",
+		    "every listed database is an encryption zone under KMS key %s: %s", kms_key_arn,
+		    names);
 		return 0;
 	}
 	o->contacted = 1;
@@ -219,10 +227,11 @@ int cipher_sync(struct kube_client *kc, yajl_val cluster, const struct cluster_v
 		goto out;
 	}
 	for (size_t i = 0; i < ndb; i++) {
-		struct mv_database d = { 0 };
+		struct mv_database d = {0};
 		if (!mv_names_has(&have, dbs[i])) {
 			int final = 0;
-			if (create_zone(kc, cluster, mc.mv, what, dbs[i], kms_key_arn, o, &final) < 0) {
+			if (create_zone(kc, cluster, mc.mv, what, dbs[i], kms_key_arn, o, &final) <
+			    0) {
 				if (final)
 					rc = 0;
 				goto out;

@@ -64,6 +64,6 @@ struct cipher_outcome {
  * filled.
  */
 int cipher_sync(struct kube_client *kc, yajl_val cluster, const struct cluster_view *v,
-		const char *kms_key_arn, long milvus_resync_ms, struct cipher_outcome *out);
+                const char *kms_key_arn, long milvus_resync_ms, struct cipher_outcome *out);
 
 #endif

@@ -27,18 +27,18 @@
 #include "synccache.h"
 #include "util.h"
 
-#define CA_LIFETIME_S (10L * 365 * 86400)
+#define CA_LIFETIME_S     (10L * 365 * 86400)
 #define CA_RENEW_BEFORE_S (365L * 86400)
 /* After a CA rotation the server keeps its certificate from the old CA this
  * long, while clients pick up the new trust bundle; then it is re-issued. */
-#define CA_ROTATION_GRACE_S (7L * 86400)
+#define CA_ROTATION_GRACE_S  (7L * 86400)
 #define NOT_READY_REQUEUE_MS 5000
-#define ERROR_REQUEUE_MS 30000
+#define ERROR_REQUEUE_MS     30000
 
 enum { C_READY, C_CERTS, C_CREDS, C_NET, C_ENC, C_ROLES, C_DEGRADED, C_N };
-static const char *const cond_types[C_N] = { "Ready",           "CertificatesReady", "CredentialsReady",
-					     "NetworkIsolated", "EncryptionReady",   "RolesSynced",
-					     "Degraded" };
+static const char *const cond_types[C_N] = {
+    "Ready",           "CertificatesReady", "CredentialsReady", "NetworkIsolated",
+    "EncryptionReady", "RolesSynced",       "Degraded"};
 
 struct cond {
 	int set;
@@ -64,7 +64,7 @@ struct pass {
 	int rbac_pending; /* roles not in sync yet: come back soon */
 	struct rootpw_outcome rootpw;
 	int rootpw_failed;
-	int enc_pending; /* encryption is asked for and not ready */
+	int enc_pending;   /* encryption is asked for and not ready */
 	char key_arn[300]; /* the EncryptionKey's KMS key ARN (cipher plugin) */
 	char key_provider[16];
 	long key_rot_h;
@@ -74,7 +74,7 @@ struct pass {
 };
 
 static void cond_set(struct pass *p, int i, int status, const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 static void cond_set(struct pass *p, int i, int status, const char *reason, const char *fmt, ...)
 {
 	va_list ap;
@@ -125,8 +125,8 @@ static int set_finalizer(struct kube_client *kc, struct pass *p, int want)
 /* Create a Secret of generated material once (POST, never apply), so no retry,
  * restart or second worker can replace it; *sec gets what is stored. */
 static int create_generated(struct kube_client *kc, struct pass *p, int cond, const char *name,
-			    const char *type, const char *const *keys, const char *const *vals,
-			    size_t n, const char *reason, const char *note, yajl_val *sec)
+                            const char *type, const char *const *keys, const char *const *vals,
+                            size_t n, const char *reason, const char *note, yajl_val *sec)
 {
 	struct kube_error err;
 	char *json = cluster_render_secret(&p->v, name, type, keys, vals, n);
@@ -165,10 +165,11 @@ static int ensure_ca(struct kube_client *kc, struct pass *p, struct pki_pair *ca
 	if (v->ca_secret) {
 		r = apply_get(kc, &KUBE_SECRET, v->ns, v->ca_secret, &sec, &err);
 		if (r == 1) {
-			cond_set(p, C_CERTS, 0, "CASecretNotFound",
-				 "spec.tls.caSecretRef: Secret %s not found in %s: create it with "
-				 "ca.crt and ca.key, or remove caSecretRef to let vecward manage the CA",
-				 v->ca_secret, v->ns);
+			cond_set(
+			    p, C_CERTS, 0, "CASecretNotFound",
+			    "spec.tls.caSecretRef: Secret %s not found in %s: create it with "
+			    "ca.crt and ca.key, or remove caSecretRef to let vecward manage the CA",
+			    v->ca_secret, v->ns);
 			goto out;
 		}
 		if (r < 0) {
@@ -183,20 +184,21 @@ static int ensure_ca(struct kube_client *kc, struct pass *p, struct pki_pair *ca
 			goto out;
 		}
 		if (r == 1) {
-			struct pki_pair fresh = { 0 };
+			struct pki_pair fresh = {0};
 			char cn[200];
 			snprintf(cn, sizeof(cn), "vecward %s/%s CA", v->ns, v->name);
-			if (pki_ca_create(cn, PKI_KEY_ECDSA_P256, CA_LIFETIME_S, p->now, &fresh, ebuf,
-					  sizeof(ebuf))) {
-				cond_set(p, C_CERTS, 0, "CAGenerationFailed", "creating the CA: %s", ebuf);
+			if (pki_ca_create(cn, PKI_KEY_ECDSA_P256, CA_LIFETIME_S, p->now, &fresh,
+			                  ebuf, sizeof(ebuf))) {
+				cond_set(p, C_CERTS, 0, "CAGenerationFailed", "creating the CA: %s",
+				         ebuf);
 				p->failed = 1;
 				goto out;
 			}
-			const char *keys[] = { "ca.crt", "ca.key" };
-			const char *vals[] = { fresh.cert_pem, fresh.key_pem };
-			r = create_generated(kc, p, C_CERTS, name, NULL, keys, vals, 2, "CAGenerated",
-					     "vecward generated the cluster's certificate authority",
-					     &sec);
+			const char *keys[] = {"ca.crt", "ca.key"};
+			const char *vals[] = {fresh.cert_pem, fresh.key_pem};
+			r = create_generated(
+			    kc, p, C_CERTS, name, NULL, keys, vals, 2, "CAGenerated",
+			    "vecward generated the cluster's certificate authority", &sec);
 			pki_pair_free(&fresh);
 			if (r)
 				goto out;
@@ -206,46 +208,48 @@ static int ensure_ca(struct kube_client *kc, struct pass *p, struct pki_pair *ca
 	ca->key_pem = secret_data_str(sec, "ca.key", PKI_PEM_MAX);
 	if (!ca->cert_pem || !ca->key_pem) {
 		cond_set(p, C_CERTS, 0, "CASecretIncomplete",
-			 "Secret %s must hold ca.crt and ca.key (PEM)",
-			 v->ca_secret ? v->ca_secret : name);
+		         "Secret %s must hold ca.crt and ca.key (PEM)",
+		         v->ca_secret ? v->ca_secret : name);
 		goto out;
 	}
 	r = pki_key_matches(ca->cert_pem, ca->key_pem, ebuf, sizeof(ebuf));
 	if (r != 1) {
 		cond_set(p, C_CERTS, 0, "CASecretInvalid", "Secret %s: %s",
-			 v->ca_secret ? v->ca_secret : name,
-			 r == 0 ? "ca.key does not belong to ca.crt" : ebuf);
+		         v->ca_secret ? v->ca_secret : name,
+		         r == 0 ? "ca.key does not belong to ca.crt" : ebuf);
 		goto out;
 	}
 	{
 		time_t due = 0;
 		struct pki_cert_info info;
 		enum pki_renew_reason why =
-			pki_ca_renewal_due(ca->cert_pem, p->now, CA_RENEW_BEFORE_S, &due);
+		    pki_ca_renewal_due(ca->cert_pem, p->now, CA_RENEW_BEFORE_S, &due);
 		if (why == PKI_RENEW_UNPARSABLE) {
-			cond_set(p, C_CERTS, 0, "CASecretInvalid", "Secret %s: ca.crt is not a CA certificate",
-				 v->ca_secret ? v->ca_secret : name);
+			cond_set(p, C_CERTS, 0, "CASecretInvalid",
+			         "Secret %s: ca.crt is not a CA certificate",
+			         v->ca_secret ? v->ca_secret : name);
 			goto out;
 		}
 		if (why == PKI_RENEW_EXPIRING && !v->ca_secret) {
 			/* rotate: a new CA; the old one stays in the trust bundle */
-			struct pki_pair fresh = { 0 };
+			struct pki_pair fresh = {0};
 			char cn[200], *json;
 			struct buf path = BUF_INIT(2048);
 			yajl_val tmp = NULL;
 			snprintf(cn, sizeof(cn), "vecward %s/%s CA", v->ns, v->name);
-			if (pki_ca_create(cn, PKI_KEY_ECDSA_P256, CA_LIFETIME_S, p->now, &fresh, ebuf,
-					  sizeof(ebuf)) == 0) {
-				const char *keys[] = { "ca.crt", "ca.key" };
-				const char *vals[] = { fresh.cert_pem, fresh.key_pem };
+			if (pki_ca_create(cn, PKI_KEY_ECDSA_P256, CA_LIFETIME_S, p->now, &fresh,
+			                  ebuf, sizeof(ebuf)) == 0) {
+				const char *keys[] = {"ca.crt", "ca.key"};
+				const char *vals[] = {fresh.cert_pem, fresh.key_pem};
 				json = cluster_render_secret(v, name, NULL, keys, vals, 2);
 				kube_path(&path, &KUBE_SECRET, v->ns, name, NULL);
 				apply_count_write();
 				if (json && kube_apply(kc, path.ptr, json, 1, &tmp, &err) == 0) {
-					event_emit(kc, p->obj, "Normal", "CARotated", "Rotate",
-						   "the CA is near its end of life: a new CA signs from "
-						   "now on; the old one stays trusted until every "
-						   "certificate is re-issued");
+					event_emit(
+					    kc, p->obj, "Normal", "CARotated", "Rotate",
+					    "the CA is near its end of life: a new CA signs from "
+					    "now on; the old one stays trusted until every "
+					    "certificate is re-issued");
 					pki_secret_free(ca->cert_pem);
 					pki_secret_free(ca->key_pem);
 					ca->cert_pem = fresh.cert_pem;
@@ -297,8 +301,8 @@ static int ensure_bundle(struct kube_client *kc, struct pass *p, const char *ca_
 		goto out;
 	}
 	{
-		const char *keys[] = { "ca.crt" };
-		const char *vals[] = { *bundle };
+		const char *keys[] = {"ca.crt"};
+		const char *vals[] = {*bundle};
 		json = cluster_render_secret(&p->v, name, NULL, keys, vals, 1);
 	}
 	if (!json || apply_ensure_known(kc, &KUBE_SECRET, json, 1, sec, &oc, &err)) {
@@ -316,14 +320,14 @@ out:
 
 /* <name>-server-tls: issued by the CA, renewed renewBefore its end. */
 static int ensure_server_cert(struct kube_client *kc, struct pass *p, const struct pki_pair *ca,
-			      const char *bundle, char **cert_out)
+                              const char *bundle, char **cert_out)
 {
 	struct cluster_view *v = &p->v;
 	struct kube_error err;
 	enum apply_outcome oc;
 	enum pki_key_alg alg;
 	enum pki_renew_reason why;
-	struct pki_pair leaf = { 0 };
+	struct pki_pair leaf = {0};
 	yajl_val sec = NULL;
 	char name[300], names[4][256], ebuf[300];
 	const char *dns[5];
@@ -338,8 +342,8 @@ static int ensure_server_cert(struct kube_client *kc, struct pass *p, const stru
 	dns[4] = "localhost"; /* in-pod components reach each other locally */
 	if (pki_key_alg_parse(v->key_algorithm, &alg)) {
 		cond_set(p, C_CERTS, 0, "InvalidKeyAlgorithm",
-			 "spec.tls.keyAlgorithm: %s is not ECDSA-P256, RSA-2048 or RSA-4096",
-			 v->key_algorithm);
+		         "spec.tls.keyAlgorithm: %s is not ECDSA-P256, RSA-2048 or RSA-4096",
+		         v->key_algorithm);
 		goto out;
 	}
 	r = apply_get(kc, &KUBE_SECRET, v->ns, name, &sec, &err);
@@ -350,8 +354,8 @@ static int ensure_server_cert(struct kube_client *kc, struct pass *p, const stru
 	leaf.cert_pem = r == 0 ? secret_data_str(sec, "tls.crt", PKI_PEM_MAX) : NULL;
 	leaf.key_pem = r == 0 ? secret_data_str(sec, "tls.key", PKI_PEM_MAX) : NULL;
 	{
-		struct pki_renew_want want = { leaf.key_pem, dns, 5, NULL, 0, PKI_USAGE_BOTH, alg,
-					       (time_t)v->renew_before_s };
+		struct pki_renew_want want = {
+		    leaf.key_pem, dns, 5, NULL, 0, PKI_USAGE_BOTH, alg, (time_t)v->renew_before_s};
 		why = pki_renewal_due(leaf.cert_pem, ca->cert_pem, &want, p->now, &due);
 	}
 	if (why == PKI_RENEW_ISSUER_CHANGED && leaf.cert_pem && p->ca_not_before &&
@@ -365,26 +369,32 @@ static int ensure_server_cert(struct kube_client *kc, struct pass *p, const stru
 		goto keep;
 	}
 	if (why != PKI_RENEW_NONE) {
-		struct pki_leaf_req req = { names[3], dns, 5, NULL, 0, PKI_USAGE_BOTH, alg,
-					    (time_t)v->duration_s };
+		struct pki_leaf_req req = {
+		    names[3], dns, 5, NULL, 0, PKI_USAGE_BOTH, alg, (time_t)v->duration_s};
 		pki_pair_free(&leaf);
 		if (pki_issue(ca->cert_pem, ca->key_pem, &req, p->now, &leaf, ebuf, sizeof(ebuf))) {
-			cond_set(p, C_CERTS, 0, "IssueFailed", "issuing the server certificate: %s", ebuf);
+			cond_set(p, C_CERTS, 0, "IssueFailed", "issuing the server certificate: %s",
+			         ebuf);
 			p->failed = 1;
 			goto out;
 		}
 		{
-			struct pki_renew_want want = { leaf.key_pem, dns, 5, NULL, 0, PKI_USAGE_BOTH, alg,
-						       (time_t)v->renew_before_s };
+			struct pki_renew_want want = {leaf.key_pem,
+			                              dns,
+			                              5,
+			                              NULL,
+			                              0,
+			                              PKI_USAGE_BOTH,
+			                              alg,
+			                              (time_t)v->renew_before_s};
 			pki_renewal_due(leaf.cert_pem, ca->cert_pem, &want, p->now, &due);
 		}
 	}
-keep:
-	{
-		const char *keys[] = { "tls.crt", "tls.key", "ca.crt" };
-		const char *vals[] = { leaf.cert_pem, leaf.key_pem, bundle };
-		json = cluster_render_secret(v, name, "kubernetes.io/tls", keys, vals, 3);
-	}
+keep : {
+	const char *keys[] = {"tls.crt", "tls.key", "ca.crt"};
+	const char *vals[] = {leaf.cert_pem, leaf.key_pem, bundle};
+	json = cluster_render_secret(v, name, "kubernetes.io/tls", keys, vals, 3);
+}
 	if (!json || apply_ensure_known(kc, &KUBE_SECRET, json, 1, sec, &oc, &err)) {
 		if (json)
 			kerr(p, C_CERTS, "write the server certificate", &err);
@@ -392,14 +402,13 @@ keep:
 	}
 	if (why != PKI_RENEW_NONE) {
 		char note[1400];
-		snprintf(note, sizeof(note),
-			 "server certificate %s (%s): valid for %s, %s, %s, %s", 
-			 why == PKI_RENEW_MISSING ? "issued" : "re-issued", pki_renew_reason_name(why),
-			 names[0], names[1], names[2], names[3]);
+		snprintf(note, sizeof(note), "server certificate %s (%s): valid for %s, %s, %s, %s",
+		         why == PKI_RENEW_MISSING ? "issued" : "re-issued",
+		         pki_renew_reason_name(why), names[0], names[1], names[2], names[3]);
 		log_info(p->what, "%s", note);
 		event_emit(kc, p->obj, "Normal",
-			   why == PKI_RENEW_MISSING ? "CertificateIssued" : "CertificateRenewed",
-			   "Issue", note);
+		           why == PKI_RENEW_MISSING ? "CertificateIssued" : "CertificateRenewed",
+		           "Issue", note);
 	}
 	{
 		struct pki_cert_info info;
@@ -445,13 +454,14 @@ static int ensure_root(struct kube_client *kc, struct pass *p)
 				p->failed = 1;
 				goto out;
 			}
-			const char *keys[] = { "username", "password" };
-			const char *vals[] = { "root", password };
-			r = create_generated(kc, p, C_CREDS, p->root_secret, "kubernetes.io/basic-auth",
-					     keys, vals, 2, "RootPasswordGenerated",
-					     "vecward generated a 32-character root password into a "
-					     "Secret; it is never shown anywhere else",
-					     &sec);
+			const char *keys[] = {"username", "password"};
+			const char *vals[] = {"root", password};
+			r = create_generated(
+			    kc, p, C_CREDS, p->root_secret, "kubernetes.io/basic-auth", keys, vals,
+			    2, "RootPasswordGenerated",
+			    "vecward generated a 32-character root password into a "
+			    "Secret; it is never shown anywhere else",
+			    &sec);
 			OPENSSL_cleanse(password, sizeof(password));
 			if (r)
 				goto out;
@@ -464,30 +474,33 @@ static int ensure_root(struct kube_client *kc, struct pass *p)
 			goto out;
 		}
 		if (r == 1) {
-			cond_set(p, C_CREDS, 0, "RootSecretNotFound",
-				 "spec.authentication.rootPasswordSecretRef: Secret %s not found in %s: "
-				 "create it, or remove the reference to let vecward generate one",
-				 v->root_secret, v->ns);
+			cond_set(
+			    p, C_CREDS, 0, "RootSecretNotFound",
+			    "spec.authentication.rootPasswordSecretRef: Secret %s not found in %s: "
+			    "create it, or remove the reference to let vecward generate one",
+			    v->root_secret, v->ns);
 			goto out;
 		}
 	}
 	pw = secret_data_str(sec, v->root_generated ? "password" : v->root_key, PKI_PEM_MAX);
 	if (!pw) {
 		cond_set(p, C_CREDS, 0, "RootSecretIncomplete", "Secret %s has no key %s",
-			 p->root_secret, v->root_generated ? "password" : v->root_key);
+		         p->root_secret, v->root_generated ? "password" : v->root_key);
 		goto out;
 	}
 	{
 		size_t n = strlen(pw);
 		if (n < 12 || n > 72 || secret_class_count(pw) < 3) {
-			cond_set(p, C_CREDS, 0, "WeakRootPassword",
-				 "the root password in Secret %s must have 12-72 characters from at "
-				 "least 3 of: lower case, upper case, digits, symbols", p->root_secret);
+			cond_set(
+			    p, C_CREDS, 0, "WeakRootPassword",
+			    "the root password in Secret %s must have 12-72 characters from at "
+			    "least 3 of: lower case, upper case, digits, symbols",
+			    p->root_secret);
 			goto out;
 		}
 	}
 	cond_set(p, C_CREDS, 1, "CredentialsReady", "root credentials are in Secret %s",
-		 p->root_secret);
+	         p->root_secret);
 	rc = 0;
 out:
 	secret_str_free(pw);
@@ -518,7 +531,8 @@ static void hash_hex(const char *const *parts, size_t n, char out[33])
 }
 
 static int ensure_oc(struct kube_client *kc, struct pass *p, const struct kube_kind *kind,
-		     char *json, const char *step, int cond, yajl_val *live, enum apply_outcome *out)
+                     char *json, const char *step, int cond, yajl_val *live,
+                     enum apply_outcome *out)
 {
 	struct kube_error err;
 	enum apply_outcome oc = APPLY_UNCHANGED;
@@ -542,13 +556,13 @@ static int ensure_oc(struct kube_client *kc, struct pass *p, const struct kube_k
 }
 
 static int ensure(struct kube_client *kc, struct pass *p, const struct kube_kind *kind, char *json,
-		  const char *step, int cond, yajl_val *live)
+                  const char *step, int cond, yajl_val *live)
 {
 	return ensure_oc(kc, p, kind, json, step, cond, live, NULL);
 }
 
 static int ensure_workload(struct kube_client *kc, struct pass *p, const char *server_cert,
-			   const char *bundle, const char *operator_ns)
+                           const char *bundle, const char *operator_ns)
 {
 	struct cluster_view *v = &p->v;
 	char *yaml = cluster_render_milvus_config(v);
@@ -562,10 +576,13 @@ static int ensure_workload(struct kube_client *kc, struct pass *p, const char *s
 		p->failed = 1;
 		return -1;
 	}
-	if (ensure(kc, p, &KUBE_CONFIGMAP, cluster_render_configmap(v, yaml), "configmap " "config",
-		   C_READY, NULL))
+	if (ensure(kc, p, &KUBE_CONFIGMAP, cluster_render_configmap(v, yaml),
+	           "configmap "
+	           "config",
+	           C_READY, NULL))
 		goto out;
-	if (ensure(kc, p, &KUBE_PVC, cluster_render_pvc(v), "persistentvolumeclaim", C_READY, NULL) ||
+	if (ensure(kc, p, &KUBE_PVC, cluster_render_pvc(v), "persistentvolumeclaim", C_READY,
+	           NULL) ||
 	    ensure(kc, p, &KUBE_SERVICE, cluster_render_service(v), "service", C_READY, NULL))
 		goto out;
 	n = cluster_render_netpols(v, operator_ns, NULL, np);
@@ -577,8 +594,8 @@ static int ensure_workload(struct kube_client *kc, struct pass *p, const char *s
 		int changed = 0;
 		for (int i = 0; i < n; i++) {
 			enum apply_outcome oc = APPLY_UNCHANGED;
-			if (ensure_oc(kc, p, &KUBE_NETWORKPOLICY, np[i], "networkpolicy", C_NET, NULL,
-				      &oc)) {
+			if (ensure_oc(kc, p, &KUBE_NETWORKPOLICY, np[i], "networkpolicy", C_NET,
+			              NULL, &oc)) {
 				for (int j = i + 1; j < n; j++)
 					free(np[j]);
 				goto out;
@@ -587,18 +604,19 @@ static int ensure_workload(struct kube_client *kc, struct pass *p, const char *s
 		}
 		if (changed)
 			event_emit(kc, p->obj, "Normal", "NetworkPolicyApplied", "Apply",
-				   "default-deny NetworkPolicies applied: only the allowlist, the "
-				   "namespace and the operator reach the cluster");
+			           "default-deny NetworkPolicies applied: only the allowlist, the "
+			           "namespace and the operator reach the cluster");
 	}
 	cond_set(p, C_NET, 1, "DefaultDeny",
-		 "ingress and egress denied except: clients from the namespace, %zu namespace(s) "
-		 "and %zu CIDR(s) to %d/%d; the operator to %d; DNS",
-		 json_array_len(v->allowed_namespaces), json_array_len(v->allowed_cidrs),
-		 CLUSTER_PORT_GRPC, CLUSTER_PORT_HTTP, CLUSTER_PORT_HTTP);
+	         "ingress and egress denied except: clients from the namespace, %zu namespace(s) "
+	         "and %zu CIDR(s) to %d/%d; the operator to %d; DNS",
+	         json_array_len(v->allowed_namespaces), json_array_len(v->allowed_cidrs),
+	         CLUSTER_PORT_GRPC, CLUSTER_PORT_HTTP, CLUSTER_PORT_HTTP);
 	if (v->cipher_so_go) {
 		/* hook.yaml for the cipher plugin; without a KMS key ARN yet the pod
 		 * waits for the Secret (EncryptionReady says why) */
-		hook = p->key_arn[0] ? cluster_render_hook_secret(v, p->key_arn, p->key_rot_h) : NULL;
+		hook =
+		    p->key_arn[0] ? cluster_render_hook_secret(v, p->key_arn, p->key_rot_h) : NULL;
 		if (hook) {
 			struct kube_error err;
 			enum apply_outcome oc = APPLY_UNCHANGED;
@@ -608,16 +626,16 @@ static int ensure_workload(struct kube_client *kc, struct pass *p, const char *s
 			}
 			if (oc != APPLY_UNCHANGED)
 				log_info(p->what, "hook.yaml for the cipher plugin %s",
-					 oc == APPLY_CREATED ? "created" : "updated");
+				         oc == APPLY_CREATED ? "created" : "updated");
 		}
 	}
 	{
 		/* 4 parts without a plugin: the hash, and so the pods, stay as they were */
-		const char *parts[] = { yaml, server_cert, bundle, p->root_secret, hook };
+		const char *parts[] = {yaml, server_cert, bundle, p->root_secret, hook};
 		hash_hex(parts, hook ? 5 : 4, hash);
 	}
-	if (ensure(kc, p, &KUBE_DEPLOYMENT, cluster_render_deployment(v, hash), "deployment", C_READY,
-		   &dep))
+	if (ensure(kc, p, &KUBE_DEPLOYMENT, cluster_render_deployment(v, hash), "deployment",
+	           C_READY, &dep))
 		goto out;
 	p->ready_replicas = (long)json_get_int(dep, 0, "status", "readyReplicas", NULL);
 	{
@@ -648,7 +666,7 @@ static int write_status(struct kube_client *kc, struct pass *p)
 	rfc3339(p->now, now, sizeof(now));
 	snprintf(ep, sizeof(ep), "%s.%s.svc:%d", v->name, v->ns, CLUSTER_PORT_GRPC);
 	snprintf(rest, sizeof(rest), "%s://%s.%s.svc:%d", v->tls_mode ? "https" : "http", v->name,
-		 v->ns, CLUSTER_PORT_HTTP);
+	         v->ns, CLUSTER_PORT_HTTP);
 	{
 		struct buf a = BUF_INIT(sizeof(allow) - 1);
 		buf_adds(&a, "namespace");
@@ -676,8 +694,9 @@ static int write_status(struct kube_client *kc, struct pass *p)
 	jki(g, "readyReplicas", p->ready_replicas);
 	{
 		char noted[256];
-		const char *req = p->rootpw.handled ? p->rootpw.handled
-						    : rootpw_handled(p->obj, v, noted, sizeof(noted));
+		const char *req = p->rootpw.handled
+		                      ? p->rootpw.handled
+		                      : rootpw_handled(p->obj, v, noted, sizeof(noted));
 		if (req)
 			jkv(g, "rootPasswordRotationRequest", req);
 	}
@@ -699,11 +718,12 @@ static int write_status(struct kube_client *kc, struct pass *p)
 		/* a pass that stopped before the certificates says them as before:
 		 * left out of the apply they would be removed, and Users would take
 		 * the missing digest for a changed CA */
-		static const char *const keep[] = { "notAfter", "renewalTime", "caNotAfter",
-						    "serialNumber", "trustBundleSHA256" };
+		static const char *const keep[] = {"notAfter", "renewalTime", "caNotAfter",
+		                                   "serialNumber", "trustBundleSHA256"};
 		jko(g, "certificate");
 		for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
-			const char *val = json_get_str(p->obj, "status", "certificate", keep[i], NULL);
+			const char *val =
+			    json_get_str(p->obj, "status", "certificate", keep[i], NULL);
 			if (val)
 				jkv(g, keep[i], val);
 		}
@@ -734,7 +754,7 @@ static int write_status(struct kube_client *kc, struct pass *p)
 			char noted[RBAC_MAX_ROLES * 256];
 			const char *names[RBAC_MAX_ROLES];
 			size_t n = rbac_managed_on_record(p->obj, noted, sizeof(noted), names,
-							  RBAC_MAX_ROLES);
+			                                  RBAC_MAX_ROLES);
 			for (size_t i = 0; i < n; i++)
 				js(g, names[i]);
 		}
@@ -752,11 +772,17 @@ static int write_status(struct kube_client *kc, struct pass *p)
 		jc(g);
 	}
 	jko(g, "security");
-	jkv(g, "tlsMode", v->tls_mode == TLS_MUTUAL ? "mutual" : v->tls_mode == TLS_SERVER ? "server" : "disabled");
+	jkv(g, "tlsMode",
+	    v->tls_mode == TLS_MUTUAL   ? "mutual"
+	    : v->tls_mode == TLS_SERVER ? "server"
+	                                : "disabled");
 	jkb(g, "internalTLS", v->tls_internal);
 	jkb(g, "authentication", 1);
 	/* the provider (CRD: none, aws-kms or local), not the key's name */
-	jkv(g, "encryption", !v->encryption_key ? "none" : p->key_provider[0] ? p->key_provider : "unknown");
+	jkv(g, "encryption",
+	    !v->encryption_key   ? "none"
+	    : p->key_provider[0] ? p->key_provider
+	                         : "unknown");
 	jkb(g, "networkIsolated", p->c[C_NET].set && p->c[C_NET].status);
 	jkv(g, "allowlist", allow);
 	jkb(g, "audit", v->audit_enabled);
@@ -765,8 +791,8 @@ static int write_status(struct kube_client *kc, struct pass *p)
 	jka(g, "conditions");
 	for (int i = 0; i < C_N; i++)
 		if (p->c[i].set)
-			apply_gen_condition(g, p->obj, cond_types[i], p->c[i].status, p->c[i].reason,
-					    p->c[i].message, v->generation, now);
+			apply_gen_condition(g, p->obj, cond_types[i], p->c[i].status,
+			                    p->c[i].reason, p->c[i].message, v->generation, now);
 	jac(g);
 	jc(g);
 	jc(g);
@@ -785,7 +811,7 @@ static int write_status(struct kube_client *kc, struct pass *p)
 
 /* Detach obj from the Cluster and label it with its purge time. */
 static int recycle_one(struct kube_client *kc, struct pass *p, const struct kube_kind *kind,
-		       const char *name, long long purge_at)
+                       const char *name, long long purge_at)
 {
 	struct buf path = BUF_INIT(2048);
 	struct kube_error err;
@@ -801,9 +827,10 @@ static int recycle_one(struct kube_client *kc, struct pass *p, const struct kube
 	/* a merge patch: drop the owner references (so garbage collection keeps
 	 * it) and label it; resourceVersion guards against a concurrent change */
 	snprintf(body, sizeof(body),
-		 "{\"metadata\":{\"resourceVersion\":\"%s\",\"ownerReferences\":null,"
-		 "\"labels\":{\"" CLUSTER_PURGE_LABEL "\":\"%lld\",\"vecward.io/recycled-uid\":\"%s\"}}}",
-		 json_get_str(live, "metadata", "resourceVersion", NULL), purge_at, p->v.uid);
+	         "{\"metadata\":{\"resourceVersion\":\"%s\",\"ownerReferences\":null,"
+	         "\"labels\":{\"" CLUSTER_PURGE_LABEL
+	         "\":\"%lld\",\"vecward.io/recycled-uid\":\"%s\"}}}",
+	         json_get_str(live, "metadata", "resourceVersion", NULL), purge_at, p->v.uid);
 	if (kube_path(&path, kind, p->v.ns, name, NULL))
 		goto out;
 	apply_count_write();
@@ -821,7 +848,7 @@ out:
 }
 
 static enum reconcile_result finalize(struct kube_client *kc, struct pass *p,
-				      const struct cluster_reconciler *cr)
+                                      const struct cluster_reconciler *cr)
 {
 	char n[300];
 	long long purge_at;
@@ -851,8 +878,8 @@ static enum reconcile_result finalize(struct kube_client *kc, struct pass *p,
 				return RECONCILE_RETRY;
 		}
 		event_emit(kc, p->obj, "Normal", "RecycleBin", "Delete",
-			   "data volume and key material kept in the recycle bin; re-create the "
-			   "Cluster with the same name before the purge time to get them back");
+		           "data volume and key material kept in the recycle bin; re-create the "
+		           "Cluster with the same name before the purge time to get them back");
 	}
 	if (set_finalizer(kc, p, 0))
 		return RECONCILE_RETRY;
@@ -871,7 +898,7 @@ static enum reconcile_result finalize(struct kube_client *kc, struct pass *p,
  * that (the object is not one the recycle bin keeps for this Cluster). 0, or
  * -1 when the leftover could not be deleted (retry). */
 static int adopt(struct kube_client *kc, struct pass *p, const struct kube_kind *kind,
-		 const char *name, int from_bin)
+                 const char *name, int from_bin)
 {
 	struct buf path = BUF_INIT(2048);
 	struct kube_error err;
@@ -886,12 +913,13 @@ static int adopt(struct kube_client *kc, struct pass *p, const struct kube_kind 
 			goto out;
 		apply_count_write();
 		if (kube_delete(kc, path.ptr, json_get_str(live, "metadata", "uid", NULL), NULL,
-				"Background", &err) == 0 ||
+		                "Background", &err) == 0 ||
 		    kube_is_not_found(&err) || kube_is_conflict(&err)) {
 			log_info(p->what, "deleted %s %s, left by an earlier Cluster of this name",
-				 kind->kind, name);
+			         kind->kind, name);
 		} else {
-			kerr(p, C_READY, "delete a leftover of an earlier Cluster of this name", &err);
+			kerr(p, C_READY, "delete a leftover of an earlier Cluster of this name",
+			     &err);
 			rc = -1;
 		}
 		goto out;
@@ -905,16 +933,16 @@ static int adopt(struct kube_client *kc, struct pass *p, const struct kube_kind 
 		goto out;
 	/* owned by the new Cluster again, and no longer due for purging */
 	snprintf(body, sizeof(body),
-		 "{\"metadata\":{\"labels\":{\"" CLUSTER_PURGE_LABEL "\":null,"
-		 "\"vecward.io/recycled-uid\":null},\"ownerReferences\":[{\"apiVersion\":"
-		 "\"vecward.io/v1alpha1\",\"kind\":\"Cluster\",\"name\":\"%s\",\"uid\":\"%s\","
-		 "\"controller\":true,\"blockOwnerDeletion\":true}]}}",
-		 p->v.name, p->v.uid);
+	         "{\"metadata\":{\"labels\":{\"" CLUSTER_PURGE_LABEL "\":null,"
+	         "\"vecward.io/recycled-uid\":null},\"ownerReferences\":[{\"apiVersion\":"
+	         "\"vecward.io/v1alpha1\",\"kind\":\"Cluster\",\"name\":\"%s\",\"uid\":\"%s\","
+	         "\"controller\":true,\"blockOwnerDeletion\":true}]}}",
+	         p->v.name, p->v.uid);
 	apply_count_write();
 	if (kube_merge_patch(kc, path.ptr, body, NULL, &err) == 0) {
 		log_info(p->what, "adopted %s %s back from the recycle bin", kind->kind, name);
 		event_emit(kc, p->obj, "Normal", "Adopted", "Adopt",
-			   "an object kept in the recycle bin was adopted again");
+		           "an object kept in the recycle bin was adopted again");
 	}
 out:
 	json_free_secret(live);
@@ -961,15 +989,16 @@ static int purge_item(yajl_val item, void *ctx)
 
 int cluster_purge_recycled(struct kube_client *kc, const char *ns, long long now_s)
 {
-	const struct kube_kind *kinds[] = { &KUBE_PVC, &KUBE_SECRET };
+	const struct kube_kind *kinds[] = {&KUBE_PVC, &KUBE_SECRET};
 	struct kube_error err;
 	int total = 0;
 
 	for (int i = 0; i < 2; i++) {
 		struct buf path = BUF_INIT(2048);
-		struct purge_ctx pc = { kc, kinds[i], now_s, 0 };
-		int r = kube_path(&path, kinds[i], ns, NULL, NULL) ||
-			kube_list(kc, path.ptr, CLUSTER_PURGE_LABEL, 200, purge_item, &pc, NULL, &err);
+		struct purge_ctx pc = {kc, kinds[i], now_s, 0};
+		int r =
+		    kube_path(&path, kinds[i], ns, NULL, NULL) ||
+		    kube_list(kc, path.ptr, CLUSTER_PURGE_LABEL, 200, purge_item, &pc, NULL, &err);
 		buf_free(&path);
 		if (r)
 			return -1;
@@ -987,7 +1016,7 @@ static int check_policy(struct kube_client *kc, struct pass *p)
 	struct wh_kube_lookup kl;
 	struct wh_lookup lk;
 	struct wh_result res;
-	struct wh_input in = { WH_KIND_CLUSTER, WH_OP_RECONCILE, p->v.ns, p->obj, NULL };
+	struct wh_input in = {WH_KIND_CLUSTER, WH_OP_RECONCILE, p->v.ns, p->obj, NULL};
 	struct buf m = BUF_INIT(4096);
 	int rc = 0;
 
@@ -1008,7 +1037,7 @@ static int check_policy(struct kube_client *kc, struct pass *p)
 		rc = 1;
 		cond_set(p, C_READY, 0, "PolicyViolation", "%s", buf_str(&m));
 		cond_set(p, C_DEGRADED, 1, "PolicyViolation",
-			 "the spec breaks vecward policy; nothing is applied until it is fixed");
+		         "the spec breaks vecward policy; nothing is applied until it is fixed");
 		log_warnx(p->what, "policy violation: %s", buf_str(&m));
 		event_emit(kc, p->obj, "Warning", "PolicyViolation", "Validate", buf_str(&m));
 	} else {
@@ -1070,20 +1099,21 @@ static void connection_state(yajl_val obj, char *out, size_t len)
 	yajl_val cs = json_get(obj, "status", "conditions", NULL);
 	const char *ready = "";
 	const char *parts[4] = {
-		json_get_str(obj, "metadata", "uid", NULL),
-		json_get_str(obj, "status", "restEndpoint", NULL),
-		json_get_str(obj, "status", "security", "tlsMode", NULL),
-		json_get_str(obj, "status", "certificate", "trustBundleSHA256", NULL),
+	    json_get_str(obj, "metadata", "uid", NULL),
+	    json_get_str(obj, "status", "restEndpoint", NULL),
+	    json_get_str(obj, "status", "security", "tlsMode", NULL),
+	    json_get_str(obj, "status", "certificate", "trustBundleSHA256", NULL),
 	};
 
 	for (size_t i = 0; i < json_array_len(cs); i++) {
 		yajl_val c = json_array_at(cs, i);
-		const char *t = json_get_str(c, "type", NULL), *st = json_get_str(c, "status", NULL);
+		const char *t = json_get_str(c, "type", NULL),
+		           *st = json_get_str(c, "status", NULL);
 		if (t && st && strcmp(t, "Ready") == 0)
 			ready = st;
 	}
 	snprintf(out, len, "%s\t%s\t%s\t%s\t%s", ready, parts[0] ? parts[0] : "",
-		 parts[1] ? parts[1] : "", parts[2] ? parts[2] : "", parts[3] ? parts[3] : "");
+	         parts[1] ? parts[1] : "", parts[2] ? parts[2] : "", parts[3] ? parts[3] : "");
 }
 
 static int cluster_is_ready(yajl_val obj)
@@ -1150,12 +1180,12 @@ static void wake_users(struct controller *ctl, const char *ns, const char *name,
 /* ---- the reconcile ----------------------------------------------------------------- */
 
 enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_client *kc,
-					const char *ns, const char *name, yajl_val obj,
-					long *requeue_ms, void *ctx)
+                                        const char *ns, const char *name, yajl_val obj,
+                                        long *requeue_ms, void *ctx)
 {
 	const struct cluster_reconciler *cr = ctx;
 	struct pass *p;
-	struct pki_pair ca = { 0 };
+	struct pki_pair ca = {0};
 	char what[400], err[512];
 	char *bundle = NULL, *server_cert = NULL;
 	enum reconcile_result res = RECONCILE_DONE;
@@ -1237,23 +1267,25 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 		}
 	}
 	if (p->v.tls_mode != TLS_DISABLED || p->v.tls_internal) {
-		int ok = ensure_ca(kc, p, &ca) == 0 && ensure_bundle(kc, p, ca.cert_pem, &bundle) == 0;
+		int ok =
+		    ensure_ca(kc, p, &ca) == 0 && ensure_bundle(kc, p, ca.cert_pem, &bundle) == 0;
 		/* only a bundle the Secret holds now is vouched for */
 		if (ok && mconn_bundle_digest(bundle, p->bundle_digest))
 			p->bundle_digest[0] = '\0';
 		if (ok && ensure_server_cert(kc, p, &ca, bundle, &server_cert) == 0)
 			cond_set(p, C_CERTS, 1, "Issued",
-				 "server certificate valid until %s, renewed from %s", p->not_after,
-				 p->renewal);
+			         "server certificate valid until %s, renewed from %s", p->not_after,
+			         p->renewal);
 	} else {
-		cond_set(p, C_CERTS, 1, "TLSDisabled",
-			 "spec.tls.mode is disabled and internal TLS is off: no certificates (allowed "
-			 "only in namespaces labelled vecward.io/allow-insecure=true)");
+		cond_set(
+		    p, C_CERTS, 1, "TLSDisabled",
+		    "spec.tls.mode is disabled and internal TLS is off: no certificates (allowed "
+		    "only in namespaces labelled vecward.io/allow-insecure=true)");
 	}
 	ensure_root(kc, p);
 	if (p->v.encryption_key &&
 	    enckey_key_info(ctl, ns, p->v.encryption_key, p->key_provider, sizeof(p->key_provider),
-			    p->key_arn, sizeof(p->key_arn), &p->key_rot_h))
+	                    p->key_arn, sizeof(p->key_arn), &p->key_rot_h))
 		p->key_arn[0] = p->key_provider[0] = '\0';
 	if (p->c[C_CERTS].status && p->c[C_CREDS].status)
 		ensure_workload(kc, p, server_cert, bundle, cr->operator_namespace);
@@ -1265,18 +1297,20 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 			log_warnx(p->what, "root password rotation: %s", p->rootpw.message);
 			p->rootpw_failed = 1;
 		} else if (p->rootpw.rotated) {
-			event_emit(kc, obj, "Normal", "RootPasswordRotated", "Rotate", p->rootpw.message);
+			event_emit(kc, obj, "Normal", "RootPasswordRotated", "Rotate",
+			           p->rootpw.message);
 		} else if (p->rootpw.reason[0]) {
-			event_emit(kc, obj, "Warning", p->rootpw.reason, "Rotate", p->rootpw.message);
+			event_emit(kc, obj, "Warning", p->rootpw.reason, "Rotate",
+			           p->rootpw.message);
 		}
 	} else if (json_array_len(json_get(obj, "spec", "roles", NULL)) ||
-		   json_array_len(json_get(obj, "status", "rbac", "managedRoles", NULL))) {
+	           json_array_len(json_get(obj, "status", "rbac", "managedRoles", NULL))) {
 		cond_set(p, C_ROLES, 0, "WaitingForMilvus",
-			 "the custom roles are created once Milvus is available");
+		         "the custom roles are created once Milvus is available");
 		p->rbac_pending = 1;
 	} else {
 		cond_set(p, C_ROLES, 1, "NoCustomRoles",
-			 "spec.roles is empty: only the built-in roles admin and public");
+		         "spec.roles is empty: only the built-in roles admin and public");
 	}
 	if (p->v.encryption_key) {
 		char er[64], em[600];
@@ -1291,9 +1325,10 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 				cond_set(p, C_ENC, co.ok, co.reason, "%s", co.message);
 				p->enc_pending = !co.ok;
 			} else {
-				cond_set(p, C_ENC, 0, "WaitingForMilvus",
-					 "zone keys are ready; the encrypted databases are created once "
-					 "Milvus is available");
+				cond_set(
+				    p, C_ENC, 0, "WaitingForMilvus",
+				    "zone keys are ready; the encrypted databases are created once "
+				    "Milvus is available");
 				p->enc_pending = 1;
 			}
 		}
@@ -1303,27 +1338,34 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 	/* the summary */
 	{
 		int ok = p->c[C_CERTS].status && p->c[C_CREDS].status && p->c[C_NET].set &&
-			 p->c[C_NET].status && !p->failed;
+		         p->c[C_NET].status && !p->failed;
 		if (ok && p->deployment_available)
-			cond_set(p, C_READY, 1, "Available",
-				 "Milvus is available at %s.%s.svc:%d with %s TLS and authentication on",
-				 p->v.name, p->v.ns, CLUSTER_PORT_GRPC,
-				 p->v.tls_mode == TLS_MUTUAL ? "mutual" : p->v.tls_mode ? "server" : "no");
+			cond_set(
+			    p, C_READY, 1, "Available",
+			    "Milvus is available at %s.%s.svc:%d with %s TLS and authentication on",
+			    p->v.name, p->v.ns, CLUSTER_PORT_GRPC,
+			    p->v.tls_mode == TLS_MUTUAL ? "mutual"
+			    : p->v.tls_mode             ? "server"
+			                                : "no");
 		else if (ok)
-			cond_set(p, C_READY, 0, "Progressing", "waiting for the Milvus pod to be available");
+			cond_set(p, C_READY, 0, "Progressing",
+			         "waiting for the Milvus pod to be available");
 		else {
 			for (int i = 1; i < C_N; i++)
 				if (p->c[i].set && !p->c[i].status && i != C_ENC && i != C_ROLES) {
-					cond_set(p, C_READY, 0, p->c[i].reason, "%s", p->c[i].message);
+					cond_set(p, C_READY, 0, p->c[i].reason, "%s",
+					         p->c[i].message);
 					break;
 				}
 			if (!p->c[C_READY].set)
 				cond_set(p, C_READY, 0, "Progressing", "reconciling");
 		}
 		if (p->failed)
-			cond_set(p, C_DEGRADED, 1, "ReconcileError", "a step failed; retrying with backoff");
+			cond_set(p, C_DEGRADED, 1, "ReconcileError",
+			         "a step failed; retrying with backoff");
 		else if (p->rootpw_failed)
-			cond_set(p, C_DEGRADED, 1, "RootPasswordRotationFailed", "%s", p->rootpw.message);
+			cond_set(p, C_DEGRADED, 1, "RootPasswordRotationFailed", "%s",
+			         p->rootpw.message);
 		else if (p->rbac_pending && p->rbac.contacted)
 			cond_set(p, C_DEGRADED, 1, "RolesNotSynced", "%s", p->rbac.message);
 		else if (p->enc_pending)
@@ -1344,7 +1386,8 @@ enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_clie
 		if ((p->rbac_pending || p->rootpw_failed) && next > ERROR_REQUEUE_MS)
 			next = p->rbac.contacted ? ERROR_REQUEUE_MS : NOT_READY_REQUEUE_MS;
 		if (p->renew_at) {
-			long long until = ((long long)p->renew_at - (long long)p->now) * 1000 + 1000;
+			long long until =
+			    ((long long)p->renew_at - (long long)p->now) * 1000 + 1000;
 			if (until < next)
 				next = until > 1000 ? until : 1000;
 		}

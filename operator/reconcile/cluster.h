@@ -16,7 +16,7 @@
 
 #include "controller.h"
 
-#define CLUSTER_FINALIZER "vecward.io/recycle-bin"
+#define CLUSTER_FINALIZER   "vecward.io/recycle-bin"
 #define CLUSTER_PURGE_LABEL "vecward.io/purge-after"
 
 struct cluster_reconciler {
@@ -27,8 +27,8 @@ struct cluster_reconciler {
 };
 
 enum reconcile_result cluster_reconcile(struct controller *ctl, struct kube_client *kc,
-					const char *ns, const char *name, yajl_val obj,
-					long *requeue_ms, void *ctx);
+                                        const char *ns, const char *name, yajl_val obj,
+                                        long *requeue_ms, void *ctx);
 
 /* Purge recycled objects whose time has passed (all namespaces or ns).
  * Returns how many were deleted, -1 on error. */

@@ -22,13 +22,13 @@
 #include "zonekey.h"
 
 #define NOT_READY_REQUEUE_MS 5000
-#define IN_USE_REQUEUE_MS 15000
-#define DEFAULT_ROTATION_S (8760.0 * 3600)
-#define MAX_CLUSTERS 256
-#define MAX_ZONES 1024
+#define IN_USE_REQUEUE_MS    15000
+#define DEFAULT_ROTATION_S   (8760.0 * 3600)
+#define MAX_CLUSTERS         256
+#define MAX_ZONES            1024
 
 enum { C_READY, C_DEGRADED, C_N };
-static const char *const cond_types[C_N] = { "Ready", "Degraded" };
+static const char *const cond_types[C_N] = {"Ready", "Degraded"};
 
 struct cond {
 	int set, status;
@@ -58,13 +58,13 @@ struct pass {
 	size_t nzones;
 	long long next_rotation; /* unix time, 0 when no zones */
 	char last_rotation[32];
-	int failed;	 /* an API step failed: retry */
-	int pending;	 /* waiting for something else: come back soon */
-	int zones_ok;	 /* every zone of every using Cluster is in place */
+	int failed;   /* an API step failed: retry */
+	int pending;  /* waiting for something else: come back soon */
+	int zones_ok; /* every zone of every using Cluster is in place */
 };
 
 static void cond_set(struct pass *p, int i, int status, const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 static void cond_set(struct pass *p, int i, int status, const char *reason, const char *fmt, ...)
 {
 	va_list ap;
@@ -79,7 +79,7 @@ static void cond_set(struct pass *p, int i, int status, const char *reason, cons
 
 /* Degraded keeps the first problem found. */
 static void degrade(struct pass *p, const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void degrade(struct pass *p, const char *reason, const char *fmt, ...)
 {
 	va_list ap;
@@ -212,7 +212,8 @@ static int ensure_root_key(struct kube_client *kc, struct pass *p)
 	int created = 0, r, rc = -1;
 
 	if (kmsconn_root_secret_name(p->name, p->root_secret, sizeof(p->root_secret))) {
-		cond_set(p, C_READY, 0, "InvalidSpec", "metadata.name is too long for a root-key Secret");
+		cond_set(p, C_READY, 0, "InvalidSpec",
+		         "metadata.name is too long for a root-key Secret");
 		return -1;
 	}
 	r = apply_get(kc, &KUBE_SECRET, p->ns, p->root_secret, &live, &err);
@@ -246,24 +247,26 @@ static int ensure_root_key(struct kube_client *kc, struct pass *p)
 		jc(g);
 		jc(g);
 		body = jgen_finish_secret(g);
-		if (!body || apply_create_once(kc, &KUBE_SECRET, p->ns, body, &created, &live, &err)) {
+		if (!body ||
+		    apply_create_once(kc, &KUBE_SECRET, p->ns, body, &created, &live, &err)) {
 			if (body)
 				kerr(p, "create root key", &err);
 			p->failed = 1;
 			goto out;
 		}
 		if (created) {
-			log_info(p->what, "generated the local root key in Secret %s", p->root_secret);
+			log_info(p->what, "generated the local root key in Secret %s",
+			         p->root_secret);
 			event_emit(kc, p->obj, "Normal", "RootKeyGenerated", "Create",
-				   "generated a 256-bit local root key (development only)");
+			           "generated a 256-bit local root key (development only)");
 		}
 	}
 	owner = json_get_str(live, "metadata", "labels", ENCKEY_LABEL, NULL);
 	if (!owner || strcmp(owner, p->name)) {
 		cond_set(p, C_READY, 0, "RootKeyConflict",
-			 "Secret %s exists but was not made by vecward for this EncryptionKey "
-			 "(label " ENCKEY_LABEL "); rename the EncryptionKey or move that Secret",
-			 p->root_secret);
+		         "Secret %s exists but was not made by vecward for this EncryptionKey "
+		         "(label " ENCKEY_LABEL "); rename the EncryptionKey or move that Secret",
+		         p->root_secret);
 		goto out;
 	}
 	if (json_get_str(live, "metadata", "labels", CLUSTER_PURGE_LABEL, NULL)) {
@@ -273,15 +276,15 @@ static int ensure_root_key(struct kube_client *kc, struct pass *p)
 		if (kube_path(&path, &KUBE_SECRET, p->ns, p->root_secret, NULL) == 0) {
 			apply_count_write();
 			if (kube_merge_patch(kc, path.ptr,
-					     "{\"metadata\":{\"labels\":{\"" CLUSTER_PURGE_LABEL
-					     "\":null}}}",
-					     NULL, &err)) {
+			                     "{\"metadata\":{\"labels\":{\"" CLUSTER_PURGE_LABEL
+			                     "\":null}}}",
+			                     NULL, &err)) {
 				buf_free(&path);
 				kerr(p, "keep root key", &err);
 				goto out;
 			}
 			log_info(p->what, "root key Secret %s taken back from the purge schedule",
-				 p->root_secret);
+			         p->root_secret);
 		}
 		buf_free(&path);
 	}
@@ -300,7 +303,7 @@ out:
 /* ---- zone keys ------------------------------------------------------------------ */
 
 static int add_zone(struct pass *p, const char *cluster, const char *db, uint32_t version,
-		    const char *secret, const char *created_at, double period_s)
+                    const char *secret, const char *created_at, double period_s)
 {
 	struct zone *z;
 	long long t;
@@ -358,7 +361,7 @@ static int newest_entry(yajl_val sec, const char *db, struct zk_entry *e, char *
  * same key, and append its "<key>":"<base64 JSON>" pair to data (a JSON
  * object body being built). */
 static int make_zone_key(struct pass *p, struct kms *k, yajl_val cluster, const char *db,
-			 uint32_t version, struct buf *data, struct zk_entry *out)
+                         uint32_t version, struct buf *data, struct zk_entry *out)
 {
 	const char *cname = json_get_str(cluster, "metadata", "name", NULL);
 	const char *uid = json_get_str(cluster, "metadata", "uid", NULL);
@@ -371,24 +374,26 @@ static int make_zone_key(struct pass *p, struct kms *k, yajl_val cluster, const 
 	int rc = -1;
 
 	if (zk_context(&ctx, uid, db, version, ver) || zk_data_key(db, version, dk, sizeof(dk))) {
-		degrade(p, "InvalidDatabase", "Cluster %s: database %s can not have a zone key", cname, db);
+		degrade(p, "InvalidDatabase", "Cluster %s: database %s can not have a zone key",
+		        cname, db);
 		return -1;
 	}
 	if (kms_generate_data_key(k, &ctx, ZK_KEY_LEN, pt, &out->wrapped, &err)) {
 		kms_strerror(&err, eb, sizeof(eb));
 		log_warnx(p->what, "GenerateDataKey for %s/%s: %s", cname, db, eb);
-		degrade(p, kms_err_reason(err.kind), "zone key of Cluster %s database %s: %s", cname,
-			db, eb);
+		degrade(p, kms_err_reason(err.kind), "zone key of Cluster %s database %s: %s",
+		        cname, db, eb);
 		p->failed = 1;
 		goto out;
 	}
 	/* the blob must open again, to the same key, under the same context */
-	if (kms_decrypt(k, &ctx, out->wrapped.ptr, out->wrapped.len, back, sizeof(back), &n, &err) ||
+	if (kms_decrypt(k, &ctx, out->wrapped.ptr, out->wrapped.len, back, sizeof(back), &n,
+	                &err) ||
 	    n != ZK_KEY_LEN || CRYPTO_memcmp(back, pt, ZK_KEY_LEN)) {
 		kms_strerror(&err, eb, sizeof(eb));
 		degrade(p, "ZoneKeyCheckFailed",
-			"a new zone key of Cluster %s database %s did not unwrap to itself: %s", cname,
-			db, eb);
+		        "a new zone key of Cluster %s database %s did not unwrap to itself: %s",
+		        cname, db, eb);
 		p->failed = 1;
 		goto out;
 	}
@@ -419,7 +424,7 @@ out:
 
 /* Everything for one Cluster using the key. */
 static void ensure_cluster_zones(struct kube_client *kc, struct pass *p, struct kms *k,
-				 yajl_val cluster, int *changed)
+                                 yajl_val cluster, int *changed)
 {
 	const char *cname = json_get_str(cluster, "metadata", "name", NULL);
 	const char *uid = json_get_str(cluster, "metadata", "uid", NULL);
@@ -441,9 +446,10 @@ static void ensure_cluster_zones(struct kube_client *kc, struct pass *p, struct 
 	}
 	if (!cregion || strcmp(cregion, p->region)) {
 		degrade(p, "RegionMismatch",
-			"Cluster %s is in region %s but this key is in %s; a key can only protect "
-			"Clusters of its own region (seed 002): create an EncryptionKey in %s",
-			cname, cregion ? cregion : "(unset)", p->region, cregion ? cregion : "its region");
+		        "Cluster %s is in region %s but this key is in %s; a key can only protect "
+		        "Clusters of its own region (seed 002): create an EncryptionKey in %s",
+		        cname, cregion ? cregion : "(unset)", p->region,
+		        cregion ? cregion : "its region");
 		p->zones_ok = 0;
 		return;
 	}
@@ -459,10 +465,11 @@ static void ensure_cluster_zones(struct kube_client *kc, struct pass *p, struct 
 		const char *lk = json_get_str(sec, "metadata", "labels", ENCKEY_LABEL, NULL);
 		if (!lk || strcmp(lk, p->name)) {
 			degrade(p, "ZoneKeysConflict",
-				"Secret %s is not a zone-key Secret of this EncryptionKey (label "
-				ENCKEY_LABEL "); Cluster %s can not be given zone keys until it is "
-				"removed",
-				sname, cname);
+			        "Secret %s is not a zone-key Secret of this EncryptionKey "
+			        "(label " ENCKEY_LABEL
+			        "); Cluster %s can not be given zone keys until it is "
+			        "removed",
+			        sname, cname);
 			p->zones_ok = 0;
 			goto out;
 		}
@@ -477,20 +484,23 @@ static void ensure_cluster_zones(struct kube_client *kc, struct pass *p, struct 
 			struct buf path = BUF_INIT(2048);
 			p->pending = 1;
 			p->zones_ok = 0;
-			if (json_get_str(sec, "metadata", "labels", "vecward.io/recycled-uid", NULL))
+			if (json_get_str(sec, "metadata", "labels", "vecward.io/recycled-uid",
+			                 NULL))
 				goto out; /* in the recycle bin: the Cluster adopts it first */
 			/* scheduled for shredding by an earlier EncryptionKey of this name,
 			 * which is back in time: keep the zone keys */
 			if (kube_path(&path, &KUBE_SECRET, p->ns, sname, NULL) == 0) {
 				apply_count_write();
-				if (kube_merge_patch(kc, path.ptr,
-						     "{\"metadata\":{\"labels\":{\"" CLUSTER_PURGE_LABEL
-						     "\":null}}}",
-						     NULL, &err))
+				if (kube_merge_patch(
+				        kc, path.ptr,
+				        "{\"metadata\":{\"labels\":{\"" CLUSTER_PURGE_LABEL
+				        "\":null}}}",
+				        NULL, &err))
 					kerr(p, "keep zone keys", &err);
 				else
-					log_info(p->what, "zone keys %s taken back from the shred schedule",
-						 sname);
+					log_info(p->what,
+					         "zone keys %s taken back from the shred schedule",
+					         sname);
 			}
 			buf_free(&path);
 			goto out;
@@ -508,7 +518,7 @@ static void ensure_cluster_zones(struct kube_client *kc, struct pass *p, struct 
 		zk_entry_init(&made);
 		if (!db || !zk_database_ok(db)) {
 			degrade(p, "InvalidDatabase",
-				"Cluster %s: spec.encryption.databases has an invalid name", cname);
+			        "Cluster %s: spec.encryption.databases has an invalid name", cname);
 			p->zones_ok = 0;
 			goto next_db;
 		}
@@ -516,9 +526,10 @@ static void ensure_cluster_zones(struct kube_client *kc, struct pass *p, struct 
 			hr = newest_entry(sec, db, &have, eb, sizeof(eb));
 			if (hr < 0) {
 				degrade(p, "ZoneKeyCorrupt",
-					"Secret %s: the newest zone key of database %s is unreadable (%s); "
-					"restore the Secret from a backup",
-					sname, db, eb);
+				        "Secret %s: the newest zone key of database %s is "
+				        "unreadable (%s); "
+				        "restore the Secret from a backup",
+				        sname, db, eb);
 				p->zones_ok = 0;
 				goto next_db;
 			}
@@ -528,7 +539,8 @@ static void ensure_cluster_zones(struct kube_client *kc, struct pass *p, struct 
 			next = have.version + 1;
 			if (strcmp(have.cluster_uid, uid))
 				need = 1; /* made for an earlier Cluster of this name */
-			else if (zk_rotation_due(have.created_at, p->period_s, (long long)p->now) == 1)
+			else if (zk_rotation_due(have.created_at, p->period_s, (long long)p->now) ==
+			         1)
 				need = 1;
 			else if (p->rotate_req && strcmp(have.request, p->rotate_req))
 				need = 1;
@@ -542,15 +554,15 @@ static void ensure_cluster_zones(struct kube_client *kc, struct pass *p, struct 
 			if (nev < 64) {
 				events[nev] = hr == 1 ? "ZoneKeyCreated" : "ZoneKeyRotated";
 				snprintf(evnotes[nev], sizeof(evnotes[nev]),
-					 "zone key %s.v%u of Cluster %s %s", db, (unsigned)next, cname,
-					 hr == 1 ? "created" : "created (rotation)");
+				         "zone key %s.v%u of Cluster %s %s", db, (unsigned)next,
+				         cname, hr == 1 ? "created" : "created (rotation)");
 				nev++;
 			}
 			add_zone(p, cname, db, next, sname, made.created_at, p->period_s);
 		} else {
 			add_zone(p, cname, db, have.version, sname, have.created_at, p->period_s);
 		}
-next_db:
+	next_db:
 		zk_entry_free(&have);
 		zk_entry_free(&made);
 	}
@@ -562,18 +574,21 @@ next_db:
 		/* a new Secret, owned by the Cluster: POST, so nothing is replaced */
 		int created = 0;
 		yajl_val live = NULL;
-		if (buf_printf(&body,
-			       "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"%s\","
-			       "\"namespace\":\"%s\",\"labels\":{\"app.kubernetes.io/name\":\"vecward\","
-			       "\"app.kubernetes.io/managed-by\":\"vecward\",\"" ENCKEY_LABEL "\":\"%s\","
-			       "\"vecward.io/cluster\":\"%s\"},\"ownerReferences\":[{\"apiVersion\":"
-			       "\"vecward.io/v1alpha1\",\"kind\":\"Cluster\",\"name\":\"%s\",\"uid\":\"%s\","
-			       "\"controller\":true,\"blockOwnerDeletion\":true}]},\"type\":\"Opaque\","
-			       "\"data\":",
-			       sname, p->ns, p->name, cname, cname, uid) ||
+		if (buf_printf(
+		        &body,
+		        "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"%s\","
+		        "\"namespace\":\"%s\",\"labels\":{\"app.kubernetes.io/name\":\"vecward\","
+		        "\"app.kubernetes.io/managed-by\":\"vecward\",\"" ENCKEY_LABEL "\":\"%s\","
+		        "\"vecward.io/cluster\":\"%s\"},\"ownerReferences\":[{\"apiVersion\":"
+		        "\"vecward.io/"
+		        "v1alpha1\",\"kind\":\"Cluster\",\"name\":\"%s\",\"uid\":\"%s\","
+		        "\"controller\":true,\"blockOwnerDeletion\":true}]},\"type\":\"Opaque\","
+		        "\"data\":",
+		        sname, p->ns, p->name, cname, cname, uid) ||
 		    buf_add(&body, data.ptr, data.len) || buf_addc(&body, '}'))
 			goto oom;
-		if (apply_create_once(kc, &KUBE_SECRET, p->ns, buf_str(&body), &created, &live, &err)) {
+		if (apply_create_once(kc, &KUBE_SECRET, p->ns, buf_str(&body), &created, &live,
+		                      &err)) {
 			kerr(p, "create zone keys", &err);
 			p->zones_ok = 0;
 			goto out;
@@ -590,7 +605,7 @@ next_db:
 		struct buf path = BUF_INIT(2048);
 		int pr;
 		if (buf_printf(&body, "{\"metadata\":{\"resourceVersion\":\"%s\"},\"data\":",
-			       json_get_str(sec, "metadata", "resourceVersion", NULL)) ||
+		               json_get_str(sec, "metadata", "resourceVersion", NULL)) ||
 		    buf_add(&body, data.ptr, data.len) || buf_addc(&body, '}') ||
 		    kube_path(&path, &KUBE_SECRET, p->ns, sname, NULL)) {
 			buf_free(&path);
@@ -676,14 +691,14 @@ static void write_status(struct kube_client *kc, struct pass *p)
 	jka(g, "conditions");
 	for (int i = 0; i < C_N; i++)
 		if (p->c[i].set)
-			apply_gen_condition(g, p->obj, cond_types[i], p->c[i].status, p->c[i].reason,
-					    p->c[i].message, p->generation, now);
+			apply_gen_condition(g, p->obj, cond_types[i], p->c[i].status,
+			                    p->c[i].reason, p->c[i].message, p->generation, now);
 	jac(g);
 	jc(g);
 	jc(g);
 	body = jgen_finish(g);
-	if (apply_status_if_changed(kc, &KUBE_VW_ENCRYPTIONKEY, p->obj, body, &err) < 0 && err.code &&
-	    !kube_is_not_found(&err)) {
+	if (apply_status_if_changed(kc, &KUBE_VW_ENCRYPTIONKEY, p->obj, body, &err) < 0 &&
+	    err.code && !kube_is_not_found(&err)) {
 		char ebuf[700];
 		log_warnx(p->what, "status: %s", kube_strerror(&err, ebuf, sizeof(ebuf)));
 		p->failed = 1;
@@ -718,7 +733,7 @@ static int shred_scan(yajl_val item, void *ctx)
 	}
 	snprintf(s->names[s->n], sizeof(s->names[0]), "%s", name);
 	snprintf(s->cluster[s->n], sizeof(s->cluster[0]), "%s",
-		 json_get_str(item, "metadata", "labels", "vecward.io/cluster", NULL) ?: "");
+	         json_get_str(item, "metadata", "labels", "vecward.io/cluster", NULL) ?: "");
 	s->scheduled[s->n] = at && parse_long(at, 0, 0x7fffffffL, &v) == 0;
 	if (s->scheduled[s->n] && v > s->latest)
 		s->latest = v;
@@ -730,13 +745,13 @@ static int shred_scan(yajl_val item, void *ctx)
  * Secret) are due, if it is one of the live Clusters: its recycle-bin window
  * from now. 0 when it is not live (or "" for a Secret of no Cluster). */
 static long long live_purge_at(const struct users *live, const char *cluster, long long now,
-			       long recycle_day_s)
+                               long recycle_day_s)
 {
 	for (size_t j = 0; cluster[0] && j < live->n; j++)
 		if (!strcmp(json_get_str(live->items[j], "metadata", "name", NULL) ?: "", cluster))
 			return now + json_get_int(live->items[j], 30, "spec", "deletion",
-						  "recycleBinDays", NULL) *
-					     recycle_day_s;
+			                          "recycleBinDays", NULL) *
+			                 recycle_day_s;
 	return 0;
 }
 
@@ -744,7 +759,7 @@ static long long live_purge_at(const struct users *live, const char *cluster, lo
  * window (see enckey.h); live holds the Clusters still using the key. 0 when
  * all are scheduled. */
 static int schedule_shred(struct kube_client *kc, struct pass *p, const struct users *live,
-			  long recycle_day_s, long long *when)
+                          long recycle_day_s, long long *when)
 {
 	struct shred_ctx *s = calloc(1, sizeof(*s));
 	struct buf path = BUF_INIT(2048);
@@ -776,7 +791,7 @@ static int schedule_shred(struct kube_client *kc, struct pass *p, const struct u
 		if (s->scheduled[i])
 			continue;
 		snprintf(body, sizeof(body),
-			 "{\"metadata\":{\"labels\":{\"" CLUSTER_PURGE_LABEL "\":\"%lld\"}}}", at);
+		         "{\"metadata\":{\"labels\":{\"" CLUSTER_PURGE_LABEL "\":\"%lld\"}}}", at);
 		buf_reset(&path);
 		if (kube_path(&path, &KUBE_SECRET, p->ns, s->names[i], NULL))
 			goto out;
@@ -785,8 +800,8 @@ static int schedule_shred(struct kube_client *kc, struct pass *p, const struct u
 			kerr(p, "schedule shredding", &err);
 			goto out;
 		}
-		log_info(p->what, "Secret %s will be destroyed at %lld (crypto-shredding)", s->names[i],
-			 at);
+		log_info(p->what, "Secret %s will be destroyed at %lld (crypto-shredding)",
+		         s->names[i], at);
 	}
 	*when = s->latest;
 	rc = s->more ? -1 : 0;
@@ -797,9 +812,10 @@ out:
 }
 
 static enum reconcile_result finalize(struct controller *ctl, struct kube_client *kc,
-				      struct pass *p, long recycle_day_s, long *requeue_ms)
+                                      struct pass *p, long recycle_day_s, long *requeue_ms)
 {
-	const char *shred = json_get_str(p->obj, "metadata", "annotations", ENCKEY_SHRED_ANNOTATION, NULL);
+	const char *shred =
+	    json_get_str(p->obj, "metadata", "annotations", ENCKEY_SHRED_ANNOTATION, NULL);
 	int shredding = shred && !strcmp(shred, "true");
 	struct users *u, *live;
 	struct kube_error err;
@@ -818,16 +834,17 @@ static enum reconcile_result finalize(struct controller *ctl, struct kube_client
 		if (live->n < 5) {
 			size_t l = strlen(names);
 			snprintf(names + l, sizeof(names) - l, "%s%s", live->n ? ", " : "",
-				 json_get_str(u->items[i], "metadata", "name", NULL));
+			         json_get_str(u->items[i], "metadata", "name", NULL));
 		}
 		live->items[live->n++] = u->items[i]; /* borrowed from u */
 	}
 	if (live->n && !shredding) {
 		cond_set(p, C_READY, 0, "KeyInUse",
-			 "deletion waits: %zu Cluster(s) still use this key (%s%s); delete them "
-			 "first (their data and zone keys go to the recycle bin), or annotate the "
-			 "key " ENCKEY_SHRED_ANNOTATION "=true to destroy their zone keys on purpose",
-			 live->n, names, live->n > 5 ? ", ..." : "");
+		         "deletion waits: %zu Cluster(s) still use this key (%s%s); delete them "
+		         "first (their data and zone keys go to the recycle bin), or annotate the "
+		         "key " ENCKEY_SHRED_ANNOTATION
+		         "=true to destroy their zone keys on purpose",
+		         live->n, names, live->n > 5 ? ", ..." : "");
 		cond_set(p, C_DEGRADED, 1, "KeyInUse", "%s", p->c[C_READY].message);
 		write_status(kc, p);
 		*requeue_ms = IN_USE_REQUEUE_MS;
@@ -841,19 +858,20 @@ static enum reconcile_result finalize(struct controller *ctl, struct kube_client
 			goto out;
 		rfc3339((time_t)when, t, sizeof(t));
 		snprintf(note, sizeof(note),
-			 "crypto-shredding: the zone keys%s of this key are destroyed by %s%s%s; "
-			 "files encrypted under them become unreadable",
-			 p->root_secret[0] ? " and the local root key" : "", t,
-			 live->n ? ", including those of Cluster " : "", names);
+		         "crypto-shredding: the zone keys%s of this key are destroyed by %s%s%s; "
+		         "files encrypted under them become unreadable",
+		         p->root_secret[0] ? " and the local root key" : "", t,
+		         live->n ? ", including those of Cluster " : "", names);
 		event_emit(kc, p->obj, "Warning", "CryptoShredScheduled", "Delete", note);
 		for (size_t i = 0; i < live->n; i++)
-			event_emit(kc, live->items[i], "Warning", "CryptoShredScheduled", "Delete", note);
+			event_emit(kc, live->items[i], "Warning", "CryptoShredScheduled", "Delete",
+			           note);
 		log_info(p->what, "%s", note);
 	} else if (p->root_secret[0]) {
 		event_emit(kc, p->obj, "Normal", "KeyMaterialKept", "Delete",
-			   "the root key Secret is kept: re-create this EncryptionKey to use it "
-			   "again, or annotate it " ENCKEY_SHRED_ANNOTATION "=true before deleting "
-			   "to destroy it");
+		           "the root key Secret is kept: re-create this EncryptionKey to use it "
+		           "again, or annotate it " ENCKEY_SHRED_ANNOTATION "=true before deleting "
+		           "to destroy it");
 	}
 	if (apply_set_finalizer(kc, &KUBE_VW_ENCRYPTIONKEY, p->obj, ENCKEY_FINALIZER, 0, &err)) {
 		if (err.code && !kube_is_conflict(&err) && !kube_is_not_found(&err))
@@ -877,7 +895,8 @@ static unsigned long zones_hash(const struct pass *p)
 	unsigned long h = 5381;
 
 	for (size_t i = 0; i < p->nzones; i++) {
-		const char *s[3] = { p->zones[i].cluster, p->zones[i].database, p->zones[i].created_at };
+		const char *s[3] = {p->zones[i].cluster, p->zones[i].database,
+		                    p->zones[i].created_at};
 		for (int j = 0; j < 3; j++)
 			for (const char *c = s[j]; *c; c++)
 				h = h * 33 + (unsigned char)*c;
@@ -895,8 +914,9 @@ static unsigned long status_hash(yajl_val obj)
 
 	for (size_t i = 0; i < json_array_len(zs); i++) {
 		yajl_val z = json_array_at(zs, i);
-		const char *s[3] = { json_get_str(z, "cluster", NULL), json_get_str(z, "database", NULL),
-				     json_get_str(z, "createdAt", NULL) };
+		const char *s[3] = {json_get_str(z, "cluster", NULL),
+		                    json_get_str(z, "database", NULL),
+		                    json_get_str(z, "createdAt", NULL)};
 		for (int j = 0; j < 3; j++)
 			for (const char *c = s[j] ? s[j] : ""; *c; c++)
 				h = h * 33 + (unsigned char)*c;
@@ -911,8 +931,8 @@ static unsigned long status_hash(yajl_val obj)
 }
 
 enum reconcile_result enckey_reconcile(struct controller *ctl, struct kube_client *kc,
-				       const char *ns, const char *name, yajl_val obj,
-				       long *requeue_ms, void *ctx)
+                                       const char *ns, const char *name, yajl_val obj,
+                                       long *requeue_ms, void *ctx)
 {
 	const struct enckey_reconciler *er = ctx;
 	struct kms_key_info ki;
@@ -947,8 +967,8 @@ enum reconcile_result enckey_reconcile(struct controller *ctl, struct kube_clien
 	p->handled_req = handled;
 	if (req && strlen(req) > 63) {
 		cond_set(p, C_READY, 0, "InvalidAnnotation",
-			 "annotation " ENCKEY_ROTATE_ANNOTATION " must be at most 63 characters, "
-			 "e.g. a date");
+		         "annotation " ENCKEY_ROTATE_ANNOTATION " must be at most 63 characters, "
+		         "e.g. a date");
 		goto status;
 	}
 	if (req && req[0] && (!handled || strcmp(req, handled)))
@@ -963,20 +983,23 @@ enum reconcile_result enckey_reconcile(struct controller *ctl, struct kube_clien
 	}
 	if (!apply_has_finalizer(obj, ENCKEY_FINALIZER)) {
 		struct kube_error err;
-		if (apply_set_finalizer(kc, &KUBE_VW_ENCRYPTIONKEY, obj, ENCKEY_FINALIZER, 1, &err) == 0)
+		if (apply_set_finalizer(kc, &KUBE_VW_ENCRYPTIONKEY, obj, ENCKEY_FINALIZER, 1,
+		                        &err) == 0)
 			res = RECONCILE_DONE; /* the update brings us back */
 		else
 			res = RECONCILE_RETRY;
 		goto out;
 	}
-	if (!provider || (strcmp(provider, KMS_PROVIDER_LOCAL) && strcmp(provider, KMS_PROVIDER_AWS))) {
+	if (!provider ||
+	    (strcmp(provider, KMS_PROVIDER_LOCAL) && strcmp(provider, KMS_PROVIDER_AWS))) {
 		cond_set(p, C_READY, 0, "InvalidSpec", "spec.provider must be aws-kms or local");
 		goto status;
 	}
 	p->period_s = DEFAULT_ROTATION_S;
 	if (period && (parse_duration(period, &p->period_s) || p->period_s < 3600)) {
-		cond_set(p, C_READY, 0, "InvalidSpec",
-			 "spec.rotationPeriod must be a duration between 24h and 87600h, e.g. 8760h");
+		cond_set(
+		    p, C_READY, 0, "InvalidSpec",
+		    "spec.rotationPeriod must be a duration between 24h and 87600h, e.g. 8760h");
 		goto status;
 	}
 
@@ -1005,21 +1028,21 @@ enum reconcile_result enckey_reconcile(struct controller *ctl, struct kube_clien
 		snprintf(p->region, sizeof(p->region), "%s", ki.region);
 	if (spec_region && strcmp(spec_region, p->region)) {
 		cond_set(p, C_READY, 0, "RegionMismatch",
-			 "spec.region is %s but the KMS key is in %s; fix spec.region (or omit it)",
-			 spec_region, p->region);
+		         "spec.region is %s but the KMS key is in %s; fix spec.region (or omit it)",
+		         spec_region, p->region);
 		goto status;
 	}
 	if (!kms_key_usable(&ki)) {
 		cond_set(p, C_READY, 0, "KMSKeyDisabled",
-			 "the KMS key is %s (usage %s, spec %s): zone keys can not be unwrapped or "
-			 "created; enable the key in the KMS (it must be an Enabled symmetric "
-			 "ENCRYPT_DECRYPT key)",
-			 ki.state, ki.usage, ki.spec);
+		         "the KMS key is %s (usage %s, spec %s): zone keys can not be unwrapped or "
+		         "created; enable the key in the KMS (it must be an Enabled symmetric "
+		         "ENCRYPT_DECRYPT key)",
+		         ki.state, ki.usage, ki.spec);
 		p->pending = 1;
 		goto status;
 	}
 	cond_set(p, C_READY, 1, "KeyAvailable", "the %s key is %s in %s", provider, ki.state,
-		 p->region);
+	         p->region);
 
 	/* 2. the zone keys of every Cluster using it */
 	u = users_find(ctl, ns, name);
@@ -1028,8 +1051,8 @@ enum reconcile_result enckey_reconcile(struct controller *ctl, struct kube_clien
 		goto status;
 	}
 	if (u->truncated)
-		degrade(p, "TooManyClusters", "more than %d Clusters in the namespace; some skipped",
-			MAX_CLUSTERS);
+		degrade(p, "TooManyClusters",
+		        "more than %d Clusters in the namespace; some skipped", MAX_CLUSTERS);
 	for (size_t i = 0; i < u->n; i++)
 		if (!is_deleting(u->items[i]))
 			ensure_cluster_zones(kc, p, k, u->items[i], &changed);
@@ -1044,9 +1067,11 @@ status:
 		cond_set(p, C_READY, 0, "Progressing", "reconciling");
 	if (!p->c[C_DEGRADED].set) {
 		if (p->failed)
-			cond_set(p, C_DEGRADED, 1, "ReconcileError", "a step failed; retrying with backoff");
+			cond_set(p, C_DEGRADED, 1, "ReconcileError",
+			         "a step failed; retrying with backoff");
 		else if (!p->c[C_READY].status)
-			cond_set(p, C_DEGRADED, 1, p->c[C_READY].reason, "%s", p->c[C_READY].message);
+			cond_set(p, C_DEGRADED, 1, p->c[C_READY].reason, "%s",
+			         p->c[C_READY].message);
 		else
 			cond_set(p, C_DEGRADED, 0, "AsExpected", "no errors");
 	}
@@ -1070,8 +1095,10 @@ status:
 				const char *s = json_get_str(z, "secret", NULL);
 				const char *t = json_get_str(z, "createdAt", NULL);
 				if (c && d && s && t)
-					add_zone(p, c, d, (uint32_t)json_get_int(z, 0, "version", NULL), s,
-						 t, p->period_s > 0 ? p->period_s : DEFAULT_ROTATION_S);
+					add_zone(
+					    p, c, d, (uint32_t)json_get_int(z, 0, "version", NULL),
+					    s, t,
+					    p->period_s > 0 ? p->period_s : DEFAULT_ROTATION_S);
 			}
 		}
 		write_status(kc, p);
@@ -1106,9 +1133,8 @@ out:
 
 /* ---- the Cluster's side --------------------------------------------------------------- */
 
-int enckey_cluster_condition(struct controller *ctl, yajl_val cluster,
-			     const struct cluster_view *v, char *reason, size_t reasonlen,
-			     char *msg, size_t msglen)
+int enckey_cluster_condition(struct controller *ctl, yajl_val cluster, const struct cluster_view *v,
+                             char *reason, size_t reasonlen, char *msg, size_t msglen)
 {
 	struct informer *inf = controller_informer(ctl, &KUBE_VW_ENCRYPTIONKEY);
 	yajl_val dbs = json_get(cluster, "spec", "encryption", "databases", NULL);
@@ -1125,9 +1151,9 @@ int enckey_cluster_condition(struct controller *ctl, yajl_val cluster,
 	if (!ek) {
 		snprintf(reason, reasonlen, "KeyNotFound");
 		snprintf(msg, msglen,
-			 "EncryptionKey %s does not exist in namespace %s; create it (see "
-			 "docs/encryption.md)",
-			 v->encryption_key, v->ns);
+		         "EncryptionKey %s does not exist in namespace %s; create it (see "
+		         "docs/encryption.md)",
+		         v->encryption_key, v->ns);
 		goto out;
 	}
 	kregion = json_get_str(ek, "status", "region", NULL);
@@ -1144,15 +1170,15 @@ int enckey_cluster_condition(struct controller *ctl, yajl_val cluster,
 	if (kregion && cregion && strcmp(kregion, cregion)) {
 		snprintf(reason, reasonlen, "RegionMismatch");
 		snprintf(msg, msglen,
-			 "spec.region is %s but EncryptionKey %s is in %s: a key only protects "
-			 "Clusters of its own region",
-			 cregion, v->encryption_key, kregion);
+		         "spec.region is %s but EncryptionKey %s is in %s: a key only protects "
+		         "Clusters of its own region",
+		         cregion, v->encryption_key, kregion);
 		goto out;
 	}
 	if (!rstat || strcmp(rstat, "True")) {
 		snprintf(reason, reasonlen, "%s", rreason ? rreason : "KeyNotReady");
 		snprintf(msg, msglen, "EncryptionKey %s is not ready: %.400s", v->encryption_key,
-			 rmsg ? rmsg : "not reconciled yet");
+		         rmsg ? rmsg : "not reconciled yet");
 		goto out;
 	}
 	zones = json_get(ek, "status", "zones", NULL);
@@ -1171,14 +1197,14 @@ int enckey_cluster_condition(struct controller *ctl, yajl_val cluster,
 	if (found < ndb) {
 		snprintf(reason, reasonlen, "ZoneKeysPending");
 		snprintf(msg, msglen, "EncryptionKey %s has zone keys for %zu of %zu database(s)",
-			 v->encryption_key, found, ndb);
+		         v->encryption_key, found, ndb);
 		wq_add(controller_queue(ctl), qkey);
 		goto out;
 	}
 	snprintf(reason, reasonlen, "ZoneKeysReady");
 	snprintf(msg, msglen,
-		 "%zu database(s) have zone keys wrapped by EncryptionKey %s (Secret %s-%s)", ndb,
-		 v->encryption_key, v->name, ZK_SECRET_SUFFIX);
+	         "%zu database(s) have zone keys wrapped by EncryptionKey %s (Secret %s-%s)", ndb,
+	         v->encryption_key, v->name, ZK_SECRET_SUFFIX);
 	rc = 1;
 out:
 	yajl_tree_free(ek);
@@ -1186,7 +1212,7 @@ out:
 }
 
 int enckey_key_info(struct controller *ctl, const char *ns, const char *name, char *provider,
-		    size_t provlen, char *arn, size_t arnlen, long *rotation_hours)
+                    size_t provlen, char *arn, size_t arnlen, long *rotation_hours)
 {
 	struct informer *inf = controller_informer(ctl, &KUBE_VW_ENCRYPTIONKEY);
 	const char *prov, *id, *period;

@@ -54,10 +54,10 @@
 #include "cluster_render.h"
 #include "controller.h"
 
-#define ENCKEY_FINALIZER	  "vecward.io/encryption-key"
-#define ENCKEY_LABEL		  "vecward.io/encryption-key"
-#define ENCKEY_SHRED_ANNOTATION	  "vecward.io/allow-crypto-shredding" /* = the webhook's */
-#define ENCKEY_ROTATE_ANNOTATION  "vecward.io/rotate-zone-keys"
+#define ENCKEY_FINALIZER         "vecward.io/encryption-key"
+#define ENCKEY_LABEL             "vecward.io/encryption-key"
+#define ENCKEY_SHRED_ANNOTATION  "vecward.io/allow-crypto-shredding" /* = the webhook's */
+#define ENCKEY_ROTATE_ANNOTATION "vecward.io/rotate-zone-keys"
 
 struct enckey_reconciler {
 	long resync_ms;     /* requeue of a converged key (health check, drift) */
@@ -65,8 +65,8 @@ struct enckey_reconciler {
 };
 
 enum reconcile_result enckey_reconcile(struct controller *ctl, struct kube_client *kc,
-				       const char *ns, const char *name, yajl_val obj,
-				       long *requeue_ms, void *ctx);
+                                       const char *ns, const char *name, yajl_val obj,
+                                       long *requeue_ms, void *ctx);
 
 /*
  * The EncryptionReady condition of Cluster `cluster` (its view v), from the
@@ -77,15 +77,14 @@ enum reconcile_result enckey_reconcile(struct controller *ctl, struct kube_clien
  * keys are missing the EncryptionKey is queued. Not for Clusters without
  * spec.encryption.
  */
-int enckey_cluster_condition(struct controller *ctl, yajl_val cluster,
-			     const struct cluster_view *v, char *reason, size_t reasonlen,
-			     char *msg, size_t msglen);
+int enckey_cluster_condition(struct controller *ctl, yajl_val cluster, const struct cluster_view *v,
+                             char *reason, size_t reasonlen, char *msg, size_t msglen);
 
 /* From the cache: the provider of EncryptionKey ns/name ("aws-kms",
  * "local"), its KMS key ARN ("" for a local key, which has none) and its
  * rotationPeriod in whole hours (0 when unset). 0, or -1 when the key is not
  * in the cache. */
 int enckey_key_info(struct controller *ctl, const char *ns, const char *name, char *provider,
-		    size_t provlen, char *arn, size_t arnlen, long *rotation_hours);
+                    size_t provlen, char *arn, size_t arnlen, long *rotation_hours);
 
 #endif

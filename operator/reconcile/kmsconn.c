@@ -23,7 +23,7 @@ static void say(char *reason, size_t rlen, char *msg, size_t mlen, const char *r
 }
 
 static int open_local(struct kube_client *kc, const char *ns, const char *name, struct kms **out,
-		      char *reason, size_t rlen, char *msg, size_t mlen)
+                      char *reason, size_t rlen, char *msg, size_t mlen)
 {
 	struct buf key = BUF_INIT(64);
 	struct kube_error kerr;
@@ -33,12 +33,14 @@ static int open_local(struct kube_client *kc, const char *ns, const char *name, 
 	int r, rc = -1;
 
 	if (kmsconn_root_secret_name(name, sname, sizeof(sname))) {
-		say(reason, rlen, msg, mlen, "InvalidSpec", "metadata.name is too long for a root-key Secret");
+		say(reason, rlen, msg, mlen, "InvalidSpec",
+		    "metadata.name is too long for a root-key Secret");
 		return -1;
 	}
 	r = apply_get(kc, &KUBE_SECRET, ns, sname, &sec, &kerr);
 	if (r == 1) {
-		snprintf(m, sizeof(m), "Secret %s does not exist yet; the operator generates it", sname);
+		snprintf(m, sizeof(m), "Secret %s does not exist yet; the operator generates it",
+		         sname);
 		say(reason, rlen, msg, mlen, "KeyNotGenerated", m);
 		return 1;
 	}
@@ -51,10 +53,10 @@ static int open_local(struct kube_client *kc, const char *ns, const char *name, 
 	}
 	if (secret_data(sec, KMSCONN_ROOT_KEY_DATA, &key) || key.len != KMS_ROOT_KEY_LEN) {
 		snprintf(m, sizeof(m),
-			 "Secret %s has no 32-byte " KMSCONN_ROOT_KEY_DATA
-			 " entry; restore it from a backup (the zone keys under it can not be "
-			 "opened without it)",
-			 sname);
+		         "Secret %s has no 32-byte " KMSCONN_ROOT_KEY_DATA
+		         " entry; restore it from a backup (the zone keys under it can not be "
+		         "opened without it)",
+		         sname);
 		say(reason, rlen, msg, mlen, "RootKeyInvalid", m);
 		goto out;
 	}
@@ -70,9 +72,9 @@ out:
 }
 
 static int open_aws(struct kube_client *kc, yajl_val key, const char *ns, struct kms **out,
-		    char *reason, size_t rlen, char *msg, size_t mlen)
+                    char *reason, size_t rlen, char *msg, size_t mlen)
 {
-	struct kms_aws_config cfg = { 0 };
+	struct kms_aws_config cfg = {0};
 	const char *cref = json_get_str(key, "spec", "credentialsSecretRef", "name", NULL);
 	char *ak = NULL, *sk = NULL, *tok = NULL;
 	struct kube_error kerr;
@@ -97,10 +99,11 @@ static int open_aws(struct kube_client *kc, yajl_val key, const char *ns, struct
 			else
 				kube_strerror(&kerr, eb, sizeof(eb));
 			snprintf(m, sizeof(m),
-				 "spec.credentialsSecretRef: Secret %s: %s; create it with "
-				 "aws_access_key_id and aws_secret_access_key",
-				 cref, eb);
-			say(reason, rlen, msg, mlen, r == 1 ? "CredentialsNotFound" : "APIError", m);
+			         "spec.credentialsSecretRef: Secret %s: %s; create it with "
+			         "aws_access_key_id and aws_secret_access_key",
+			         cref, eb);
+			say(reason, rlen, msg, mlen, r == 1 ? "CredentialsNotFound" : "APIError",
+			    m);
 			goto out;
 		}
 		ak = secret_data_str(sec, "aws_access_key_id", 256);
@@ -108,9 +111,9 @@ static int open_aws(struct kube_client *kc, yajl_val key, const char *ns, struct
 		tok = secret_data_str(sec, "aws_session_token", 8192);
 		if (!ak || !sk) {
 			snprintf(m, sizeof(m),
-				 "spec.credentialsSecretRef: Secret %s needs the keys "
-				 "aws_access_key_id and aws_secret_access_key",
-				 cref);
+			         "spec.credentialsSecretRef: Secret %s needs the keys "
+			         "aws_access_key_id and aws_secret_access_key",
+			         cref);
 			say(reason, rlen, msg, mlen, "CredentialsInvalid", m);
 			goto out;
 		}
@@ -132,7 +135,7 @@ out:
 }
 
 int kmsconn_open(struct kube_client *kc, yajl_val key, struct kms **out, char *reason,
-		 size_t reasonlen, char *msg, size_t msglen)
+                 size_t reasonlen, char *msg, size_t msglen)
 {
 	const char *provider = json_get_str(key, "spec", "provider", NULL);
 	const char *ns = json_get_str(key, "metadata", "namespace", NULL);
@@ -152,7 +155,7 @@ int kmsconn_open(struct kube_client *kc, yajl_val key, struct kms **out, char *r
 }
 
 int kmsconn_unwrap_zone(struct kms *k, const struct zk_entry *e, const char *cluster_uid,
-			uint8_t ezk[ZK_KEY_LEN], struct kms_error *err)
+                        uint8_t ezk[ZK_KEY_LEN], struct kms_error *err)
 {
 	struct kms_context ctx;
 	uint8_t pt[64];
@@ -162,15 +165,16 @@ int kmsconn_unwrap_zone(struct kms *k, const struct zk_entry *e, const char *clu
 
 	if (cluster_uid && strcmp(cluster_uid, e->cluster_uid))
 		return kms_fail(err, KMS_ERR_INVALID_CIPHERTEXT, 0, NULL,
-				"zone key %s.v%u belongs to another cluster", e->database,
-				(unsigned)e->version);
+		                "zone key %s.v%u belongs to another cluster", e->database,
+		                (unsigned)e->version);
 	if (zk_context(&ctx, e->cluster_uid, e->database, e->version, ver))
-		return kms_fail(err, KMS_ERR_INVALID, 0, NULL, "zone key entry: bad context fields");
+		return kms_fail(err, KMS_ERR_INVALID, 0, NULL,
+		                "zone key entry: bad context fields");
 	rc = kms_decrypt(k, &ctx, e->wrapped.ptr, e->wrapped.len, pt, sizeof(pt), &n, err);
 	if (rc == 0 && n != ZK_KEY_LEN)
 		rc = kms_fail(err, KMS_ERR_INVALID_CIPHERTEXT, 0, NULL,
-			      "zone key %s.v%u: unwrapped to %zu bytes, not %d", e->database,
-			      (unsigned)e->version, n, ZK_KEY_LEN);
+		              "zone key %s.v%u: unwrapped to %zu bytes, not %d", e->database,
+		              (unsigned)e->version, n, ZK_KEY_LEN);
 	if (rc == 0)
 		memcpy(ezk, pt, ZK_KEY_LEN);
 	OPENSSL_cleanse(pt, sizeof(pt));

@@ -24,7 +24,7 @@
 #include "zonekey.h"
 
 #define KMSCONN_ROOT_KEY_SUFFIX "root-key"
-#define KMSCONN_ROOT_KEY_DATA	"root.key"
+#define KMSCONN_ROOT_KEY_DATA   "root.key"
 
 /* "<key>-root-key" into out; 0 or -1 when too long. */
 int kmsconn_root_secret_name(const char *key_name, char *out, size_t outlen);
@@ -36,13 +36,13 @@ int kmsconn_root_secret_name(const char *key_name, char *out, size_t outlen);
  * Secret and the fix, for a condition.
  */
 int kmsconn_open(struct kube_client *kc, yajl_val key, struct kms **out, char *reason,
-		 size_t reasonlen, char *msg, size_t msglen);
+                 size_t reasonlen, char *msg, size_t msglen);
 
 /* Unwrap a stored zone key: kms_decrypt of e->wrapped under the context of
  * (e's cluster UID, database, version) into ezk. The caller wipes ezk.
  * cluster_uid: the UID the caller expects (a copied entry claiming another
  * cluster is refused before the KMS is asked; the KMS checks it again). */
 int kmsconn_unwrap_zone(struct kms *k, const struct zk_entry *e, const char *cluster_uid,
-			uint8_t ezk[ZK_KEY_LEN], struct kms_error *err);
+                        uint8_t ezk[ZK_KEY_LEN], struct kms_error *err);
 
 #endif

@@ -18,7 +18,7 @@
 #include "strmap.h"
 
 #define CLIENT_CERT_LIFETIME_S (24L * 3600)
-#define CLIENT_CERT_RENEW_S (6L * 3600)
+#define CLIENT_CERT_RENEW_S    (6L * 3600)
 
 static atomic_int allow_connect_to;
 
@@ -54,7 +54,7 @@ static void free_cached(void *p)
 
 /* A copy of the operator client certificate for this cluster and CA. */
 static int operator_cert(const char *uid, const struct pki_pair *ca, struct pki_pair *out,
-			 char *msg, size_t msglen)
+                         char *msg, size_t msglen)
 {
 	struct pki_cert_info info;
 	struct cached_cert *c;
@@ -67,9 +67,11 @@ static int operator_cert(const char *uid, const struct pki_pair *ca, struct pki_
 	if (!cert_cache && !(cert_cache = strmap_new()))
 		goto out;
 	c = strmap_get(cert_cache, uid);
-	if (!c || strcmp(c->ca_fp, info.fingerprint) != 0 || now + CLIENT_CERT_RENEW_S >= c->not_after) {
-		struct pki_leaf_req req = { "vecward-operator", NULL, 0, NULL, 0, PKI_USAGE_CLIENT,
-					    PKI_KEY_ECDSA_P256, CLIENT_CERT_LIFETIME_S };
+	if (!c || strcmp(c->ca_fp, info.fingerprint) != 0 ||
+	    now + CLIENT_CERT_RENEW_S >= c->not_after) {
+		struct pki_leaf_req req = {
+		    "vecward-operator",    NULL, 0, NULL, 0, PKI_USAGE_CLIENT, PKI_KEY_ECDSA_P256,
+		    CLIENT_CERT_LIFETIME_S};
 		struct cached_cert *n = calloc(1, sizeof(*n));
 		void *old = NULL;
 		if (!n || pki_issue(ca->cert_pem, ca->key_pem, &req, now, &n->pair, msg, msglen)) {
@@ -116,8 +118,8 @@ unsigned long long mconn_loads(void)
 	return __atomic_load_n(&loads, __ATOMIC_RELAXED);
 }
 
-int mconn_open(struct kube_client *kc, yajl_val cluster, int flags, struct mconn *c,
-	       char *reason, size_t reasonlen, char *msg, size_t msglen)
+int mconn_open(struct kube_client *kc, yajl_val cluster, int flags, struct mconn *c, char *reason,
+               size_t reasonlen, char *msg, size_t msglen)
 {
 	struct cluster_view v;
 	struct kube_error kerr;
@@ -131,12 +133,13 @@ int mconn_open(struct kube_client *kc, yajl_val cluster, int flags, struct mconn
 	memset(c, 0, sizeof(*c));
 	__atomic_add_fetch(&loads, 1, __ATOMIC_RELAXED);
 	if (cluster_view_parse(cluster, &v, ebuf, sizeof(ebuf)))
-		FAIL("ClusterInvalid", "Cluster %s: %s", json_get_str(cluster, "metadata", "name", NULL), ebuf);
+		FAIL("ClusterInvalid", "Cluster %s: %s",
+		     json_get_str(cluster, "metadata", "name", NULL), ebuf);
 	c->mutual = v.tls_mode == TLS_MUTUAL;
 	snprintf(c->uri, sizeof(c->uri), "%s://%s.%s.svc:%d", v.tls_mode ? "https" : "http", v.name,
-		 v.ns, CLUSTER_PORT_GRPC);
-	snprintf(c->base_url, sizeof(c->base_url), "%s://%s.%s.svc:%d", v.tls_mode ? "https" : "http",
-		 v.name, v.ns, CLUSTER_PORT_HTTP);
+	         v.ns, CLUSTER_PORT_GRPC);
+	snprintf(c->base_url, sizeof(c->base_url), "%s://%s.%s.svc:%d",
+	         v.tls_mode ? "https" : "http", v.name, v.ns, CLUSTER_PORT_HTTP);
 	ct = json_get_str(cluster, "metadata", "annotations", MCONN_CONNECT_TO_ANNOTATION, NULL);
 	if (ct && atomic_load(&allow_connect_to))
 		snprintf(c->connect_to, sizeof(c->connect_to), "%s", ct);
@@ -148,8 +151,8 @@ int mconn_open(struct kube_client *kc, yajl_val cluster, int flags, struct mconn
 		snprintf(name, sizeof(name), "%s", v.root_secret);
 	r = apply_get(kc, &KUBE_SECRET, v.ns, name, &sec, &kerr);
 	if (r)
-		FAIL("ClusterCredentialsMissing", "the root credentials Secret %s of Cluster %s %s", name,
-		     v.name, r > 0 ? "does not exist yet" : "could not be read");
+		FAIL("ClusterCredentialsMissing", "the root credentials Secret %s of Cluster %s %s",
+		     name, v.name, r > 0 ? "does not exist yet" : "could not be read");
 	root_pw = secret_data_str(sec, v.root_generated ? "password" : v.root_key, PKI_PEM_MAX);
 	json_free_secret(sec);
 	sec = NULL;
@@ -161,8 +164,8 @@ int mconn_open(struct kube_client *kc, yajl_val cluster, int flags, struct mconn
 		cluster_obj_name(&v, "ca-cert", name, sizeof(name));
 		r = apply_get(kc, &KUBE_SECRET, v.ns, name, &sec, &kerr);
 		if (r || !(c->bundle = secret_data_str(sec, "ca.crt", PKI_PEM_MAX)))
-			FAIL("ClusterCertificatesMissing", "the trust bundle Secret %s of Cluster %s is not ready",
-			     name, v.name);
+			FAIL("ClusterCertificatesMissing",
+			     "the trust bundle Secret %s of Cluster %s is not ready", name, v.name);
 		json_free_secret(sec);
 		sec = NULL;
 	}
@@ -174,15 +177,17 @@ int mconn_open(struct kube_client *kc, yajl_val cluster, int flags, struct mconn
 		r = apply_get(kc, &KUBE_SECRET, v.ns, name, &sec, &kerr);
 		if (r || !(c->ca.cert_pem = secret_data_str(sec, "ca.crt", PKI_PEM_MAX)) ||
 		    !(c->ca.key_pem = secret_data_str(sec, "ca.key", PKI_PEM_MAX)))
-			FAIL("ClusterCertificatesMissing", "the CA Secret %s of Cluster %s is not ready", name,
-			     v.name);
+			FAIL("ClusterCertificatesMissing",
+			     "the CA Secret %s of Cluster %s is not ready", name, v.name);
 		json_free_secret(sec);
 		sec = NULL;
 	}
 	if (c->mutual && operator_cert(v.uid, &c->ca, &c->client, ebuf, sizeof(ebuf)))
-		FAIL("ClientCertificateFailed", "cannot issue the operator's client certificate: %s", ebuf);
+		FAIL("ClientCertificateFailed",
+		     "cannot issue the operator's client certificate: %s", ebuf);
 	if (mconn_open_as(c, "root", root_pw, &c->mv))
-		FAIL("MilvusClientFailed", "cannot set up the Milvus client for Cluster %s", v.name);
+		FAIL("MilvusClientFailed", "cannot set up the Milvus client for Cluster %s",
+		     v.name);
 	rc = 0;
 out:
 	(void)merr;
@@ -230,14 +235,14 @@ int mconn_open_known(yajl_val cluster, const char *held_bundle, struct mconn *c)
 	}
 	c->mutual = v.tls_mode == TLS_MUTUAL;
 	snprintf(c->uri, sizeof(c->uri), "%s://%s.%s.svc:%d", v.tls_mode ? "https" : "http", v.name,
-		 v.ns, CLUSTER_PORT_GRPC);
-	snprintf(c->base_url, sizeof(c->base_url), "%s://%s.%s.svc:%d", v.tls_mode ? "https" : "http",
-		 v.name, v.ns, CLUSTER_PORT_HTTP);
+	         v.ns, CLUSTER_PORT_GRPC);
+	snprintf(c->base_url, sizeof(c->base_url), "%s://%s.%s.svc:%d",
+	         v.tls_mode ? "https" : "http", v.name, v.ns, CLUSTER_PORT_HTTP);
 	return 0;
 }
 
 int mconn_open_as(const struct mconn *base, const char *user, const char *password,
-		  struct mv_client **out)
+                  struct mv_client **out)
 {
 	struct mv_config cfg;
 	struct mv_error err;

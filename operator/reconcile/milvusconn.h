@@ -45,8 +45,8 @@ struct mconn {
 
 /* Open a client for Cluster `cluster` (the object tree). 0 and *c filled, or
  * -1 with a CamelCase reason and a message for a condition (never a secret). */
-int mconn_open(struct kube_client *kc, yajl_val cluster, int flags, struct mconn *c,
-	       char *reason, size_t reasonlen, char *msg, size_t msglen);
+int mconn_open(struct kube_client *kc, yajl_val cluster, int flags, struct mconn *c, char *reason,
+               size_t reasonlen, char *msg, size_t msglen);
 void mconn_close(struct mconn *c);
 /* How many times mconn_open ran in this process: each reads a Cluster's root
  * password (and its CA key, with MCONN_WANT_CA or on a mutual Cluster). An
@@ -77,6 +77,6 @@ int mconn_open_known(yajl_val cluster, const char *held_bundle, struct mconn *c)
 /* A second client for the same Cluster with other credentials (to check that a
  * user's password works). 0 or -1. */
 int mconn_open_as(const struct mconn *base, const char *user, const char *password,
-		  struct mv_client **out);
+                  struct mv_client **out);
 
 #endif

@@ -21,7 +21,7 @@ struct want_grant {
 };
 
 static void say(struct rbac_outcome *o, const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void say(struct rbac_outcome *o, const char *reason, const char *fmt, ...)
 {
 	va_list ap;
@@ -35,13 +35,13 @@ static void say(struct rbac_outcome *o, const char *reason, const char *fmt, ...
 /* An Event on the Cluster and a structured log line for every role and
  * privilege change (names only, never a secret). */
 static void audit(struct kube_client *kc, yajl_val cluster, const char *what, const char *reason,
-		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static void audit(struct kube_client *kc, yajl_val cluster, const char *what, const char *reason,
-		  const char *fmt, ...)
+                  const char *fmt, ...)
 {
 	char note[600];
 	va_list ap;
-	const char *kv[] = { "reason", reason, NULL };
+	const char *kv[] = {"reason", reason, NULL};
 
 	va_start(ap, fmt);
 	vsnprintf(note, sizeof(note), fmt, ap);
@@ -65,7 +65,7 @@ static void add(const char **v, size_t *n, size_t max, const char *s)
 }
 
 static void fingerprint(yajl_val cluster, const char *const *managed, size_t n,
-			unsigned char out[SYNC_FP_LEN])
+                        unsigned char out[SYNC_FP_LEN])
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	char *roles = json_dump(json_get(cluster, "spec", "roles", NULL));
@@ -104,7 +104,7 @@ static void note_managed(yajl_val cluster, const char *const *names, size_t n)
 }
 
 size_t rbac_managed_on_record(yajl_val cluster, char *buf, size_t len, const char **names,
-			      size_t max)
+                              size_t max)
 {
 	yajl_val prev = json_get(cluster, "status", "rbac", "managedRoles", NULL);
 	const char *uid = json_get_str(cluster, "metadata", "uid", NULL);
@@ -122,7 +122,7 @@ size_t rbac_managed_on_record(yajl_val cluster, char *buf, size_t len, const cha
 
 /* status.rbac.managedRoles := names, before Milvus hears of a new role */
 static int record_managed(struct kube_client *kc, yajl_val cluster, const char *const *names,
-			  size_t n)
+                          size_t n)
 {
 	const char *ns = json_get_str(cluster, "metadata", "namespace", NULL);
 	const char *name = json_get_str(cluster, "metadata", "name", NULL);
@@ -176,45 +176,48 @@ static int grant_present(const struct mv_grants *have, const struct want_grant *
 
 /* Exactly the wanted grants for role in each database of dbs. */
 static int sync_grants(struct kube_client *kc, yajl_val cluster, struct mv_client *mv,
-		       const char *what, const char *role,
-		       const struct want_grant *w, size_t nw, const char *const *dbs, size_t ndbs,
-		       struct rbac_outcome *o)
+                       const char *what, const char *role, const struct want_grant *w, size_t nw,
+                       const char *const *dbs, size_t ndbs, struct rbac_outcome *o)
 {
 	struct mv_error me;
 
 	for (size_t d = 0; d < ndbs; d++) {
-		struct mv_grants have = { 0 };
+		struct mv_grants have = {0};
 		if (mv_role_describe(mv, role, dbs[d], &have, &me) != MV_OK) {
-			say(o, mv_error_reason(&me), "Milvus: describe role %s: %s", role, me.message);
+			say(o, mv_error_reason(&me), "Milvus: describe role %s: %s", role,
+			    me.message);
 			return -1;
 		}
 		for (size_t i = 0; i < have.n; i++) {
 			const struct mv_grant *g = &have.v[i];
 			if (grant_wanted(w, nw, g) || !g->privilege)
 				continue;
-			if (mv_role_revoke_privilege_v2(mv, role, g->privilege, g->db_name[0] ? g->db_name : dbs[d],
-							g->object_name[0] ? g->object_name : "*", &me) != MV_OK) {
+			if (mv_role_revoke_privilege_v2(
+			        mv, role, g->privilege, g->db_name[0] ? g->db_name : dbs[d],
+			        g->object_name[0] ? g->object_name : "*", &me) != MV_OK) {
 				say(o, mv_error_reason(&me), "Milvus: revoke %s from role %s: %s",
 				    g->privilege, role, me.message);
 				mv_grants_free(&have);
 				return -1;
 			}
-			audit(kc, cluster, what, "PrivilegeRevoked", "revoked %s on %s.%s from role %s",
-			      g->privilege, g->db_name[0] ? g->db_name : dbs[d],
+			audit(kc, cluster, what, "PrivilegeRevoked",
+			      "revoked %s on %s.%s from role %s", g->privilege,
+			      g->db_name[0] ? g->db_name : dbs[d],
 			      g->object_name[0] ? g->object_name : "*", role);
 		}
 		for (size_t i = 0; i < nw; i++) {
 			if (strcmp(w[i].db, dbs[d]) != 0 || grant_present(&have, &w[i]))
 				continue;
-			if (mv_role_grant_privilege_v2(mv, role, w[i].privilege, w[i].db, w[i].collection,
-						       &me) != MV_OK) {
+			if (mv_role_grant_privilege_v2(mv, role, w[i].privilege, w[i].db,
+			                               w[i].collection, &me) != MV_OK) {
 				say(o, mv_error_reason(&me), "Milvus: grant %s to role %s: %s",
 				    w[i].privilege, role, me.message);
 				mv_grants_free(&have);
 				return -1;
 			}
-			audit(kc, cluster, what, "PrivilegeGranted", "granted %s on %s.%s to role %s",
-			      w[i].privilege, w[i].db, w[i].collection, role);
+			audit(kc, cluster, what, "PrivilegeGranted",
+			      "granted %s on %s.%s to role %s", w[i].privilege, w[i].db,
+			      w[i].collection, role);
 		}
 		mv_grants_free(&have);
 	}
@@ -224,10 +227,10 @@ static int sync_grants(struct kube_client *kc, yajl_val cluster, struct mv_clien
 /* Revoke every grant of role (Milvus refuses to drop a role that has grants;
  * the users' bindings go with the role), then drop it. */
 static int drop_role(struct kube_client *kc, yajl_val cluster, struct mv_client *mv,
-		     const char *what, const char *role, struct rbac_outcome *o)
+                     const char *what, const char *role, struct rbac_outcome *o)
 {
-	struct mv_names roles = { 0 };
-	struct mv_grants have = { 0 };
+	struct mv_names roles = {0};
+	struct mv_grants have = {0};
 	struct mv_error me;
 	int rc = -1;
 
@@ -241,9 +244,9 @@ static int drop_role(struct kube_client *kc, yajl_val cluster, struct mv_client 
 		goto fail;
 	for (size_t i = 0; i < have.n; i++) {
 		const struct mv_grant *g = &have.v[i];
-		if (g->privilege &&
-		    mv_role_revoke_privilege_v2(mv, role, g->privilege, g->db_name[0] ? g->db_name : "*",
-						g->object_name[0] ? g->object_name : "*", &me) != MV_OK)
+		if (g->privilege && mv_role_revoke_privilege_v2(
+		                        mv, role, g->privilege, g->db_name[0] ? g->db_name : "*",
+		                        g->object_name[0] ? g->object_name : "*", &me) != MV_OK)
 			goto fail;
 	}
 	if (mv_role_drop(mv, role, &me) != MV_OK)
@@ -260,7 +263,7 @@ out:
 }
 
 int rbac_sync(struct kube_client *kc, yajl_val cluster, long milvus_resync_ms,
-	      struct rbac_outcome *o)
+              struct rbac_outcome *o)
 {
 	yajl_val roles = json_get(cluster, "spec", "roles", NULL);
 	yajl_val prev = json_get(cluster, "status", "rbac", "managedRoles", NULL);
@@ -270,7 +273,7 @@ int rbac_sync(struct kube_client *kc, yajl_val cluster, long milvus_resync_ms,
 	const char *declared[RBAC_MAX_ROLES], *was[RBAC_MAX_ROLES], *both[RBAC_MAX_ROLES];
 	size_t nd = 0, nwas = 0, nboth = 0;
 	struct mconn mc;
-	struct mv_names have = { 0 };
+	struct mv_names have = {0};
 	struct mv_error me;
 	char key[600], what[600], reason[64], msg[400];
 	unsigned char fp[SYNC_FP_LEN];
@@ -281,7 +284,8 @@ int rbac_sync(struct kube_client *kc, yajl_val cluster, long milvus_resync_ms,
 	snprintf(key, sizeof(key), "Cluster/%s/%s", ns, name);
 	snprintf(what, sizeof(what), "cluster %s/%s", ns, name);
 	for (size_t i = 0; i < json_array_len(roles); i++)
-		add(declared, &nd, RBAC_MAX_ROLES, json_get_str(json_array_at(roles, i), "name", NULL));
+		add(declared, &nd, RBAC_MAX_ROLES,
+		    json_get_str(json_array_at(roles, i), "name", NULL));
 	for (size_t i = 0; i < json_array_len(prev); i++)
 		add(was, &nwas, RBAC_MAX_ROLES, json_str(json_array_at(prev, i)));
 	for (size_t i = 0; i < nwas; i++)
@@ -303,7 +307,8 @@ int rbac_sync(struct kube_client *kc, yajl_val cluster, long milvus_resync_ms,
 
 	if (nboth == 0) {
 		o->ok = 1;
-		say(o, "NoCustomRoles", "spec.roles is empty: only the built-in roles admin and public");
+		say(o, "NoCustomRoles",
+		    "spec.roles is empty: only the built-in roles admin and public");
 		return 0;
 	}
 	fingerprint(cluster, was, nwas, fp);
@@ -327,7 +332,8 @@ int rbac_sync(struct kube_client *kc, yajl_val cluster, long milvus_resync_ms,
 		if (!has(was, nwas, declared[i])) {
 			note_managed(cluster, both, nboth); /* may be done though refused */
 			if (record_managed(kc, cluster, both, nboth)) {
-				say(o, "APIError", "cannot record the managed roles in the Cluster status");
+				say(o, "APIError",
+				    "cannot record the managed roles in the Cluster status");
 				goto out;
 			}
 			break;
@@ -343,7 +349,8 @@ int rbac_sync(struct kube_client *kc, yajl_val cluster, long milvus_resync_ms,
 			continue;
 		if (!mv_names_has(&have, rn)) {
 			if (mv_role_create(mc.mv, rn, &me) != MV_OK) {
-				say(o, mv_error_reason(&me), "Milvus: create role %s: %s", rn, me.message);
+				say(o, mv_error_reason(&me), "Milvus: create role %s: %s", rn,
+				    me.message);
 				goto out;
 			}
 			audit(kc, cluster, what, "RoleCreated", "created role %s", rn);
@@ -351,14 +358,15 @@ int rbac_sync(struct kube_client *kc, yajl_val cluster, long milvus_resync_ms,
 		for (size_t j = 0; j < json_array_len(groups) && nw < 9; j++) {
 			const char *gname = json_str(json_array_at(groups, j));
 			if (gname)
-				w[nw++] = (struct want_grant){ gname, "*", "*" };
+				w[nw++] = (struct want_grant){gname, "*", "*"};
 		}
 		for (size_t j = 0; j < json_array_len(privs) && nw < 9 + 64; j++) {
 			yajl_val pv = json_array_at(privs, j);
-			const char *pn = json_get_str(pv, "name", NULL), *db = json_get_str(pv, "database", NULL),
-				   *co = json_get_str(pv, "collection", NULL);
+			const char *pn = json_get_str(pv, "name", NULL),
+			           *db = json_get_str(pv, "database", NULL),
+			           *co = json_get_str(pv, "collection", NULL);
 			if (pn && db && co)
-				w[nw++] = (struct want_grant){ pn, db, co };
+				w[nw++] = (struct want_grant){pn, db, co};
 		}
 		if (sync_grants(kc, cluster, mc.mv, what, rn, w, nw, o->dbs, o->ndbs, o))
 			goto out;

@@ -20,11 +20,11 @@
 #include "kube.h"
 
 #define RBAC_MAX_ROLES 64
-#define RBAC_MAX_DBS 64
+#define RBAC_MAX_DBS   64
 
 struct rbac_outcome {
-	int ok;         /* Milvus holds the declared roles and grants */
-	int contacted;  /* Milvus was asked this time */
+	int ok;        /* Milvus holds the declared roles and grants */
+	int contacted; /* Milvus was asked this time */
 	char reason[64];
 	char message[400];
 	/* for status.rbac (borrowed from the Cluster tree or static) */
@@ -37,7 +37,7 @@ struct rbac_outcome {
 /* Sync cluster's roles into Milvus. Returns 0 (see out->ok), -1 on a failure
  * worth retrying (out->reason/message say why; never a secret). */
 int rbac_sync(struct kube_client *kc, yajl_val cluster, long milvus_resync_ms,
-	      struct rbac_outcome *out);
+              struct rbac_outcome *out);
 
 /* For a status written by a pass that did not sync the roles: the roles to keep
  * on record as vecward's, the copy's status.rbac.managedRoles together with
@@ -45,6 +45,6 @@ int rbac_sync(struct kube_client *kc, yajl_val cluster, long milvus_resync_ms,
  * role off the record would leave it in Milvus when it is undeclared later).
  * names borrow from the Cluster tree and from buf. Returns the count. */
 size_t rbac_managed_on_record(yajl_val cluster, char *buf, size_t len, const char **names,
-			      size_t max);
+                              size_t max);
 
 #endif

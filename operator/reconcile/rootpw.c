@@ -20,7 +20,7 @@
 #include "synccache.h"
 
 static void say(struct rootpw_outcome *o, const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void say(struct rootpw_outcome *o, const char *reason, const char *fmt, ...)
 {
 	va_list ap;
@@ -33,9 +33,9 @@ static void say(struct rootpw_outcome *o, const char *reason, const char *fmt, .
 
 /* What decides whether there is work: the request, the request handled. */
 static void fingerprint(const struct cluster_view *v, const char *token, const char *handled,
-			unsigned char out[SYNC_FP_LEN])
+                        unsigned char out[SYNC_FP_LEN])
 {
-	const char *parts[3] = { v->uid, token, handled };
+	const char *parts[3] = {v->uid, token, handled};
 	unsigned int len = 0;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
@@ -90,9 +90,10 @@ const char *rootpw_handled(yajl_val cluster, const struct cluster_view *v, char 
 }
 
 int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster_view *v,
-		  long recheck_ms, struct rootpw_outcome *o)
+                  long recheck_ms, struct rootpw_outcome *o)
 {
-	const char *token = json_get_str(cluster, "metadata", "annotations", ROOTPW_ROTATE_ANNOTATION, NULL);
+	const char *token =
+	    json_get_str(cluster, "metadata", "annotations", ROOTPW_ROTATE_ANNOTATION, NULL);
 	const char *handled = json_get_str(cluster, "status", "rootPasswordRotationRequest", NULL);
 	char root_name[300], pend_name[300], what[400], gen[SECRET_PASSWORD_LEN + 1] = "";
 	char note_key[300];
@@ -119,7 +120,8 @@ int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster
 	if (!v->root_generated) {
 		if (token && (!handled || strcmp(token, handled) != 0)) {
 			say(o, "RotationNotApplicable",
-			    "the root password comes from spec.authentication.rootPasswordSecretRef: "
+			    "the root password comes from "
+			    "spec.authentication.rootPasswordSecretRef: "
 			    "change it in Milvus and in that Secret yourself");
 			o->handled = token;
 		}
@@ -140,8 +142,8 @@ int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster
 	}
 	if (r == 1) {
 		char *json;
-		const char *keys[] = { "password" };
-		const char *vals[] = { gen };
+		const char *keys[] = {"password"};
+		const char *vals[] = {gen};
 		if (!token || (handled && strcmp(token, handled) == 0)) {
 			sync_record(key, fp);
 			rc = 0;
@@ -152,7 +154,8 @@ int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster
 			goto out;
 		}
 		json = cluster_render_secret(v, pend_name, NULL, keys, vals, 1);
-		r = json ? apply_create_once(kc, &KUBE_SECRET, v->ns, json, &created, &pend, &ke) : -1;
+		r = json ? apply_create_once(kc, &KUBE_SECRET, v->ns, json, &created, &pend, &ke)
+		         : -1;
 		cluster_free_secret_json(json);
 		if (r) {
 			say(o, "APIError", "cannot store the pending root password");
@@ -176,22 +179,25 @@ int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster
 		/* the old password may already be gone: does the new one work? */
 		struct mv_client *as = NULL;
 		int ok = mv_error_is_auth(&me) && mconn_open_as(&mc, "root", pend_pw, &as) == 0 &&
-			 mv_authenticate(as, &me) == MV_OK;
+		         mv_authenticate(as, &me) == MV_OK;
 		mv_client_free(as);
 		if (!ok) {
-			say(o, mv_error_reason(&me), "Milvus: set the new root password: %s", me.message);
+			say(o, mv_error_reason(&me), "Milvus: set the new root password: %s",
+			    me.message);
 			goto out;
 		}
 	}
 	{
-		const char *keys[] = { "username", "password" };
-		const char *vals[] = { "root", pend_pw };
-		char *json = cluster_render_secret(v, root_name, "kubernetes.io/basic-auth", keys, vals, 2);
+		const char *keys[] = {"username", "password"};
+		const char *vals[] = {"root", pend_pw};
+		char *json =
+		    cluster_render_secret(v, root_name, "kubernetes.io/basic-auth", keys, vals, 2);
 		enum apply_outcome oc;
 		r = json ? apply_ensure(kc, &KUBE_SECRET, json, 1, &oc, NULL, &ke) : -1;
 		cluster_free_secret_json(json);
 		if (r) {
-			say(o, "APIError", "cannot write the new root password to Secret %s", root_name);
+			say(o, "APIError", "cannot write the new root password to Secret %s",
+			    root_name);
 			goto out;
 		}
 	}
@@ -205,8 +211,8 @@ int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster
 		log_info(what, "rotated the root password; Secret %s has the new one", root_name);
 		o->rotated = 1;
 		o->handled = token; /* the Cluster's status says it too */
-		say(o, "RootPasswordRotated", "rotated the root password; Secret %s has the new one",
-		    root_name);
+		say(o, "RootPasswordRotated",
+		    "rotated the root password; Secret %s has the new one", root_name);
 		if (token && record_handled(kc, v, token)) {
 			/* the pending Secret stays until the status says the request
 			 * is handled: deleted first, a crash would rotate again */

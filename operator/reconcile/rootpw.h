@@ -24,9 +24,9 @@
 #define ROOTPW_ROTATE_ANNOTATION "vecward.io/rotate-password"
 
 struct rootpw_outcome {
-	int rotated;           /* a rotation finished in this pass */
-	const char *handled;   /* the request now handled (borrowed from the Cluster or
-				* handled_note), or NULL */
+	int rotated;            /* a rotation finished in this pass */
+	const char *handled;    /* the request now handled (borrowed from the Cluster or
+	                         * handled_note), or NULL */
 	char handled_note[256]; /* what this process last recorded as handled */
 	char reason[64];
 	char message[400];
@@ -36,7 +36,7 @@ struct rootpw_outcome {
  * After a pass that found no pending Secret and no new request, the same
  * request/handled pair is not checked again (no GET) for recheck_ms. */
 int rootpw_rotate(struct kube_client *kc, yajl_val cluster, const struct cluster_view *v,
-		  long recheck_ms, struct rootpw_outcome *out);
+                  long recheck_ms, struct rootpw_outcome *out);
 
 /* The rotation request handled, for a status written without rootpw_rotate's
  * outcome (a pass that stopped before it): what this process last recorded,

@@ -16,7 +16,7 @@ struct synced {
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static struct strmap *map; /* key -> struct synced */
+static struct strmap *map;   /* key -> struct synced */
 static struct strmap *notes; /* key -> char * */
 
 int sync_fresh(const char *key, const unsigned char fp[SYNC_FP_LEN], long max_age_ms)

@@ -26,13 +26,13 @@
 /* A User whose Cluster is not Ready: the Cluster reconciler enqueues its Users
  * when it becomes Ready (cluster.c, wake_users); this is the safety net. */
 #define CLUSTER_WAIT_REQUEUE_MS 60000
-#define ERROR_REQUEUE_MS 30000
-#define CLIENT_CERT_LIFETIME_S (90L * 86400)
-#define CLIENT_CERT_RENEW_S (15L * 86400)
+#define ERROR_REQUEUE_MS        30000
+#define CLIENT_CERT_LIFETIME_S  (90L * 86400)
+#define CLIENT_CERT_RENEW_S     (15L * 86400)
 
 enum { C_READY, C_CREDS, C_ROLES, C_DEGRADED, C_N };
-static const char *const cond_types[C_N] = { "Ready", "CredentialsReady", "RolesGranted",
-					     "Degraded" };
+static const char *const cond_types[C_N] = {"Ready", "CredentialsReady", "RolesGranted",
+                                            "Degraded"};
 
 struct cond {
 	int set, status;
@@ -57,7 +57,7 @@ struct pass {
 };
 
 static void cond_set(struct pass *p, int i, int status, const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 static void cond_set(struct pass *p, int i, int status, const char *reason, const char *fmt, ...)
 {
 	va_list ap;
@@ -124,7 +124,7 @@ static void fingerprint(const struct pass *p, const char *password, unsigned cha
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	const char *cuid = json_get_str(p->cluster, "metadata", "uid", NULL);
-	const char *parts[4] = { p->v.uid, p->v.username, cuid, password };
+	const char *parts[4] = {p->v.uid, p->v.username, cuid, password};
 	unsigned int len = 0;
 
 	memset(out, 0, 32);
@@ -132,7 +132,8 @@ static void fingerprint(const struct pass *p, const char *password, unsigned cha
 		return;
 	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
 	for (size_t i = 0; i < 4; i++)
-		EVP_DigestUpdate(ctx, parts[i] ? parts[i] : "", parts[i] ? strlen(parts[i]) + 1 : 1);
+		EVP_DigestUpdate(ctx, parts[i] ? parts[i] : "",
+		                 parts[i] ? strlen(parts[i]) + 1 : 1);
 	for (size_t i = 0; i < p->v.nroles; i++)
 		EVP_DigestUpdate(ctx, p->v.roles[i], strlen(p->v.roles[i]) + 1);
 	EVP_DigestFinal_ex(ctx, out, &len);
@@ -145,7 +146,7 @@ static void fingerprint(const struct pass *p, const char *password, unsigned cha
  * fingerprint of the pending password (never the password), in memory: after a
  * restart such a leftover is said once more (a duplicate record, never a lost one). */
 static void pending_note(const struct pass *p, const char *pend_pw, char *key, size_t klen,
-			 char hex[65])
+                         char hex[65])
 {
 	unsigned char fp[32];
 
@@ -205,7 +206,8 @@ static int write_status(struct kube_client *kc, struct pass *p)
 		jkv(g, "lastPasswordChange", p->last_change);
 		if (v->rotation_s > 0) {
 			char next[32];
-			rfc3339(parse_rfc3339(p->last_change) + (time_t)v->rotation_s, next, sizeof(next));
+			rfc3339(parse_rfc3339(p->last_change) + (time_t)v->rotation_s, next,
+			        sizeof(next));
 			jkv(g, "nextPasswordRotation", next);
 		}
 	}
@@ -231,19 +233,22 @@ static int write_status(struct kube_client *kc, struct pass *p)
 		jkv(g, "notAfter", p->cert_not_after);
 		jkv(g, "renewalTime", p->cert_renewal);
 		jc(g);
-	} else if (v->client_cert && json_get_str(p->obj, "status", "clientCertificate", "notAfter", NULL)) {
+	} else if (v->client_cert &&
+	           json_get_str(p->obj, "status", "clientCertificate", "notAfter", NULL)) {
 		jko(g, "clientCertificate");
-		jkv(g, "notAfter", json_get_str(p->obj, "status", "clientCertificate", "notAfter", NULL));
+		jkv(g, "notAfter",
+		    json_get_str(p->obj, "status", "clientCertificate", "notAfter", NULL));
 		if (json_get_str(p->obj, "status", "clientCertificate", "renewalTime", NULL))
 			jkv(g, "renewalTime",
-			    json_get_str(p->obj, "status", "clientCertificate", "renewalTime", NULL));
+			    json_get_str(p->obj, "status", "clientCertificate", "renewalTime",
+			                 NULL));
 		jc(g);
 	}
 	jka(g, "conditions");
 	for (int i = 0; i < C_N; i++)
 		if (p->c[i].set)
-			apply_gen_condition(g, p->obj, cond_types[i], p->c[i].status, p->c[i].reason,
-					    p->c[i].message, v->generation, now);
+			apply_gen_condition(g, p->obj, cond_types[i], p->c[i].status,
+			                    p->c[i].reason, p->c[i].message, v->generation, now);
 	jac(g);
 	jc(g);
 	jc(g);
@@ -287,7 +292,7 @@ static int cluster_defines_role(yajl_val cluster, const char *role)
 }
 
 static int delete_secret(struct kube_client *kc, const char *ns, const char *name,
-			 struct kube_error *err)
+                         struct kube_error *err)
 {
 	struct buf path = BUF_INIT(2048);
 	int rc = -1;
@@ -423,13 +428,13 @@ static int drop_stale_secret(struct kube_client *kc, struct pass *p, yajl_val se
 }
 
 static void audit(struct kube_client *kc, struct pass *p, const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static void audit(struct kube_client *kc, struct pass *p, const char *reason, const char *fmt, ...)
 {
 	char note[600];
 	va_list ap;
-	const char *kv[] = { "reason", reason, "milvusUser", p->v.username, "cluster", p->v.cluster,
-			     NULL };
+	const char *kv[] = {"reason",  reason,       "milvusUser", p->v.username,
+	                    "cluster", p->v.cluster, NULL};
 
 	va_start(ap, fmt);
 	vsnprintf(note, sizeof(note), fmt, ap);
@@ -444,7 +449,7 @@ static enum reconcile_result finalize(struct kube_client *kc, struct pass *p, co
 {
 	struct kube_error kerr_;
 	struct mconn mc;
-	struct mv_names users = { 0 };
+	struct mv_names users = {0};
 	struct mv_error me;
 	char reason[64], msg[400], cred[300];
 	yajl_val sec = NULL;
@@ -454,7 +459,8 @@ static enum reconcile_result finalize(struct kube_client *kc, struct pass *p, co
 	if (!apply_has_finalizer(p->obj, USER_FINALIZER))
 		return RECONCILE_DONE;
 	if (!p->cluster || json_get(p->cluster, "metadata", "deletionTimestamp", NULL)) {
-		log_info(p->what, "Cluster %s is gone or going: nothing to drop in Milvus", p->v.cluster);
+		log_info(p->what, "Cluster %s is gone or going: nothing to drop in Milvus",
+		         p->v.cluster);
 		goto release;
 	}
 	/* ours only when our credentials Secret exists: it is written before the
@@ -467,7 +473,8 @@ static enum reconcile_result finalize(struct kube_client *kc, struct pass *p, co
 		return RECONCILE_RETRY;
 	}
 	if (r == 1) {
-		log_info(p->what, "no credentials Secret: the Milvus user was never ours; not dropped");
+		log_info(p->what,
+		         "no credentials Secret: the Milvus user was never ours; not dropped");
 		goto release;
 	}
 	if (mconn_open(kc, p->cluster, 0, &mc, reason, sizeof(reason), msg, sizeof(msg))) {
@@ -519,9 +526,9 @@ out:
 /* Bring the Milvus user to `target` password and the declared roles. cur_pw:
  * the password the credentials Secret holds (what Milvus should have). */
 static int sync_milvus(struct kube_client *kc, struct pass *p, struct mconn *mc, int exists,
-		       const char *cur_pw, const char *target)
+                       const char *cur_pw, const char *target)
 {
-	struct mv_names have = { 0 };
+	struct mv_names have = {0};
 	struct mv_error me;
 	const char *u = p->v.username;
 	int rc = -1;
@@ -531,11 +538,13 @@ static int sync_milvus(struct kube_client *kc, struct pass *p, struct mconn *mc,
 			merr(p, C_CREDS, "create user", &me);
 			goto out;
 		}
-		audit(kc, p, "UserCreated", "created Milvus user %s in Cluster %s", u, p->v.cluster);
+		audit(kc, p, "UserCreated", "created Milvus user %s in Cluster %s", u,
+		      p->v.cluster);
 	} else if (!str_eq(cur_pw, target)) {
 		/* root is a superuser: the old password is not checked, so this also
 		 * resumes a rotation that was interrupted after Milvus had the new one */
-		if (mv_user_update_password(mc->mv, u, cur_pw ? cur_pw : target, target, &me) != MV_OK) {
+		if (mv_user_update_password(mc->mv, u, cur_pw ? cur_pw : target, target, &me) !=
+		    MV_OK) {
 			merr(p, C_CREDS, "update password", &me);
 			goto out;
 		}
@@ -543,7 +552,8 @@ static int sync_milvus(struct kube_client *kc, struct pass *p, struct mconn *mc,
 	} else {
 		/* drift: does the password still work? */
 		struct mv_client *as = NULL;
-		int ok = mconn_open_as(mc, u, cur_pw, &as) == 0 && mv_authenticate(as, &me) == MV_OK;
+		int ok =
+		    mconn_open_as(mc, u, cur_pw, &as) == 0 && mv_authenticate(as, &me) == MV_OK;
 		int auth_failed = !ok && as && mv_error_is_auth(&me);
 		mv_client_free(as);
 		if (!ok && !auth_failed) {
@@ -556,8 +566,10 @@ static int sync_milvus(struct kube_client *kc, struct pass *p, struct mconn *mc,
 				goto out;
 			}
 			audit(kc, p, "PasswordRestored",
-			      "the password of Milvus user %s was changed outside vecward; restored the "
-			      "one in the credentials Secret", u);
+			      "the password of Milvus user %s was changed outside vecward; "
+			      "restored the "
+			      "one in the credentials Secret",
+			      u);
 		}
 	}
 	/* roles: exactly the declared ones that the Cluster defines */
@@ -619,10 +631,10 @@ static char *bundle_first(const char *bundle)
  * (the first of the bundle the Cluster's status vouches for): then a renewal
  * due returns 1 and issues nothing: open the CA and call again. */
 static int client_cert(struct pass *p, const struct mconn *mc, const char *cur_crt,
-		       const char *cur_key, struct pki_pair *out)
+                       const char *cur_key, struct pki_pair *out)
 {
-	struct pki_renew_want want = { cur_key, NULL, 0, NULL, 0, PKI_USAGE_CLIENT, PKI_KEY_ECDSA_P256,
-				       CLIENT_CERT_RENEW_S };
+	struct pki_renew_want want = {
+	    cur_key, NULL, 0, NULL, 0, PKI_USAGE_CLIENT, PKI_KEY_ECDSA_P256, CLIENT_CERT_RENEW_S};
 	struct pki_cert_info info;
 	time_t renewal = 0;
 	enum pki_renew_reason why;
@@ -632,7 +644,8 @@ static int client_cert(struct pass *p, const struct mconn *mc, const char *cur_c
 	if (!ca_cert && !(ca_cert = known_ca = bundle_first(mc->bundle)))
 		return 1;
 	why = pki_renewal_due(cur_crt, ca_cert, &want, p->now, &renewal);
-	if (why == PKI_RENEW_NONE && cur_crt && pki_cert_info(cur_crt, &info, err, sizeof(err)) == 0) {
+	if (why == PKI_RENEW_NONE && cur_crt &&
+	    pki_cert_info(cur_crt, &info, err, sizeof(err)) == 0) {
 		if (strcmp(info.cn, p->v.username) != 0)
 			why = PKI_RENEW_SANS_CHANGED;
 		pki_cert_info_free(&info);
@@ -644,9 +657,11 @@ static int client_cert(struct pass *p, const struct mconn *mc, const char *cur_c
 		out->cert_pem = strdup(cur_crt);
 		out->key_pem = strdup(cur_key);
 	} else {
-		struct pki_leaf_req req = { p->v.username, NULL, 0, NULL, 0, PKI_USAGE_CLIENT,
-					    PKI_KEY_ECDSA_P256, CLIENT_CERT_LIFETIME_S };
-		if (pki_issue(mc->ca.cert_pem, mc->ca.key_pem, &req, p->now, out, err, sizeof(err))) {
+		struct pki_leaf_req req = {
+		    p->v.username,         NULL, 0, NULL, 0, PKI_USAGE_CLIENT, PKI_KEY_ECDSA_P256,
+		    CLIENT_CERT_LIFETIME_S};
+		if (pki_issue(mc->ca.cert_pem, mc->ca.key_pem, &req, p->now, out, err,
+		              sizeof(err))) {
 			cond_set(p, C_CREDS, 0, "ClientCertificateFailed", "cannot issue: %s", err);
 			p->failed = 1;
 			return -1;
@@ -670,14 +685,14 @@ static int client_cert(struct pass *p, const struct mconn *mc, const char *cur_c
 }
 
 static enum reconcile_result converge(struct kube_client *kc, struct pass *p, const char *key,
-				      const struct user_reconciler *ur)
+                                      const struct user_reconciler *ur)
 {
 	struct user_view *v = &p->v;
 	struct kube_error ke;
 	struct mv_error me;
 	struct mconn mc;
-	struct mv_names users = { 0 };
-	struct pki_pair cert = { 0 };
+	struct mv_names users = {0};
+	struct pki_pair cert = {0};
 	char reason[64], msg[400], cred_name[300], pend_name[300];
 	char gen_pw[SECRET_PASSWORD_LEN + 1] = "";
 	yajl_val cur = NULL, pend = NULL, src = NULL;
@@ -707,18 +722,20 @@ static enum reconcile_result converge(struct kube_client *kc, struct pass *p, co
 			goto out;
 		}
 		if (r == 1 || !(byo_pw = secret_data_str(src, v->pw_key, PKI_PEM_MAX))) {
-			cond_set(p, C_CREDS, 0, "PasswordSecretNotFound",
-				 "spec.passwordSecretRef: Secret %s with key %s not found in %s: create "
-				 "it, or remove passwordSecretRef to let vecward generate a password",
-				 v->pw_secret, v->pw_key, v->ns);
+			cond_set(
+			    p, C_CREDS, 0, "PasswordSecretNotFound",
+			    "spec.passwordSecretRef: Secret %s with key %s not found in %s: create "
+			    "it, or remove passwordSecretRef to let vecward generate a password",
+			    v->pw_secret, v->pw_key, v->ns);
 			res = RECONCILE_REQUEUE;
 			goto out;
 		}
 		if (user_password_ok(byo_pw)) {
-			cond_set(p, C_CREDS, 0, "WeakPassword",
-				 "the password in Secret %s (key %s) is not used: it must have 12-72 "
-				 "characters from at least 3 of lower case, upper case, digits, symbols",
-				 v->pw_secret, v->pw_key);
+			cond_set(
+			    p, C_CREDS, 0, "WeakPassword",
+			    "the password in Secret %s (key %s) is not used: it must have 12-72 "
+			    "characters from at least 3 of lower case, upper case, digits, symbols",
+			    v->pw_secret, v->pw_key);
 			res = RECONCILE_REQUEUE;
 			goto out;
 		}
@@ -744,13 +761,14 @@ static enum reconcile_result converge(struct kube_client *kc, struct pass *p, co
 		cur_crt = secret_data_str(cur, "tls.crt", PKI_PEM_MAX);
 		cur_key = secret_data_str(cur, "tls.key", PKI_PEM_MAX);
 		if (!p->last_change[0])
-			rfc3339(parse_rfc3339(json_get_str(cur, "metadata", "creationTimestamp", NULL)),
-				p->last_change, sizeof(p->last_change));
+			rfc3339(
+			    parse_rfc3339(json_get_str(cur, "metadata", "creationTimestamp", NULL)),
+			    p->last_change, sizeof(p->last_change));
 	}
 	/* the Milvus side, only when something may differ */
 	fingerprint(p, byo_pw ? byo_pw : cur_pw, fp);
 	fresh = cur_pw && !rotation_due(p, old_req) && (!byo_pw || str_eq(byo_pw, cur_pw)) &&
-		sync_fresh(key, fp, ur->milvus_resync_ms);
+	        sync_fresh(key, fp, ur->milvus_resync_ms);
 	if (fresh) {
 		/* an idle resync: Milvus needs no call, so no Milvus client, and what
 		 * the credentials Secret says of the Cluster (uri, ca.crt) is known
@@ -766,7 +784,7 @@ static enum reconcile_result converge(struct kube_client *kc, struct pass *p, co
 	}
 	if (!mc_open) {
 		if (mconn_open(kc, p->cluster, v->client_cert ? MCONN_WANT_CA : 0, &mc, reason,
-			       sizeof(reason), msg, sizeof(msg))) {
+		               sizeof(reason), msg, sizeof(msg))) {
 			cond_set(p, C_CREDS, 0, reason, "%s", msg);
 			res = RECONCILE_REQUEUE;
 			goto out;
@@ -804,17 +822,18 @@ static enum reconcile_result converge(struct kube_client *kc, struct pass *p, co
 	if (r == 0)
 		pend_pw = secret_data_str(pend, "password", PKI_PEM_MAX);
 	if (exists && !cur && !pend_pw && !v->adopt) {
-		cond_set(p, C_CREDS, 0, "MilvusUserExists",
-			 "Milvus user %s already exists in Cluster %s and was not created by vecward; "
-			 "drop it in Milvus, choose another spec.username, or annotate this User with "
-			 USER_ADOPT_ANNOTATION "=true to take it over (its password is reset)",
-			 v->username, v->cluster);
+		cond_set(
+		    p, C_CREDS, 0, "MilvusUserExists",
+		    "Milvus user %s already exists in Cluster %s and was not created by vecward; "
+		    "drop it in Milvus, choose another spec.username, or annotate this User "
+		    "with " USER_ADOPT_ANNOTATION "=true to take it over (its password is reset)",
+		    v->username, v->cluster);
 		res = RECONCILE_REQUEUE;
 		goto out;
 	}
 	if (!cur) {
 		/* first: the credentials Secret, created once; then the Milvus user */
-		struct user_creds c = { NULL, mc.uri, mc.bundle, NULL, NULL };
+		struct user_creds c = {NULL, mc.uri, mc.bundle, NULL, NULL};
 		char *json;
 		if (pend_pw) {
 			c.password = pend_pw;
@@ -829,7 +848,8 @@ static enum reconcile_result converge(struct kube_client *kc, struct pass *p, co
 			c.password = gen_pw;
 		}
 		json = user_render_credentials(v, &c);
-		r = json ? apply_create_once(kc, &KUBE_SECRET, v->ns, json, &created, &cur, &ke) : -1;
+		r = json ? apply_create_once(kc, &KUBE_SECRET, v->ns, json, &created, &cur, &ke)
+		         : -1;
 		user_free_secret_json(json);
 		if (r) {
 			if (json)
@@ -839,16 +859,18 @@ static enum reconcile_result converge(struct kube_client *kc, struct pass *p, co
 		}
 		cur_pw = secret_data_str(cur, "password", PKI_PEM_MAX);
 		if (!cur_pw) {
-			cond_set(p, C_CREDS, 0, "CredentialsSecretInvalid", "Secret %s has no password",
-				 cred_name);
+			cond_set(p, C_CREDS, 0, "CredentialsSecretInvalid",
+			         "Secret %s has no password", cred_name);
 			goto out;
 		}
 		if (created)
-			audit(kc, p, "CredentialsCreated", "wrote credentials for Milvus user %s to Secret %s",
-			      v->username, cred_name);
+			audit(kc, p, "CredentialsCreated",
+			      "wrote credentials for Milvus user %s to Secret %s", v->username,
+			      cred_name);
 		rfc3339(p->now, p->last_change, sizeof(p->last_change));
 		if (exists && v->adopt)
-			audit(kc, p, "UserAdopted", "took over existing Milvus user %s", v->username);
+			audit(kc, p, "UserAdopted", "took over existing Milvus user %s",
+			      v->username);
 	}
 	/* the password Milvus must end up with */
 	if (pend_pw) {
@@ -865,7 +887,8 @@ static enum reconcile_result converge(struct kube_client *kc, struct pass *p, co
 		json = user_render_pending(v, gen_pw);
 		json_free_secret(pend);
 		pend = NULL;
-		r = json ? apply_create_once(kc, &KUBE_SECRET, v->ns, json, &created, &pend, &ke) : -1;
+		r = json ? apply_create_once(kc, &KUBE_SECRET, v->ns, json, &created, &pend, &ke)
+		         : -1;
 		user_free_secret_json(json);
 		if (r || !(pend_pw = secret_data_str(pend, "password", PKI_PEM_MAX))) {
 			if (r && json)
@@ -896,8 +919,8 @@ kube_side:
 			 * same: the bundle's digest matched the status) */
 			mconn_close(&mc);
 			mc_open = 0;
-			if (mconn_open(kc, p->cluster, MCONN_WANT_CA, &mc, reason, sizeof(reason), msg,
-				       sizeof(msg))) {
+			if (mconn_open(kc, p->cluster, MCONN_WANT_CA, &mc, reason, sizeof(reason),
+			               msg, sizeof(msg))) {
 				cond_set(p, C_CREDS, 0, reason, "%s", msg);
 				res = RECONCILE_REQUEUE;
 				goto out;
@@ -909,7 +932,7 @@ kube_side:
 			goto out;
 	}
 	{
-		struct user_creds c = { target, mc.uri, mc.bundle, cert.cert_pem, cert.key_pem };
+		struct user_creds c = {target, mc.uri, mc.bundle, cert.cert_pem, cert.key_pem};
 		char *json = user_render_credentials(v, &c);
 		enum apply_outcome oc = APPLY_UNCHANGED;
 		r = json ? apply_ensure_known(kc, &KUBE_SECRET, json, 1, cur, &oc, &ke) : -1;
@@ -939,8 +962,10 @@ kube_side:
 		rfc3339(p->now, p->last_change, sizeof(p->last_change));
 		if (v->rotate_token)
 			snprintf(p->rotation_req, sizeof(p->rotation_req), "%s", v->rotate_token);
-		audit(kc, p, "PasswordRotated", "rotated the password of Milvus user %s; Secret %s has the "
-		      "new one", v->username, cred_name);
+		audit(kc, p, "PasswordRotated",
+		      "rotated the password of Milvus user %s; Secret %s has the "
+		      "new one",
+		      v->username, cred_name);
 	} else if (v->rotate_token && !v->pw_secret) {
 		snprintf(p->rotation_req, sizeof(p->rotation_req), "%s", v->rotate_token);
 	}
@@ -951,7 +976,7 @@ kube_side:
 	fingerprint(p, target, fp);
 	sync_record(key, fp);
 	cond_set(p, C_CREDS, 1, "Synced", "Milvus user %s exists with the password in Secret %s",
-		 v->username, cred_name);
+	         v->username, cred_name);
 	if (v->rotation_s > 0) {
 		long long due = parse_rfc3339(p->last_change) + (long long)v->rotation_s;
 		if (!p->next_due || due < p->next_due)
@@ -975,9 +1000,8 @@ out:
 	return res;
 }
 
-enum reconcile_result user_reconcile(struct controller *ctl, struct kube_client *kc,
-				     const char *ns, const char *name, yajl_val obj,
-				     long *requeue_ms, void *ctx)
+enum reconcile_result user_reconcile(struct controller *ctl, struct kube_client *kc, const char *ns,
+                                     const char *name, yajl_val obj, long *requeue_ms, void *ctx)
 {
 	const struct user_reconciler *ur = ctx;
 	struct pass *p;
@@ -1038,17 +1062,18 @@ enum reconcile_result user_reconcile(struct controller *ctl, struct kube_client 
 		goto out;
 	}
 	if (!p->cluster) {
-		cond_set(p, C_READY, 0, "ClusterNotFound",
-			 "spec.clusterRef.name: Cluster %s not found in %s: create it, or fix the name",
-			 p->v.cluster, ns);
+		cond_set(
+		    p, C_READY, 0, "ClusterNotFound",
+		    "spec.clusterRef.name: Cluster %s not found in %s: create it, or fix the name",
+		    p->v.cluster, ns);
 		res = RECONCILE_REQUEUE;
 		*requeue_ms = ERROR_REQUEUE_MS;
 		goto status;
 	}
 	if (!cluster_ready(p->cluster)) {
 		cond_set(p, C_READY, 0, "ClusterNotReady",
-			 "waiting for Cluster %s to be Ready before creating the Milvus user",
-			 p->v.cluster);
+		         "waiting for Cluster %s to be Ready before creating the Milvus user",
+		         p->v.cluster);
 		res = RECONCILE_REQUEUE;
 		*requeue_ms = CLUSTER_WAIT_REQUEUE_MS;
 		goto status;
@@ -1063,10 +1088,12 @@ enum reconcile_result user_reconcile(struct controller *ctl, struct kube_client 
 			break;
 		}
 	if (missing) {
-		cond_set(p, C_ROLES, 0, "RoleNotFound",
-			 "spec.roles: role %s is neither built in (admin, public) nor defined in Cluster "
-			 "%s spec.roles; add it there or remove it here (the other roles are granted)",
-			 missing, p->v.cluster);
+		cond_set(
+		    p, C_ROLES, 0, "RoleNotFound",
+		    "spec.roles: role %s is neither built in (admin, public) nor defined in "
+		    "Cluster "
+		    "%s spec.roles; add it there or remove it here (the other roles are granted)",
+		    missing, p->v.cluster);
 		if (res == RECONCILE_DONE) {
 			res = RECONCILE_REQUEUE;
 			*requeue_ms = ERROR_REQUEUE_MS;
@@ -1074,26 +1101,25 @@ enum reconcile_result user_reconcile(struct controller *ctl, struct kube_client 
 	}
 	if (res == RECONCILE_REQUEUE && !*requeue_ms)
 		*requeue_ms = WAIT_REQUEUE_MS;
-status:
-	{
-		int ok = p->c[C_CREDS].set && p->c[C_CREDS].status && p->c[C_ROLES].set &&
-			 p->c[C_ROLES].status && !p->failed;
-		if (ok)
-			cond_set(p, C_READY, 1, "Synced",
-				 "Milvus user %s is in sync; credentials are in Secret %s-credentials",
-				 p->v.username, p->v.name);
-		else if (!p->c[C_READY].set) {
-			for (int i = 1; i < C_N; i++)
-				if (p->c[i].set && !p->c[i].status) {
-					cond_set(p, C_READY, 0, p->c[i].reason, "%s", p->c[i].message);
-					break;
-				}
-			if (!p->c[C_READY].set)
-				cond_set(p, C_READY, 0, "Progressing", "reconciling");
-		}
-		cond_set(p, C_DEGRADED, p->failed, p->failed ? "ReconcileError" : "AsExpected", "%s",
-			 p->failed ? "a step failed; retrying with backoff" : "no errors");
+status : {
+	int ok = p->c[C_CREDS].set && p->c[C_CREDS].status && p->c[C_ROLES].set &&
+	         p->c[C_ROLES].status && !p->failed;
+	if (ok)
+		cond_set(p, C_READY, 1, "Synced",
+		         "Milvus user %s is in sync; credentials are in Secret %s-credentials",
+		         p->v.username, p->v.name);
+	else if (!p->c[C_READY].set) {
+		for (int i = 1; i < C_N; i++)
+			if (p->c[i].set && !p->c[i].status) {
+				cond_set(p, C_READY, 0, p->c[i].reason, "%s", p->c[i].message);
+				break;
+			}
+		if (!p->c[C_READY].set)
+			cond_set(p, C_READY, 0, "Progressing", "reconciling");
 	}
+	cond_set(p, C_DEGRADED, p->failed, p->failed ? "ReconcileError" : "AsExpected", "%s",
+	         p->failed ? "a step failed; retrying with backoff" : "no errors");
+}
 	write_status(kc, p);
 	if (res == RECONCILE_DONE && !p->failed) {
 		long long next = ur->resync_ms;

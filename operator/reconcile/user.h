@@ -40,8 +40,7 @@ struct user_reconciler {
 	long milvus_resync_ms; /* re-check a converged User against Milvus this often */
 };
 
-enum reconcile_result user_reconcile(struct controller *ctl, struct kube_client *kc,
-				     const char *ns, const char *name, yajl_val obj,
-				     long *requeue_ms, void *ctx);
+enum reconcile_result user_reconcile(struct controller *ctl, struct kube_client *kc, const char *ns,
+                                     const char *name, yajl_val obj, long *requeue_ms, void *ctx);
 
 #endif

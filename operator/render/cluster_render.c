@@ -12,12 +12,12 @@
 #include "util.h"
 
 #define DEFAULT_VERSION "v2.6.0"
-#define TLS_DIR "/milvus/tls/server"
-#define CONFIG_DIR "/milvus/configs"
-#define DATA_DIR "/var/lib/milvus"
+#define TLS_DIR         "/milvus/tls/server"
+#define CONFIG_DIR      "/milvus/configs"
+#define DATA_DIR        "/var/lib/milvus"
 
-#define CIPHER_PATH_MAX 512
-#define CIPHER_ROLE_ARN_MAX 2048
+#define CIPHER_PATH_MAX        512
+#define CIPHER_ROLE_ARN_MAX    2048
 #define CIPHER_EXTERNAL_ID_MAX 1224
 
 static const char *str_or(yajl_val v, const char *def)
@@ -91,8 +91,8 @@ static int parse_cipher_plugin(yajl_val spec, struct cluster_view *v, char *err,
 	}
 	if (!v->encryption_key || !*v->encryption_key) {
 		snprintf(err, errlen,
-			 "spec.encryption.cipherPlugin: needs spec.encryption.keyRef (the KMS key "
-			 "the plugin encrypts with)");
+		         "spec.encryption.cipherPlugin: needs spec.encryption.keyRef (the KMS key "
+		         "the plugin encrypts with)");
 		return -1;
 	}
 	go = json_get_str(cp, "soPathGo", NULL);
@@ -101,22 +101,22 @@ static int parse_cipher_plugin(yajl_val spec, struct cluster_view *v, char *err,
 	ext = json_get_str(cp, "externalID", NULL);
 	if (!go || !plugin_path_ok(go) || !cpp || !plugin_path_ok(cpp)) {
 		snprintf(err, errlen,
-			 "spec.encryption.cipherPlugin.%s: required, an absolute path inside the "
-			 "image of letters, digits and -_./, at most %d characters",
-			 !go || !plugin_path_ok(go) ? "soPathGo" : "soPathCpp", CIPHER_PATH_MAX);
+		         "spec.encryption.cipherPlugin.%s: required, an absolute path inside the "
+		         "image of letters, digits and -_./, at most %d characters",
+		         !go || !plugin_path_ok(go) ? "soPathGo" : "soPathCpp", CIPHER_PATH_MAX);
 		return -1;
 	}
 	if (role && *role && !role_arn_ok(role)) {
 		snprintf(err, errlen,
-			 "spec.encryption.cipherPlugin.roleARN: not an IAM role ARN such as "
-			 "arn:aws:iam::111122223333:role/milvus-kms");
+		         "spec.encryption.cipherPlugin.roleARN: not an IAM role ARN such as "
+		         "arn:aws:iam::111122223333:role/milvus-kms");
 		return -1;
 	}
 	if (ext && *ext && !external_id_ok(ext)) {
 		snprintf(err, errlen,
-			 "spec.encryption.cipherPlugin.externalID: must be 2-%d characters of "
-			 "letters, digits and _+=,.@:/-",
-			 CIPHER_EXTERNAL_ID_MAX);
+		         "spec.encryption.cipherPlugin.externalID: must be 2-%d characters of "
+		         "letters, digits and _+=,.@:/-",
+		         CIPHER_EXTERNAL_ID_MAX);
 		return -1;
 	}
 	v->cipher_so_go = go;
@@ -148,27 +148,29 @@ int cluster_view_parse(yajl_val cr, struct cluster_view *v, char *err, size_t er
 	else
 		n = snprintf(v->image, sizeof(v->image), "milvusdb/milvus:%s", v->version);
 	if (n < 0 || (size_t)n >= sizeof(v->image)) {
-		snprintf(err, errlen, "spec.image: longer than %zu characters", sizeof(v->image) - 1);
+		snprintf(err, errlen, "spec.image: longer than %zu characters",
+		         sizeof(v->image) - 1);
 		return -1;
 	}
 	s = str_or(json_get(spec, "mode", NULL), "standalone");
 	if (strcmp(s, "standalone") != 0) {
-		snprintf(err, errlen,
-			 "spec.mode: %s is not supported yet: use standalone", s);
+		snprintf(err, errlen, "spec.mode: %s is not supported yet: use standalone", s);
 		return -1;
 	}
 	v->replicas = (long)json_get_int(spec, 1, "replicas", NULL);
 	if (v->replicas != 1) {
-		snprintf(err, errlen,
-			 "spec.replicas: standalone Milvus runs exactly 1 replica (embedded etcd on "
-			 "one volume): set replicas to 1");
+		snprintf(
+		    err, errlen,
+		    "spec.replicas: standalone Milvus runs exactly 1 replica (embedded etcd on "
+		    "one volume): set replicas to 1");
 		return -1;
 	}
 	v->storage_size = str_or(json_get(spec, "storage", "size", NULL), "10Gi");
 	v->storage_class = json_get_str(spec, "storage", "storageClassName", NULL);
-	v->root_secret = json_get_str(spec, "authentication", "rootPasswordSecretRef", "name", NULL);
+	v->root_secret =
+	    json_get_str(spec, "authentication", "rootPasswordSecretRef", "name", NULL);
 	v->root_key = str_or(json_get(spec, "authentication", "rootPasswordSecretRef", "key", NULL),
-			     "password");
+	                     "password");
 	if (!v->root_secret || !*v->root_secret) {
 		v->root_secret = NULL; /* the reconciler names it <name>-root */
 		v->root_generated = 1;
@@ -181,30 +183,33 @@ int cluster_view_parse(yajl_val cr, struct cluster_view *v, char *err, size_t er
 	else if (strcmp(s, "disabled") == 0)
 		v->tls_mode = TLS_DISABLED;
 	else {
-		snprintf(err, errlen, "spec.tls.mode: %s is not one of server, mutual, disabled", s);
+		snprintf(err, errlen, "spec.tls.mode: %s is not one of server, mutual, disabled",
+		         s);
 		return -1;
 	}
 	v->tls_internal = json_get_bool(spec, 1, "tls", "internal", NULL);
 	v->ca_secret = json_get_str(spec, "tls", "caSecretRef", "name", NULL);
 	if (v->ca_secret && !*v->ca_secret)
 		v->ca_secret = NULL;
-	if (parse_duration(str_or(json_get(spec, "tls", "duration", NULL), "2160h"), &v->duration_s)) {
+	if (parse_duration(str_or(json_get(spec, "tls", "duration", NULL), "2160h"),
+	                   &v->duration_s)) {
 		snprintf(err, errlen, "spec.tls.duration: not a duration such as 2160h");
 		return -1;
 	}
 	if (parse_duration(str_or(json_get(spec, "tls", "renewBefore", NULL), "360h"),
-			   &v->renew_before_s)) {
+	                   &v->renew_before_s)) {
 		snprintf(err, errlen, "spec.tls.renewBefore: not a duration such as 360h");
 		return -1;
 	}
 	if (v->duration_s < 3600 || v->duration_s > 825.0 * 86400) {
-		snprintf(err, errlen, "spec.tls.duration: must be between 1h and 19800h (825 days)");
+		snprintf(err, errlen,
+		         "spec.tls.duration: must be between 1h and 19800h (825 days)");
 		return -1;
 	}
 	if (v->renew_before_s >= v->duration_s) {
 		snprintf(err, errlen,
-			 "spec.tls.renewBefore: must be shorter than spec.tls.duration, or the "
-			 "certificate would be renewed forever");
+		         "spec.tls.renewBefore: must be shorter than spec.tls.duration, or the "
+		         "certificate would be renewed forever");
 		return -1;
 	}
 	v->key_algorithm = str_or(json_get(spec, "tls", "keyAlgorithm", NULL), "ECDSA-P256");
@@ -225,7 +230,7 @@ int cluster_view_parse(yajl_val cr, struct cluster_view *v, char *err, size_t er
 int cluster_obj_name(const struct cluster_view *v, const char *suffix, char *out, size_t outlen)
 {
 	int n = suffix && *suffix ? snprintf(out, outlen, "%s-%s", v->name, suffix)
-				  : snprintf(out, outlen, "%s", v->name);
+	                          : snprintf(out, outlen, "%s", v->name);
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
@@ -243,75 +248,74 @@ char *cluster_render_milvus_config(const struct cluster_view *v)
 	char names[4][256];
 
 	cluster_dns_names(v, names);
+	buf_printf(
+	    &b,
+	    "# Rendered by vecward for Cluster %s/%s. Do not edit: the operator restores it.\n"
+	    "# Secrets are not here: they reach Milvus from Secrets only.\n",
+	    v->ns, v->name);
 	buf_printf(&b,
-		   "# Rendered by vecward for Cluster %s/%s. Do not edit: the operator restores it.\n"
-		   "# Secrets are not here: they reach Milvus from Secrets only.\n",
-		   v->ns, v->name);
-	buf_printf(&b,
-		   "common:\n"
-		   "  storageType: local\n"
-		   "  security:\n"
-		   "    authorizationEnabled: true\n"
-		   "    superUsers: root\n"
-		   "    tlsMode: %d\n"
-		   "    internaltlsEnabled: %s\n",
-		   (int)v->tls_mode, v->tls_internal ? "true" : "false");
-	buf_printf(&b,
-		   "etcd:\n"
-		   "  use:\n"
-		   "    embed: true\n"
-		   "  data:\n"
-		   "    dir: " DATA_DIR "/etcd\n"
-		   "  config:\n"
-		   "    path: " CONFIG_DIR "/embedEtcd.yaml\n"
-		   "localStorage:\n"
-		   "  path: " DATA_DIR "/data\n");
+	           "common:\n"
+	           "  storageType: local\n"
+	           "  security:\n"
+	           "    authorizationEnabled: true\n"
+	           "    superUsers: root\n"
+	           "    tlsMode: %d\n"
+	           "    internaltlsEnabled: %s\n",
+	           (int)v->tls_mode, v->tls_internal ? "true" : "false");
+	buf_printf(&b, "etcd:\n"
+	               "  use:\n"
+	               "    embed: true\n"
+	               "  data:\n"
+	               "    dir: " DATA_DIR "/etcd\n"
+	               "  config:\n"
+	               "    path: " CONFIG_DIR "/embedEtcd.yaml\n"
+	               "localStorage:\n"
+	               "  path: " DATA_DIR "/data\n");
 	if (v->tls_mode != TLS_DISABLED)
 		buf_adds(&b, "tls:\n"
-			     "  serverPemPath: " TLS_DIR "/tls.crt\n"
-			     "  serverKeyPath: " TLS_DIR "/tls.key\n"
-			     "  caPemPath: " TLS_DIR "/ca.crt\n");
+		             "  serverPemPath: " TLS_DIR "/tls.crt\n"
+		             "  serverKeyPath: " TLS_DIR "/tls.key\n"
+		             "  caPemPath: " TLS_DIR "/ca.crt\n");
 	if (v->tls_internal)
 		buf_printf(&b,
-			   "internaltls:\n"
-			   "  serverPemPath: " TLS_DIR "/tls.crt\n"
-			   "  serverKeyPath: " TLS_DIR "/tls.key\n"
-			   "  caPemPath: " TLS_DIR "/ca.crt\n"
-			   "  sni: %s\n",
-			   names[3]);
+		           "internaltls:\n"
+		           "  serverPemPath: " TLS_DIR "/tls.crt\n"
+		           "  serverKeyPath: " TLS_DIR "/tls.key\n"
+		           "  caPemPath: " TLS_DIR "/ca.crt\n"
+		           "  sni: %s\n",
+		           names[3]);
 	buf_printf(&b,
-		   "proxy:\n"
-		   "  maxUserNum: %d\n"
-		   "  maxRoleNum: %d\n"
-		   "  http:\n"
-		   "    enabled: true\n"
-		   "    port: %d\n"
-		   "  accessLog:\n"
-		   "    enable: %s\n",
-		   CLUSTER_MAX_USERS, CLUSTER_MAX_ROLES, CLUSTER_PORT_HTTP,
-		   v->audit_enabled ? "true" : "false");
+	           "proxy:\n"
+	           "  maxUserNum: %d\n"
+	           "  maxRoleNum: %d\n"
+	           "  http:\n"
+	           "    enabled: true\n"
+	           "    port: %d\n"
+	           "  accessLog:\n"
+	           "    enable: %s\n",
+	           CLUSTER_MAX_USERS, CLUSTER_MAX_ROLES, CLUSTER_PORT_HTTP,
+	           v->audit_enabled ? "true" : "false");
 	if (strcmp(v->audit_output, "file") == 0)
 		buf_adds(&b, "    localPath: /milvus/logs/access\n"
-			     "    filename: access.log\n");
+		             "    filename: access.log\n");
 	else
 		buf_adds(&b, "    filename: \"\"\n"); /* empty: to stdout */
 	buf_adds(&b, "    formatters:\n"
-		     "      base:\n"
-		     "        format: \"[$time_now] [ACCESS] <$user_name: $user_addr> $method_name "
-		     "[status: $method_status] [code: $error_code] [sdk: $sdk_version] "
-		     "[msg: $error_msg] [traceID: $trace_id] [timeCost: $time_cost]\"\n");
+	             "      base:\n"
+	             "        format: \"[$time_now] [ACCESS] <$user_name: $user_addr> $method_name "
+	             "[status: $method_status] [code: $error_code] [sdk: $sdk_version] "
+	             "[msg: $error_msg] [traceID: $trace_id] [timeCost: $time_cost]\"\n");
 	if (!b.ptr)
 		return NULL;
 	return buf_take(&b);
 }
 
-static const char *embed_etcd_yaml =
-	"# embedded etcd of a standalone Milvus: loopback only\n"
-	"listen-client-urls: http://127.0.0.1:2379\n"
-	"advertise-client-urls: http://127.0.0.1:2379\n"
-	"quota-backend-bytes: 4294967296\n"
-	"auto-compaction-mode: revision\n"
-	"auto-compaction-retention: '1000'\n";
+static const char *embed_etcd_yaml = "# embedded etcd of a standalone Milvus: loopback only\n"
+                                     "listen-client-urls: http://127.0.0.1:2379\n"
+                                     "advertise-client-urls: http://127.0.0.1:2379\n"
+                                     "quota-backend-bytes: 4294967296\n"
+                                     "auto-compaction-mode: revision\n"
+                                     "auto-compaction-retention: '1000'\n";
 
 static void gen_labels(yajl_gen g, const struct cluster_view *v, const char *component)
 {
@@ -332,7 +336,7 @@ static void gen_selector_labels(yajl_gen g, const struct cluster_view *v)
 }
 
 void cluster_gen_metadata(struct yajl_gen_t *g, const struct cluster_view *v, const char *name,
-			  const char *component)
+                          const char *component)
 {
 	jko(g, "metadata");
 	jkv(g, "name", name);
@@ -389,7 +393,7 @@ static void gen_port(yajl_gen g, const char *name, int port)
 }
 
 static void gen_volume_mount(yajl_gen g, const char *name, const char *path, const char *sub,
-			     int ro)
+                             int ro)
 {
 	jo(g);
 	jkv(g, "name", name);
@@ -426,7 +430,7 @@ char *cluster_render_deployment(const struct cluster_view *v, const char *pod_ha
 	    cluster_obj_name(v, "server-tls", tls, sizeof(tls)) ||
 	    cluster_obj_name(v, "data", pvc, sizeof(pvc)) ||
 	    (v->root_secret ? snprintf(root, sizeof(root), "%s", v->root_secret) < 0
-			    : cluster_obj_name(v, "root", root, sizeof(root)))) {
+	                    : cluster_obj_name(v, "root", root, sizeof(root)))) {
 		jgen_finish(g);
 		return NULL;
 	}
@@ -718,13 +722,13 @@ static char *np_ingress_close(yajl_gen g, const int *ports, int n)
 }
 
 int cluster_render_netpols(const struct cluster_view *v, const char *operator_ns,
-			   const char *kms_cidr, char *out[CLUSTER_NETPOLS])
+                           const char *kms_cidr, char *out[CLUSTER_NETPOLS])
 {
-	static const int client_ports[] = { CLUSTER_PORT_GRPC, CLUSTER_PORT_HTTP };
-	static const int http_port[] = { CLUSTER_PORT_HTTP };
-	static const int metrics_port[] = { CLUSTER_PORT_METRICS };
-	static const int dns_port[] = { 53 };
-	static const int https_port[] = { 443 };
+	static const int client_ports[] = {CLUSTER_PORT_GRPC, CLUSTER_PORT_HTTP};
+	static const int http_port[] = {CLUSTER_PORT_HTTP};
+	static const int metrics_port[] = {CLUSTER_PORT_METRICS};
+	static const int dns_port[] = {53};
+	static const int https_port[] = {443};
 	yajl_gen g;
 	int n = 0;
 
@@ -848,7 +852,7 @@ fail:
 }
 
 char *cluster_render_secret(const struct cluster_view *v, const char *name, const char *type,
-			    const char *const *keys, const char *const *vals, size_t n)
+                            const char *const *keys, const char *const *vals, size_t n)
 {
 	yajl_gen g = jgen_new();
 	char *out;
@@ -876,7 +880,8 @@ char *cluster_render_secret(const struct cluster_view *v, const char *name, cons
 		const unsigned char *p;
 		size_t len;
 		out = NULL;
-		if (yajl_gen_get_buf(g, &p, &len) == yajl_gen_status_ok && (out = malloc(len + 1))) {
+		if (yajl_gen_get_buf(g, &p, &len) == yajl_gen_status_ok &&
+		    (out = malloc(len + 1))) {
 			memcpy(out, p, len);
 			out[len] = '\0';
 			OPENSSL_cleanse((void *)p, len);
@@ -915,11 +920,11 @@ static int yaml_dq(struct buf *b, const char *s)
 static int yaml_kv(struct buf *b, const char *indent, const char *key, const char *val)
 {
 	return buf_printf(b, "%s%s: ", indent, key) || yaml_dq(b, val) || buf_addc(b, '\n') ? -1
-												  : 0;
+	                                                                                    : 0;
 }
 
 char *cluster_render_hook_yaml(const struct cluster_view *v, const char *kms_key_arn,
-			       long rotation_hours)
+                               long rotation_hours)
 {
 	struct buf b = BUF_INIT(64 * 1024);
 	int bad;
@@ -927,12 +932,12 @@ char *cluster_render_hook_yaml(const struct cluster_view *v, const char *kms_key
 	if (!v->cipher_so_go || !v->cipher_so_cpp || !kms_key_arn || !*kms_key_arn)
 		return NULL;
 	bad = buf_printf(&b,
-			 "# Rendered by vecward for Cluster %s/%s. Do not edit: the operator "
-			 "restores it.\n"
-			 "# Read only by Milvus builds that carry a cipher plugin; open-source "
-			 "Milvus has none.\n"
-			 "cipherPlugin:\n",
-			 v->ns, v->name);
+	                 "# Rendered by vecward for Cluster %s/%s. Do not edit: the operator "
+	                 "restores it.\n"
+	                 "# Read only by Milvus builds that carry a cipher plugin; open-source "
+	                 "Milvus has none.\n"
+	                 "cipherPlugin:\n",
+	                 v->ns, v->name);
 	bad = bad || yaml_kv(&b, "  ", "soPathGo", v->cipher_so_go);
 	bad = bad || yaml_kv(&b, "  ", "soPathCpp", v->cipher_so_cpp);
 	/* the name Milvus read before 2.6.1; later releases fall back to it only */
@@ -941,7 +946,7 @@ char *cluster_render_hook_yaml(const struct cluster_view *v, const char *kms_key
 	bad = bad || yaml_kv(&b, "    ", "defaultKey", kms_key_arn);
 	if (v->cipher_role_arn || v->cipher_external_id)
 		bad = bad || buf_adds(&b, "    credentials:\n"
-					  "      aws:\n");
+		                          "      aws:\n");
 	if (v->cipher_role_arn)
 		bad = bad || yaml_kv(&b, "        ", "roleARN", v->cipher_role_arn);
 	if (v->cipher_external_id)
@@ -956,10 +961,10 @@ char *cluster_render_hook_yaml(const struct cluster_view *v, const char *kms_key
 }
 
 char *cluster_render_hook_secret(const struct cluster_view *v, const char *kms_key_arn,
-				 long rotation_hours)
+                                 long rotation_hours)
 {
 	char *yaml = cluster_render_hook_yaml(v, kms_key_arn, rotation_hours);
-	const char *keys[] = { "hook.yaml" };
+	const char *keys[] = {"hook.yaml"};
 	const char *vals[1];
 	char name[300];
 	char *out = NULL;

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <yajl/yajl_tree.h>
 
-#define CLUSTER_PORT_GRPC 19530
-#define CLUSTER_PORT_HTTP 8080
+#define CLUSTER_PORT_GRPC    19530
+#define CLUSTER_PORT_HTTP    8080
 #define CLUSTER_PORT_METRICS 9091
 /* Milvus limits the operator raises (proxy.maxUserNum, default 100, and
  * proxy.maxRoleNum, default 10 with the two built-ins): Users are declared
@@ -42,10 +42,10 @@ struct cluster_view {
 	yajl_val allowed_cidrs;      /* array of strings or NULL */
 	yajl_val allowed_namespaces; /* array of strings or NULL */
 	int audit_enabled;
-	const char *audit_output; /* "stdout" or "file" */
-	const char *encryption_key; /* EncryptionKey name or NULL */
+	const char *audit_output;      /* "stdout" or "file" */
+	const char *encryption_key;    /* EncryptionKey name or NULL */
 	yajl_val encryption_databases; /* spec.encryption.databases: array of strings,
-					* or NULL (the design default is [default]) */
+	                                * or NULL (the design default is [default]) */
 	/* spec.encryption.cipherPlugin, for Milvus images that carry a cipher
 	 * plugin (open-source Milvus has none). cipher_so_go NULL: not set, and
 	 * then nothing below is set and nothing of it is rendered. */
@@ -88,13 +88,13 @@ char *cluster_render_pvc(const struct cluster_view *v);
  * any address on 443). */
 #define CLUSTER_NETPOLS 5
 int cluster_render_netpols(const struct cluster_view *v, const char *operator_ns,
-			   const char *kms_cidr, char *out[CLUSTER_NETPOLS]);
+                           const char *kms_cidr, char *out[CLUSTER_NETPOLS]);
 
 /* A Secret owned by the Cluster: kv holds n key/value pairs (values raw;
  * they are base64-encoded here). type NULL means Opaque. The result holds
  * secrets: free it with cluster_free_secret_json. */
 char *cluster_render_secret(const struct cluster_view *v, const char *name, const char *type,
-			    const char *const *keys, const char *const *vals, size_t n);
+                            const char *const *keys, const char *const *vals, size_t n);
 void cluster_free_secret_json(char *json);
 
 /* The Secret <cluster>-hook (owned and labelled like the other Secrets of
@@ -116,15 +116,15 @@ void cluster_free_secret_json(char *json);
  * Returns NULL when v has no cipher plugin, kms_key_arn is NULL or empty, or
  * on out of memory. Free the result with cluster_free_secret_json. Pure. */
 char *cluster_render_hook_secret(const struct cluster_view *v, const char *kms_key_arn,
-				 long rotation_hours);
+                                 long rotation_hours);
 /* The hook.yaml text alone (same rules; caller frees with free). */
 char *cluster_render_hook_yaml(const struct cluster_view *v, const char *kms_key_arn,
-			       long rotation_hours);
+                               long rotation_hours);
 
 /* The metadata every owned object carries (labels, ownerReference), written
  * into an open yajl_gen map as "metadata": {...}. */
 struct yajl_gen_t;
 void cluster_gen_metadata(struct yajl_gen_t *g, const struct cluster_view *v, const char *name,
-			  const char *component);
+                          const char *component);
 
 #endif

@@ -50,10 +50,11 @@ int user_view_parse(yajl_val obj, struct user_view *v, char *err, size_t errlen)
 	if (!v->username)
 		v->username = v->name;
 	if (!valid_username(v->username)) {
-		snprintf(err, errlen,
-			 "spec.username: %.64s is not a valid Milvus user name (1-32 letters, digits "
-			 "or _, starting with a letter, not root); set spec.username, e.g. app_reader",
-			 v->username);
+		snprintf(
+		    err, errlen,
+		    "spec.username: %.64s is not a valid Milvus user name (1-32 letters, digits "
+		    "or _, starting with a letter, not root); set spec.username, e.g. app_reader",
+		    v->username);
 		return -1;
 	}
 	v->cluster = json_get_str(obj, "spec", "clusterRef", "name", NULL);
@@ -85,19 +86,23 @@ int user_view_parse(yajl_val obj, struct user_view *v, char *err, size_t errlen)
 	period = json_get_str(obj, "spec", "passwordRotation", "period", NULL);
 	if (period) {
 		if (v->pw_secret) {
-			snprintf(err, errlen,
-				 "spec.passwordRotation only applies to generated passwords; remove "
-				 "spec.passwordSecretRef or spec.passwordRotation");
+			snprintf(
+			    err, errlen,
+			    "spec.passwordRotation only applies to generated passwords; remove "
+			    "spec.passwordSecretRef or spec.passwordRotation");
 			return -1;
 		}
 		if (parse_duration(period, &v->rotation_s) || v->rotation_s < 3600) {
 			snprintf(err, errlen,
-				 "spec.passwordRotation.period: %.40s must be a duration of at least 1h, "
-				 "e.g. 720h", period);
+			         "spec.passwordRotation.period: %.40s must be a duration of at "
+			         "least 1h, "
+			         "e.g. 720h",
+			         period);
 			return -1;
 		}
 	}
-	v->rotate_token = json_get_str(obj, "metadata", "annotations", USER_ROTATE_ANNOTATION, NULL);
+	v->rotate_token =
+	    json_get_str(obj, "metadata", "annotations", USER_ROTATE_ANNOTATION, NULL);
 	adopt = json_get_str(obj, "metadata", "annotations", USER_ADOPT_ANNOTATION, NULL);
 	v->adopt = adopt && strcmp(adopt, "true") == 0;
 	return 0;

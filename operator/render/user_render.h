@@ -19,7 +19,7 @@
 /* Annotation allowing the operator to take over a Milvus user of the same name
  * that it did not create (its password is reset): "true". */
 #define USER_ADOPT_ANNOTATION "vecward.io/adopt-existing-user"
-#define USER_MAX_ROLES 32
+#define USER_MAX_ROLES        32
 
 struct user_view {
 	const char *name, *ns, *uid;

@@ -34,7 +34,7 @@
 static int usage(void)
 {
 	fprintf(stderr, "usage: cipher_e2e -n NS -c CLUSTER [--key-arn ARN] [--passes N] "
-			"[--resync-ms MS] [--rotation-hours H] sync|render DIR\n");
+	                "[--resync-ms MS] [--rotation-hours H] sync|render DIR\n");
 	return 2;
 }
 
@@ -145,8 +145,8 @@ int main(int argc, char **argv)
 		struct cipher_outcome o;
 		unsigned long before = mv_requests_total();
 		int r = cipher_sync(kc, cluster, &v, arn, resync_ms, &o);
-		printf("pass=%ld rc=%d ok=%d reason=%s contacted=%d created=%u requests=%lu: %s\n", p,
-		       r, o.ok, o.reason, o.contacted, o.created, mv_requests_total() - before,
+		printf("pass=%ld rc=%d ok=%d reason=%s contacted=%d created=%u requests=%lu: %s\n",
+		       p, r, o.ok, o.reason, o.contacted, o.created, mv_requests_total() - before,
 		       o.message);
 	}
 	rc = 0;

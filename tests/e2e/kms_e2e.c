@@ -35,7 +35,7 @@
 static int usage(void)
 {
 	fprintf(stderr, "usage: kms_e2e --endpoint URL --key-arn ARN "
-			"describe|roundtrip|generate|generate-no-context\n");
+	                "describe|roundtrip|generate|generate-no-context\n");
 	return 2;
 }
 
@@ -143,7 +143,7 @@ out:
 
 int main(int argc, char **argv)
 {
-	struct kms_aws_config cfg = { 0 };
+	struct kms_aws_config cfg = {0};
 	struct kms_error e;
 	struct kms *k = NULL;
 	const char *cmd = NULL;

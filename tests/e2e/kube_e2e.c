@@ -45,10 +45,10 @@
 #include "kube.h"
 #include "kubeconfig.h"
 
-#define EXIT_API 1
-#define EXIT_USAGE 2
-#define EXIT_GONE 3
-#define EXIT_TIMEOUT 4
+#define EXIT_API        1
+#define EXIT_USAGE      2
+#define EXIT_GONE       3
+#define EXIT_TIMEOUT    4
 #define MAX_EVENT_BYTES (4u * 1024 * 1024)
 
 static struct kube_client *cli;
@@ -56,15 +56,15 @@ static struct kube_client *cli;
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: kube_e2e list [-l SEL] [--kind K] NS [LIMIT]\n"
-		"       kube_e2e get NS NAME\n"
-		"       kube_e2e get-missing NS\n"
-		"       kube_e2e apply [--force] NS NAME KEY=VAL...\n"
-		"       kube_e2e apply-status KIND NS NAME JSON\n"
-		"       kube_e2e churn NS NAME COUNT\n"
-		"       kube_e2e delete NS NAME UID|-\n"
-		"       kube_e2e watch [--relist] [-l SEL] [--kind K] NS FROM_RV MAX_EVENTS "
-		"TIMEOUT_S\n");
+	        "usage: kube_e2e list [-l SEL] [--kind K] NS [LIMIT]\n"
+	        "       kube_e2e get NS NAME\n"
+	        "       kube_e2e get-missing NS\n"
+	        "       kube_e2e apply [--force] NS NAME KEY=VAL...\n"
+	        "       kube_e2e apply-status KIND NS NAME JSON\n"
+	        "       kube_e2e churn NS NAME COUNT\n"
+	        "       kube_e2e delete NS NAME UID|-\n"
+	        "       kube_e2e watch [--relist] [-l SEL] [--kind K] NS FROM_RV MAX_EVENTS "
+	        "TIMEOUT_S\n");
 	return EXIT_USAGE;
 }
 
@@ -148,10 +148,10 @@ static int count_item(yajl_val item, void *ctx)
 /* LIST path; prints the items (when print) and returns the list's resourceVersion
  * (caller frees) in *rv. */
 static int do_list(const char *path, const char *sel, long limit, int print, unsigned long *items,
-		   unsigned long *pages, char **rv, struct kube_error *err)
+                   unsigned long *pages, char **rv, struct kube_error *err)
 {
 	struct kube_stats s0, s1;
-	struct list_ctx l = { 0 };
+	struct list_ctx l = {0};
 	int rc;
 
 	kube_client_stats(cli, &s0);
@@ -386,7 +386,7 @@ static int cmd_churn(int argc, char **argv)
 			return api_error("churn apply", &err);
 		}
 		snprintf(rv, sizeof(rv), "%s",
-			 str_or(json_get_str(obj, "metadata", "resourceVersion", NULL), ""));
+		         str_or(json_get_str(obj, "metadata", "resourceVersion", NULL), ""));
 		yajl_tree_free(obj);
 	}
 	free(path);
@@ -448,10 +448,9 @@ static int watch_event(const char *type, yajl_val obj, void *ctx)
 	return w->events >= w->max; /* non-zero ends the watch */
 }
 
-static int cmd_watch(const struct kube_kind *k, const char *sel, int relist, int argc,
-		     char **argv)
+static int cmd_watch(const struct kube_kind *k, const char *sel, int relist, int argc, char **argv)
 {
-	struct watch_ctx w = { 0, 0 };
+	struct watch_ctx w = {0, 0};
 	struct sigaction sa;
 	struct kube_error err;
 	char rv[128], *path;
@@ -485,7 +484,7 @@ static int cmd_watch(const struct kube_kind *k, const char *sel, int relist, int
 		if (left <= 0)
 			break;
 		rc = kube_watch(cli, path, rv, sel, (int)left, MAX_EVENT_BYTES, watch_event, &w, rv,
-				sizeof(rv), &watch_stop, &err);
+		                sizeof(rv), &watch_stop, &err);
 		if (rc == 0) {
 			/* the server ended the watch (or we stopped it): resume from rv */
 			if (time(NULL) == t0 && !watch_stop && w.events < w.max)

@@ -36,21 +36,21 @@ static void check(int ok)
 }
 
 static const char *const FIXTURES[][2] = {
-	{ "n", "{\"metadata\":{\"name\":\"ns1\"}}" },
-	{ "n", "{\"metadata\":{\"name\":\"dev\",\"labels\":{\"vecward.io/allow-insecure\":\"true\"}}}" },
-	{ "c", "{\"metadata\":{\"name\":\"prod\",\"namespace\":\"ns1\",\"creationTimestamp\":"
-	       "\"2026-01-01T00:00:00Z\"},\"spec\":{\"region\":\"us-east-1\",\"tls\":{\"mode\":"
-	       "\"mutual\"},\"encryption\":{\"keyRef\":{\"name\":\"prod-key\"}},\"roles\":[{\"name\":"
-	       "\"reader\"}]}}" },
-	{ "c", "{\"metadata\":{\"name\":\"prod\",\"namespace\":\"dev\"},\"spec\":{}}" },
-	{ "k", "{\"metadata\":{\"name\":\"prod-key\",\"namespace\":\"ns1\",\"creationTimestamp\":"
-	       "\"2026-01-01T00:00:00Z\"},\"spec\":{\"provider\":\"aws-kms\",\"keyID\":"
-	       "\"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab\"}}" },
-	{ "u", "{\"metadata\":{\"name\":\"app\",\"namespace\":\"ns1\",\"creationTimestamp\":"
-	       "\"2026-01-01T00:00:00Z\"},\"spec\":{\"clusterRef\":{\"name\":\"prod\"},\"username\":"
-	       "\"app\"}}" },
-	{ "s", "{\"metadata\":{\"name\":\"pw\",\"namespace\":\"ns1\"},\"data\":{\"password\":"
-	       "\"c2hvcnQ=\"}}" },
+    {"n", "{\"metadata\":{\"name\":\"ns1\"}}"},
+    {"n", "{\"metadata\":{\"name\":\"dev\",\"labels\":{\"vecward.io/allow-insecure\":\"true\"}}}"},
+    {"c", "{\"metadata\":{\"name\":\"prod\",\"namespace\":\"ns1\",\"creationTimestamp\":"
+          "\"2026-01-01T00:00:00Z\"},\"spec\":{\"region\":\"us-east-1\",\"tls\":{\"mode\":"
+          "\"mutual\"},\"encryption\":{\"keyRef\":{\"name\":\"prod-key\"}},\"roles\":[{\"name\":"
+          "\"reader\"}]}}"},
+    {"c", "{\"metadata\":{\"name\":\"prod\",\"namespace\":\"dev\"},\"spec\":{}}"},
+    {"k", "{\"metadata\":{\"name\":\"prod-key\",\"namespace\":\"ns1\",\"creationTimestamp\":"
+          "\"2026-01-01T00:00:00Z\"},\"spec\":{\"provider\":\"aws-kms\",\"keyID\":"
+          "\"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab\"}}"},
+    {"u", "{\"metadata\":{\"name\":\"app\",\"namespace\":\"ns1\",\"creationTimestamp\":"
+          "\"2026-01-01T00:00:00Z\"},\"spec\":{\"clusterRef\":{\"name\":\"prod\"},\"username\":"
+          "\"app\"}}"},
+    {"s", "{\"metadata\":{\"name\":\"pw\",\"namespace\":\"ns1\"},\"data\":{\"password\":"
+          "\"c2hvcnQ=\"}}"},
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -59,10 +59,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	check(g_m != NULL);
 	for (size_t i = 0; i < sizeof(FIXTURES) / sizeof(FIXTURES[0]); i++) {
 		enum wh_kind k = FIXTURES[i][0][0] == 'n'   ? WH_KIND_NAMESPACE
-				 : FIXTURES[i][0][0] == 'c' ? WH_KIND_CLUSTER
-				 : FIXTURES[i][0][0] == 'k' ? WH_KIND_ENCRYPTIONKEY
-				 : FIXTURES[i][0][0] == 'u' ? WH_KIND_USER
-							    : WH_KIND_SECRET;
+		                 : FIXTURES[i][0][0] == 'c' ? WH_KIND_CLUSTER
+		                 : FIXTURES[i][0][0] == 'k' ? WH_KIND_ENCRYPTIONKEY
+		                 : FIXTURES[i][0][0] == 'u' ? WH_KIND_USER
+		                                            : WH_KIND_SECRET;
 		check(wh_memlookup_add_json(g_m, k, FIXTURES[i][1]) == 0);
 	}
 	wh_memlookup_bind(g_m, &g_lk);
@@ -118,13 +118,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(json_parse(resp.ptr, resp.len, 16, 0, &r, NULL, 0) == 0);
 	check(json_parse((const char *)data, size, WH_MAX_DEPTH, WH_MAX_BODY, &req, NULL, 0) == 0);
 	check(strcmp(json_get_str(r, "response", "uid", NULL),
-		     json_get_str(req, "request", "uid", NULL)) == 0);
+	             json_get_str(req, "request", "uid", NULL)) == 0);
 	switch (json_get_bool(r, -1, "response", "allowed", NULL)) {
 	case 1:
 		check(o.allowed && json_get(r, "response", "status", NULL) == NULL);
 		if (json_get(r, "response", "patch", NULL)) {
 			check(ep == WH_EP_MUTATE);
-			check(strcmp(json_get_str(r, "response", "patchType", NULL), "JSONPatch") == 0);
+			check(strcmp(json_get_str(r, "response", "patchType", NULL), "JSONPatch") ==
+			      0);
 			check_patch(json_get_str(r, "response", "patch", NULL));
 		}
 		/* fail closed: a validation that had to look something up, with every

@@ -26,8 +26,8 @@
 
 /* The seed corpus was made with this key (and chunk size 16 or the default). */
 static const uint8_t FUZZ_EZK[AEAD_KEY_LEN] = {
-	0x76, 0x65, 0x63, 0x77, 0x61, 0x72, 0x64, 0x2d, 0x66, 0x75, 0x7a, 0x7a, 0x2d, 0x65, 0x7a, 0x6b,
-	0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+    0x76, 0x65, 0x63, 0x77, 0x61, 0x72, 0x64, 0x2d, 0x66, 0x75, 0x7a, 0x7a, 0x2d, 0x65, 0x7a, 0x6b,
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
 };
 
 #define FIXED_LEN (ENV_MAGIC_LEN + 1 + 4)
@@ -43,12 +43,12 @@ struct state {
 	size_t len, pos, step;
 	int refuse, fail_writes;
 	int lookups;
-	size_t hlen;	   /* header length, from the claims */
-	uint32_t chunk;	   /* chunk size, from the claims */
-	size_t out;	   /* bytes written */
-	long writes;	   /* successful writes */
+	size_t hlen;    /* header length, from the claims */
+	uint32_t chunk; /* chunk size, from the claims */
+	size_t out;     /* bytes written */
+	long writes;    /* successful writes */
 	int write_failed;
-	uint8_t sum;	   /* touches every byte written */
+	uint8_t sum; /* touches every byte written */
 };
 
 static long mem_read(void *ctx, void *p, size_t n)
@@ -102,7 +102,7 @@ static int lookup(void *ctx, const struct env_meta *m, uint8_t ezk[AEAD_KEY_LEN]
 	check(m->chunk_size >= ENV_CHUNK_MIN && m->chunk_size <= ENV_CHUNK_MAX);
 	s->chunk = m->chunk_size;
 	s->hlen = FIXED_LEN + 2 + claim_len(m->key_name) + 2 + claim_len(m->cluster_uid) + 2 +
-		  claim_len(m->database) + 4 + ENV_NONCE_PREFIX_LEN + ENV_WRAPPED_DEK_LEN;
+	          claim_len(m->database) + 4 + ENV_NONCE_PREFIX_LEN + ENV_WRAPPED_DEK_LEN;
 	/* the header, and nothing after it, was read before the lookup */
 	check(s->pos == s->hlen);
 	if (s->refuse)
@@ -114,7 +114,7 @@ static int lookup(void *ctx, const struct env_meta *m, uint8_t ezk[AEAD_KEY_LEN]
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct state s;
-	struct env_io io = { mem_read, &s, mem_write, &s };
+	struct env_io io = {mem_read, &s, mem_write, &s};
 	char err[256];
 	unsigned k;
 	int rc;

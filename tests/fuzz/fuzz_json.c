@@ -4,8 +4,8 @@
  * Besides the sanitizers, two properties are checked (a failure traps):
  * The first byte picks a split position; the rest is the JSON text.
  *   - a parsed document dumps to text that parses back and dumps the same;
- *   - a stream fed in two chunks, split at that position, hands over exactly the values, and ends with exactly the status,
- *     of the same stream fed whole.
+ *   - a stream fed in two chunks, split at that position, hands over exactly the values, and ends
+ * with exactly the status, of the same stream fed whole.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -15,7 +15,7 @@
 #include "buf.h"
 #include "json.h"
 
-#define FUZZ_MAX_BYTES (1024 * 1024)
+#define FUZZ_MAX_BYTES  (1024 * 1024)
 #define FUZZ_STREAM_CAP 4096 /* small, so the stream's size cap is reached */
 
 static void check(int ok)
@@ -29,7 +29,8 @@ static void round_trip(const uint8_t *data, size_t size)
 	yajl_val v = NULL, again = NULL, clone;
 	char *d1, *d2, *d3;
 
-	if (json_parse((const char *)data, size, JSON_MAX_DEPTH, FUZZ_MAX_BYTES, &v, NULL, 0) != JSON_OK)
+	if (json_parse((const char *)data, size, JSON_MAX_DEPTH, FUZZ_MAX_BYTES, &v, NULL, 0) !=
+	    JSON_OK)
 		return;
 	/* the getters on whatever came out */
 	(void)json_get_str(v, "type", NULL);
@@ -38,7 +39,8 @@ static void round_trip(const uint8_t *data, size_t size)
 	(void)json_array_at(json_get(v, "items", NULL), 0);
 	d1 = json_dump(v);
 	check(d1 != NULL);
-	check(json_parse(d1, strlen(d1), JSON_MAX_DEPTH, FUZZ_MAX_BYTES, &again, NULL, 0) == JSON_OK);
+	check(json_parse(d1, strlen(d1), JSON_MAX_DEPTH, FUZZ_MAX_BYTES, &again, NULL, 0) ==
+	      JSON_OK);
 	d2 = json_dump(again);
 	check(d2 != NULL && strcmp(d1, d2) == 0);
 	clone = json_clone(v);

@@ -160,7 +160,7 @@ static void fuzz_error(const char *body, size_t len, long http)
 
 		memset(&err, SENTINEL, sizeof(err));
 		kms_aws_error_from_response((enum kms_aws_op)op, http, len ? body : NULL, len,
-					    &err);
+		                            &err);
 		check_err(&err);
 		check(err.http == http);
 		check(strncmp(err.message, name, strlen(name)) == 0);
@@ -173,7 +173,7 @@ static void fuzz_error(const char *body, size_t len, long http)
 
 static void fuzz_sts(const char *body, size_t len)
 {
-	struct kms_aws_creds c = { NULL, NULL, NULL, -7 };
+	struct kms_aws_creds c = {NULL, NULL, NULL, -7};
 	struct kms_error err;
 
 	memset(&err, SENTINEL, sizeof(err));
@@ -238,9 +238,9 @@ static void fuzz_redact(const char *s, size_t outlen)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const long http[8] = { 0, 400, 401, 403, 404, 429, 500, 503 };
-	static const size_t caps[8] = { 0, 1, 5, 16, 31, 32, 1024, KMS_MAX_PLAINTEXT };
-	static const size_t outlens[8] = { 1, 2, 11, 12, 33, 64, 320, 4096 };
+	static const long http[8] = {0, 400, 401, 403, 404, 429, 500, 503};
+	static const size_t caps[8] = {0, 1, 5, 16, 31, 32, 1024, KMS_MAX_PLAINTEXT};
+	static const size_t outlens[8] = {1, 2, 11, 12, 33, 64, 320, 4096};
 	const char *body;
 	size_t len;
 	unsigned sel, arg;

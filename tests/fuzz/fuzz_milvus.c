@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	switch (data[0] % 4) {
 	case 0: {
-		struct mv_names n = { 0 };
+		struct mv_names n = {0};
 		if (mv_parse_names(v, &n, &err) == MV_OK)
 			for (size_t i = 0; i < n.n; i++)
 				check(n.v[i] != NULL);
@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	case 1: {
-		struct mv_grants g = { 0 };
+		struct mv_grants g = {0};
 		if (mv_parse_grants(v, &g, &err) == MV_OK)
 			for (size_t i = 0; i < g.n; i++)
 				check(g.v[i].privilege && g.v[i].db_name && g.v[i].object_name &&
@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	case 3: {
 		/* databases/describe: the cipher plugin's properties are read from it */
-		struct mv_database d = { 0 };
+		struct mv_database d = {0};
 		if (mv_parse_database(v, &d, &err) == MV_OK) {
 			check(d.name != NULL);
 			for (size_t i = 0; i < d.nprops; i++)
@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	default: {
-		struct mv_groups g = { 0 };
+		struct mv_groups g = {0};
 		if (mv_parse_groups(v, &g, &err) == MV_OK)
 			for (size_t i = 0; i < g.n; i++)
 				check(g.v[i].name != NULL);

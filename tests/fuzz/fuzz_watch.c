@@ -50,8 +50,7 @@ struct result {
 	struct kube_error err;
 };
 
-static void decode(const uint8_t *data, size_t size, size_t split, struct seen *s,
-		   struct result *r)
+static void decode(const uint8_t *data, size_t size, size_t split, struct seen *s, struct result *r)
 {
 	struct kube_watch_decoder *d = kube_watch_decoder_new(FUZZ_EVENT_CAP, on_event, s);
 	const struct kube_error *e;
@@ -65,7 +64,8 @@ static void decode(const uint8_t *data, size_t size, size_t split, struct seen *
 		r->rc = kube_watch_decoder_finish(d);
 	r->events = kube_watch_decoder_events(d);
 	check(strlen(kube_watch_decoder_last_rv(d)) < sizeof(r->last_rv));
-	memcpy(r->last_rv, kube_watch_decoder_last_rv(d), strlen(kube_watch_decoder_last_rv(d)) + 1);
+	memcpy(r->last_rv, kube_watch_decoder_last_rv(d),
+	       strlen(kube_watch_decoder_last_rv(d)) + 1);
 	e = kube_watch_decoder_error(d);
 	if (e) {
 		char line[1024];
@@ -103,7 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(strcmp(rw.err.reason, rs.err.reason) == 0);
 		check(strcmp(rw.err.message, rs.err.message) == 0);
 	}
-	check(sw.log.len == ss.log.len && memcmp(buf_str(&sw.log), buf_str(&ss.log), sw.log.len) == 0);
+	check(sw.log.len == ss.log.len &&
+	      memcmp(buf_str(&sw.log), buf_str(&ss.log), sw.log.len) == 0);
 	buf_free(&sw.log);
 	buf_free(&ss.log);
 	return 0;

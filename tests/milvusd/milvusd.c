@@ -58,21 +58,21 @@
 #include "log.h"
 #include "util.h"
 
-#define MD_MAX_BODY (64 * 1024)      /* request bodies */
-#define MD_JSON_DEPTH 8              /* request documents are two levels deep */
-#define MD_MAX_STATE (16 * 1024 * 1024)
-#define MD_MAX_USERNAME 32           /* proxy.maxUsernameLength */
-#define MD_MAX_NAME 255              /* proxy.maxNameLength */
-#define MD_MIN_PASSWORD 6            /* common.security.minPasswordLength */
-#define MD_MAX_PASSWORD 256          /* common.security.maxPasswordLength */
-#define MD_BCRYPT_MAX 72             /* x/crypto/bcrypt refuses longer passwords */
-#define MD_BCRYPT_COST 10            /* bcrypt.DefaultCost, as Milvus uses */
-#define MD_MAX_GRANTS 1024           /* per role: a bound for the double, not Milvus */
-#define MD_MAX_GROUPS 256            /* custom privilege groups: likewise */
-#define MD_MAX_ROOT_PW 4096
-#define MD_MAX_DATABASES 64          /* rootCoord.maxDatabaseNum */
-#define MD_MAX_DB_PROPS 64           /* per database: a bound for the double, not Milvus */
-#define MD_DEFAULT_DB_ID 1LL         /* util.DefaultDBID */
+#define MD_MAX_BODY      (64 * 1024) /* request bodies */
+#define MD_JSON_DEPTH    8           /* request documents are two levels deep */
+#define MD_MAX_STATE     (16 * 1024 * 1024)
+#define MD_MAX_USERNAME  32   /* proxy.maxUsernameLength */
+#define MD_MAX_NAME      255  /* proxy.maxNameLength */
+#define MD_MIN_PASSWORD  6    /* common.security.minPasswordLength */
+#define MD_MAX_PASSWORD  256  /* common.security.maxPasswordLength */
+#define MD_BCRYPT_MAX    72   /* x/crypto/bcrypt refuses longer passwords */
+#define MD_BCRYPT_COST   10   /* bcrypt.DefaultCost, as Milvus uses */
+#define MD_MAX_GRANTS    1024 /* per role: a bound for the double, not Milvus */
+#define MD_MAX_GROUPS    256  /* custom privilege groups: likewise */
+#define MD_MAX_ROOT_PW   4096
+#define MD_MAX_DATABASES 64  /* rootCoord.maxDatabaseNum */
+#define MD_MAX_DB_PROPS  64  /* per database: a bound for the double, not Milvus */
+#define MD_DEFAULT_DB_ID 1LL /* util.DefaultDBID */
 /* Milvus allocates database IDs from its TSO-based allocator: int64s far beyond 2^53, so
  * a client that reads JSON numbers as doubles loses them. The double does the same. */
 #define MD_FIRST_DB_ID 458000000000000001LL
@@ -80,111 +80,160 @@
 /* merr codes (pkg/util/merr/errors.go) */
 enum {
 	C_OK = 0,
-	C_DB_NOT_FOUND = 800,    /* ErrDatabaseNotFound */
-	C_DB_LIMIT = 801,        /* ErrDatabaseNumLimitExceeded */
-	C_DB_NAME = 802,         /* ErrDatabaseInvalidName */
-	C_PARAM = 1100,          /* ErrParameterInvalid */
-	C_NOT_AUTHN = 1400,      /* ErrPrivilegeNotAuthenticated */
-	C_NOT_PERMITTED = 1401,  /* ErrPrivilegeNotPermitted */
-	C_GROUP_NAME = 1402,     /* ErrPrivilegeGroupInvalidName */
-	C_NEED_AUTH = 1800,      /* ErrNeedAuthenticate */
-	C_JSON = 1801,           /* ErrIncorrectParameterFormat */
-	C_MISSING = 1802,        /* ErrMissingRequiredParameters */
-	C_UNEXPECTED = 65535,    /* any error that is not a merr error */
+	C_DB_NOT_FOUND = 800,   /* ErrDatabaseNotFound */
+	C_DB_LIMIT = 801,       /* ErrDatabaseNumLimitExceeded */
+	C_DB_NAME = 802,        /* ErrDatabaseInvalidName */
+	C_PARAM = 1100,         /* ErrParameterInvalid */
+	C_NOT_AUTHN = 1400,     /* ErrPrivilegeNotAuthenticated */
+	C_NOT_PERMITTED = 1401, /* ErrPrivilegeNotPermitted */
+	C_GROUP_NAME = 1402,    /* ErrPrivilegeGroupInvalidName */
+	C_NEED_AUTH = 1800,     /* ErrNeedAuthenticate */
+	C_JSON = 1801,          /* ErrIncorrectParameterFormat */
+	C_MISSING = 1802,       /* ErrMissingRequiredParameters */
+	C_UNEXPECTED = 65535,   /* any error that is not a merr error */
 };
 
-#define MSG_JSON "can only accept json format request"
+#define MSG_JSON      "can only accept json format request"
 #define MSG_NEED_AUTH "user hasn't authenticated"
-#define MSG_NO_ROLE "not found the role, maybe the role isn't existed or internal system error"
-#define MSG_NO_USER "not found the user, maybe the user isn't existed or internal system error"
+#define MSG_NO_ROLE   "not found the role, maybe the role isn't existed or internal system error"
+#define MSG_NO_USER   "not found the user, maybe the user isn't existed or internal system error"
 /* hookutil.ErrCipherPluginMissing, wrapped by rootcoord's broadcastCreateDatabase; not a
  * merr error, so merr.Code gives it 65535 */
 #define MSG_NO_CIPHER "failed to tidy database cipher properties: cipher plugin is missing"
-#define MSG_NO_CIPHER_KEY                                                                       \
-	"failed to tidy database cipher properties: encryption enabled but no key provided and " \
+#define MSG_NO_CIPHER_KEY                                                                          \
+	"failed to tidy database cipher properties: encryption enabled but no key provided and "   \
 	"no default key configured"
 #define P_ENABLED "cipher.enabled" /* hookutil/common EncryptionEnabledKey */
-#define P_EZID "cipher.ezID"       /* EncryptionEzIDKey */
-#define P_KEY "cipher.key"         /* EncryptionRootKeyKey */
+#define P_EZID    "cipher.ezID"    /* EncryptionEzIDKey */
+#define P_KEY     "cipher.key"     /* EncryptionRootKeyKey */
 
 /* ---- privilege catalogue (commonpb.ObjectPrivilege, API spelling) ------------ */
 
 static const char *const known_privileges[] = {
-	"All", "CreateCollection", "DropCollection", "DescribeCollection", "ShowCollections",
-	"Load", "Release", "Compaction", "Insert", "Delete", "GetStatistics", "CreateIndex",
-	"IndexDetail", "DropIndex", "Search", "Flush", "Query", "LoadBalance", "Import",
-	"CreateOwnership", "UpdateUser", "DropOwnership", "SelectOwnership", "ManageOwnership",
-	"SelectUser", "Upsert", "CreateResourceGroup", "DropResourceGroup",
-	"DescribeResourceGroup", "ListResourceGroups", "TransferNode", "TransferReplica",
-	"GetLoadingProgress", "GetLoadState", "RenameCollection", "CreateDatabase",
-	"DropDatabase", "ListDatabases", "FlushAll", "CreatePartition", "DropPartition",
-	"ShowPartitions", "HasPartition", "GetFlushState", "CreateAlias", "DropAlias",
-	"DescribeAlias", "ListAliases", "UpdateResourceGroups", "AlterDatabase",
-	"DescribeDatabase", "BackupRBAC", "RestoreRBAC", "CreatePrivilegeGroup",
-	"DropPrivilegeGroup", "ListPrivilegeGroups", "OperatePrivilegeGroup",
-	"GetImportProgress", "ListImport", "AddCollectionField", NULL,
+    "All",
+    "CreateCollection",
+    "DropCollection",
+    "DescribeCollection",
+    "ShowCollections",
+    "Load",
+    "Release",
+    "Compaction",
+    "Insert",
+    "Delete",
+    "GetStatistics",
+    "CreateIndex",
+    "IndexDetail",
+    "DropIndex",
+    "Search",
+    "Flush",
+    "Query",
+    "LoadBalance",
+    "Import",
+    "CreateOwnership",
+    "UpdateUser",
+    "DropOwnership",
+    "SelectOwnership",
+    "ManageOwnership",
+    "SelectUser",
+    "Upsert",
+    "CreateResourceGroup",
+    "DropResourceGroup",
+    "DescribeResourceGroup",
+    "ListResourceGroups",
+    "TransferNode",
+    "TransferReplica",
+    "GetLoadingProgress",
+    "GetLoadState",
+    "RenameCollection",
+    "CreateDatabase",
+    "DropDatabase",
+    "ListDatabases",
+    "FlushAll",
+    "CreatePartition",
+    "DropPartition",
+    "ShowPartitions",
+    "HasPartition",
+    "GetFlushState",
+    "CreateAlias",
+    "DropAlias",
+    "DescribeAlias",
+    "ListAliases",
+    "UpdateResourceGroups",
+    "AlterDatabase",
+    "DescribeDatabase",
+    "BackupRBAC",
+    "RestoreRBAC",
+    "CreatePrivilegeGroup",
+    "DropPrivilegeGroup",
+    "ListPrivilegeGroups",
+    "OperatePrivilegeGroup",
+    "GetImportProgress",
+    "ListImport",
+    "AddCollectionField",
+    NULL,
 };
 
 /* the privileges of util.ObjectPrivileges["Collection"] and ["User"]: every other
  * privilege (and every group) is reported with objectType "Global" (util.GetObjectType) */
 static const char *const collection_object_privileges[] = {
-	"Load", "Release", "Compaction", "Insert", "Delete", "Upsert", "GetStatistics",
-	"CreateIndex", "IndexDetail", "DropIndex", "Search", "Flush", "Query", "LoadBalance",
-	"Import", "GetLoadingProgress", "GetLoadState", "CreatePartition", "DropPartition",
-	"ShowPartitions", "HasPartition", "GetFlushState", "ReadOnly", "ReadWrite", NULL,
+    "Load",         "Release",         "Compaction",    "Insert",
+    "Delete",       "Upsert",          "GetStatistics", "CreateIndex",
+    "IndexDetail",  "DropIndex",       "Search",        "Flush",
+    "Query",        "LoadBalance",     "Import",        "GetLoadingProgress",
+    "GetLoadState", "CreatePartition", "DropPartition", "ShowPartitions",
+    "HasPartition", "GetFlushState",   "ReadOnly",      "ReadWrite",
+    NULL,
 };
-static const char *const user_object_privileges[] = { "UpdateUser", "SelectUser", NULL };
+static const char *const user_object_privileges[] = {"UpdateUser", "SelectUser", NULL};
 
-#define COLL_RO                                                                                 \
-	"Query", "Search", "IndexDetail", "GetFlushState", "GetLoadState", "GetLoadingProgress", \
-		"HasPartition", "ShowPartitions", "DescribeCollection", "DescribeAlias",         \
-		"GetStatistics", "ListAliases"
-#define COLL_RW                                                                                 \
+#define COLL_RO                                                                                    \
+	"Query", "Search", "IndexDetail", "GetFlushState", "GetLoadState", "GetLoadingProgress",   \
+	    "HasPartition", "ShowPartitions", "DescribeCollection", "DescribeAlias",               \
+	    "GetStatistics", "ListAliases"
+#define COLL_RW                                                                                    \
 	COLL_RO, "Load", "Release", "Insert", "Delete", "Upsert", "Import", "Flush", "Compaction", \
-		"LoadBalance", "CreateIndex", "DropIndex", "CreatePartition", "DropPartition"
+	    "LoadBalance", "CreateIndex", "DropIndex", "CreatePartition", "DropPartition"
 #define COLL_ADMIN COLL_RW, "CreateAlias", "DropAlias"
-#define DB_RO "ShowCollections", "DescribeDatabase"
-#define DB_RW DB_RO, "AlterDatabase"
-#define DB_ADMIN DB_RW, "CreateCollection", "DropCollection"
-#define CL_RO                                                                                   \
-	"ListDatabases", "SelectOwnership", "SelectUser", "DescribeResourceGroup",              \
-		"ListResourceGroups", "ListPrivilegeGroups"
+#define DB_RO      "ShowCollections", "DescribeDatabase"
+#define DB_RW      DB_RO, "AlterDatabase"
+#define DB_ADMIN   DB_RW, "CreateCollection", "DropCollection"
+#define CL_RO                                                                                      \
+	"ListDatabases", "SelectOwnership", "SelectUser", "DescribeResourceGroup",                 \
+	    "ListResourceGroups", "ListPrivilegeGroups"
 #define CL_RW CL_RO, "FlushAll", "TransferNode", "TransferReplica", "UpdateResourceGroups"
-#define CL_ADMIN                                                                                \
-	CL_RW, "BackupRBAC", "RestoreRBAC", "CreateDatabase", "DropDatabase", "CreateOwnership", \
-		"DropOwnership", "ManageOwnership", "CreateResourceGroup", "DropResourceGroup",  \
-		"UpdateUser", "RenameCollection", "CreatePrivilegeGroup", "DropPrivilegeGroup",  \
-		"OperatePrivilegeGroup"
+#define CL_ADMIN                                                                                   \
+	CL_RW, "BackupRBAC", "RestoreRBAC", "CreateDatabase", "DropDatabase", "CreateOwnership",   \
+	    "DropOwnership", "ManageOwnership", "CreateResourceGroup", "DropResourceGroup",        \
+	    "UpdateUser", "RenameCollection", "CreatePrivilegeGroup", "DropPrivilegeGroup",        \
+	    "OperatePrivilegeGroup"
 /* the rbac v1 groups (util.ReadOnlyPrivilegeGroup, ReadWrite..., Admin...) */
-#define V1_RO                                                                                   \
-	"Query", "Search", "IndexDetail", "GetFlushState", "GetLoadState", "GetLoadingProgress", \
-		"HasPartition", "ShowPartitions", "ShowCollections", "ListAliases",              \
-		"ListDatabases", "DescribeCollection", "DescribeDatabase", "DescribeAlias",      \
-		"GetStatistics"
-#define V1_RW                                                                                   \
-	V1_RO, "CreateIndex", "DropIndex", "CreatePartition", "DropPartition", "Load", "Release", \
-		"Insert", "Delete", "Upsert", "Import", "Flush", "Compaction", "LoadBalance",     \
-		"RenameCollection", "CreateAlias", "DropAlias"
-#define V1_ADMIN                                                                                \
-	V1_RW, "CreateCollection", "DropCollection", "CreateOwnership", "DropOwnership",         \
-		"SelectOwnership", "ManageOwnership", "SelectUser", "UpdateUser", "BackupRBAC",  \
-		"RestoreRBAC", "CreateResourceGroup", "UpdateResourceGroups",                     \
-		"DropResourceGroup", "DescribeResourceGroup", "ListResourceGroups",               \
-		"TransferReplica", "TransferNode", "CreateDatabase", "DropDatabase",              \
-		"AlterDatabase"
+#define V1_RO                                                                                      \
+	"Query", "Search", "IndexDetail", "GetFlushState", "GetLoadState", "GetLoadingProgress",   \
+	    "HasPartition", "ShowPartitions", "ShowCollections", "ListAliases", "ListDatabases",   \
+	    "DescribeCollection", "DescribeDatabase", "DescribeAlias", "GetStatistics"
+#define V1_RW                                                                                      \
+	V1_RO, "CreateIndex", "DropIndex", "CreatePartition", "DropPartition", "Load", "Release",  \
+	    "Insert", "Delete", "Upsert", "Import", "Flush", "Compaction", "LoadBalance",          \
+	    "RenameCollection", "CreateAlias", "DropAlias"
+#define V1_ADMIN                                                                                   \
+	V1_RW, "CreateCollection", "DropCollection", "CreateOwnership", "DropOwnership",           \
+	    "SelectOwnership", "ManageOwnership", "SelectUser", "UpdateUser", "BackupRBAC",        \
+	    "RestoreRBAC", "CreateResourceGroup", "UpdateResourceGroups", "DropResourceGroup",     \
+	    "DescribeResourceGroup", "ListResourceGroups", "TransferReplica", "TransferNode",      \
+	    "CreateDatabase", "DropDatabase", "AlterDatabase"
 
-static const char *const g_coll_ro[] = { COLL_RO, NULL };
-static const char *const g_coll_rw[] = { COLL_RW, NULL };
-static const char *const g_coll_admin[] = { COLL_ADMIN, NULL };
-static const char *const g_db_ro[] = { DB_RO, NULL };
-static const char *const g_db_rw[] = { DB_RW, NULL };
-static const char *const g_db_admin[] = { DB_ADMIN, NULL };
-static const char *const g_cl_ro[] = { CL_RO, NULL };
-static const char *const g_cl_rw[] = { CL_RW, NULL };
-static const char *const g_cl_admin[] = { CL_ADMIN, NULL };
-static const char *const g_v1_ro[] = { V1_RO, NULL };
-static const char *const g_v1_rw[] = { V1_RW, NULL };
-static const char *const g_v1_admin[] = { V1_ADMIN, NULL };
+static const char *const g_coll_ro[] = {COLL_RO, NULL};
+static const char *const g_coll_rw[] = {COLL_RW, NULL};
+static const char *const g_coll_admin[] = {COLL_ADMIN, NULL};
+static const char *const g_db_ro[] = {DB_RO, NULL};
+static const char *const g_db_rw[] = {DB_RW, NULL};
+static const char *const g_db_admin[] = {DB_ADMIN, NULL};
+static const char *const g_cl_ro[] = {CL_RO, NULL};
+static const char *const g_cl_rw[] = {CL_RW, NULL};
+static const char *const g_cl_admin[] = {CL_ADMIN, NULL};
+static const char *const g_v1_ro[] = {V1_RO, NULL};
+static const char *const g_v1_rw[] = {V1_RW, NULL};
+static const char *const g_v1_admin[] = {V1_ADMIN, NULL};
 
 enum level { LVL_NONE = 0, LVL_CLUSTER, LVL_DATABASE, LVL_COLLECTION };
 
@@ -195,12 +244,18 @@ struct builtin_group {
 };
 
 static const struct builtin_group builtin_groups[] = {
-	{ "ClusterReadOnly", g_cl_ro, 1 },       { "ClusterReadWrite", g_cl_rw, 1 },
-	{ "ClusterAdmin", g_cl_admin, 1 },       { "DatabaseReadOnly", g_db_ro, 1 },
-	{ "DatabaseReadWrite", g_db_rw, 1 },     { "DatabaseAdmin", g_db_admin, 1 },
-	{ "CollectionReadOnly", g_coll_ro, 1 },  { "CollectionReadWrite", g_coll_rw, 1 },
-	{ "CollectionAdmin", g_coll_admin, 1 },  { "ReadOnly", g_v1_ro, 0 },
-	{ "ReadWrite", g_v1_rw, 0 },             { "Admin", g_v1_admin, 0 },
+    {"ClusterReadOnly", g_cl_ro, 1},
+    {"ClusterReadWrite", g_cl_rw, 1},
+    {"ClusterAdmin", g_cl_admin, 1},
+    {"DatabaseReadOnly", g_db_ro, 1},
+    {"DatabaseReadWrite", g_db_rw, 1},
+    {"DatabaseAdmin", g_db_admin, 1},
+    {"CollectionReadOnly", g_coll_ro, 1},
+    {"CollectionReadWrite", g_coll_rw, 1},
+    {"CollectionAdmin", g_coll_admin, 1},
+    {"ReadOnly", g_v1_ro, 0},
+    {"ReadWrite", g_v1_rw, 0},
+    {"Admin", g_v1_admin, 0},
 };
 #define N_BUILTIN_GROUPS (sizeof(builtin_groups) / sizeof(builtin_groups[0]))
 
@@ -296,17 +351,17 @@ static void strv_free(struct strv *s)
 
 struct user {
 	char *name;
-	char *hash;              /* bcrypt; the only form a password is kept in */
-	unsigned char sha[32];   /* SHA-256(password || name) once a login verified */
+	char *hash;            /* bcrypt; the only form a password is kept in */
+	unsigned char sha[32]; /* SHA-256(password || name) once a login verified */
 	int has_sha;
 	struct strv roles;
 };
 
 struct grant {
-	char *type;    /* objectType: Global, Collection or User */
-	char *object;  /* objectName: a collection name or "*" */
-	char *db;      /* dbName: a database name or "*" */
-	char *priv;    /* privilege or privilege group, API spelling */
+	char *type;   /* objectType: Global, Collection or User */
+	char *object; /* objectName: a collection name or "*" */
+	char *db;     /* dbName: a database name or "*" */
+	char *priv;   /* privilege or privilege group, API spelling */
 	char *grantor;
 };
 
@@ -569,7 +624,7 @@ static void group_remove(struct md *m, struct group *g)
 }
 
 static struct grant *grant_find(struct role *r, const char *type, const char *db,
-				const char *object, const char *priv)
+                                const char *object, const char *priv)
 {
 	for (size_t i = 0; i < r->ng; i++) {
 		struct grant *g = &r->g[i];
@@ -581,7 +636,7 @@ static struct grant *grant_find(struct role *r, const char *type, const char *db
 }
 
 static int grant_add(struct role *r, const char *type, const char *db, const char *object,
-		     const char *priv, const char *grantor)
+                     const char *priv, const char *grantor)
 {
 	struct grant *ng = realloc(r->g, (r->ng + 1) * sizeof(*ng));
 	struct grant *g;
@@ -742,7 +797,7 @@ typedef int (*handler_fn)(struct md *m, struct call *c);
 
 struct endpoint {
 	const char *path;
-	const char *go_type;    /* the request struct, for Milvus-shaped messages */
+	const char *go_type; /* the request struct, for Milvus-shaped messages */
 	struct field fields[4];
 	int has_db;             /* the request names its database in dbName */
 	const char *obj_type;   /* what the privilege interceptor checks ... */
@@ -758,11 +813,12 @@ struct call {
 	char db[MD_MAX_NAME + 1];
 	int code;
 	struct buf msg;
-	char *data;       /* the "data" value on success (owned); NULL means {} */
+	char *data; /* the "data" value on success (owned); NULL means {} */
 	int changed;
 };
 
-static int fail(struct call *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct call *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int fail(struct call *c, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -807,13 +863,19 @@ static const char *fstr(struct call *c, const char *key)
 static const char *kind_of(yajl_val v)
 {
 	switch (v->type) {
-	case yajl_t_string: return "string";
-	case yajl_t_number: return "number";
-	case yajl_t_object: return "object";
-	case yajl_t_array: return "array";
+	case yajl_t_string:
+		return "string";
+	case yajl_t_number:
+		return "number";
+	case yajl_t_object:
+		return "object";
+	case yajl_t_array:
+		return "array";
 	case yajl_t_true:
-	case yajl_t_false: return "bool";
-	default: return "null";
+	case yajl_t_false:
+		return "bool";
+	default:
+		return "null";
 	}
 }
 
@@ -826,9 +888,9 @@ static int bind_body(struct call *c)
 
 	if (c->body->type != yajl_t_object && c->body->type != yajl_t_null)
 		return fail(c, C_JSON,
-			    MSG_JSON ", error: json: cannot unmarshal %s into Go value of type "
-				     "httpserver.%s",
-			    kind_of(c->body), ep->go_type);
+		            MSG_JSON ", error: json: cannot unmarshal %s into Go value of type "
+		                     "httpserver.%s",
+		            kind_of(c->body), ep->go_type);
 	for (size_t i = 0; i < 4 && ep->fields[i].key; i++) {
 		const struct field *f = &ep->fields[i];
 		yajl_val v = member(c->body, f->key);
@@ -836,37 +898,42 @@ static int bind_body(struct call *c)
 
 		if (!empty && f->type == F_STR && v->type != yajl_t_string)
 			return fail(c, C_JSON,
-				    MSG_JSON ", error: json: cannot unmarshal %s into Go struct field "
-					     "%s.%s of type string",
-				    kind_of(v), ep->go_type, f->key);
+			            MSG_JSON
+			            ", error: json: cannot unmarshal %s into Go struct field "
+			            "%s.%s of type string",
+			            kind_of(v), ep->go_type, f->key);
 		if (!empty && f->type == F_MAP && v->type != yajl_t_object)
 			return fail(c, C_JSON,
-				    MSG_JSON ", error: json: cannot unmarshal %s into Go struct field "
-					     "%s.%s of type map[string]interface {}",
-				    kind_of(v), ep->go_type, f->key);
+			            MSG_JSON
+			            ", error: json: cannot unmarshal %s into Go struct field "
+			            "%s.%s of type map[string]interface {}",
+			            kind_of(v), ep->go_type, f->key);
 		if (!empty && f->type == F_STRV) {
 			if (v->type != yajl_t_array)
 				return fail(c, C_JSON,
-					    MSG_JSON ", error: json: cannot unmarshal %s into Go struct "
-						     "field %s.%s of type []string",
-					    kind_of(v), ep->go_type, f->key);
+				            MSG_JSON
+				            ", error: json: cannot unmarshal %s into Go struct "
+				            "field %s.%s of type []string",
+				            kind_of(v), ep->go_type, f->key);
 			for (size_t k = 0; k < v->u.array.len; k++) {
 				yajl_val e = v->u.array.values[k];
 				if (e->type != yajl_t_string && e->type != yajl_t_null)
 					return fail(c, C_JSON,
-						    MSG_JSON ", error: json: cannot unmarshal %s into Go "
-							     "struct field %s.%s of type string",
-						    kind_of(e), ep->go_type, f->key);
+					            MSG_JSON
+					            ", error: json: cannot unmarshal %s into Go "
+					            "struct field %s.%s of type string",
+					            kind_of(e), ep->go_type, f->key);
 			}
 		}
 		if (f->required && (empty || (f->type == F_STR && !v->u.string[0]))) {
 			char go_field[64];
 			snprintf(go_field, sizeof(go_field), "%s", f->key);
 			go_field[0] = (char)(go_field[0] - 'a' + 'A');
-			if (buf_printf(&miss,
-				       "%sKey: '%s.%s' Error:Field validation for '%s' failed on the "
-				       "'required' tag",
-				       miss.len ? "\n" : "", ep->go_type, go_field, go_field))
+			if (buf_printf(
+			        &miss,
+			        "%sKey: '%s.%s' Error:Field validation for '%s' failed on the "
+			        "'required' tag",
+			        miss.len ? "\n" : "", ep->go_type, go_field, go_field))
 				rc = fail_oom(c);
 		}
 	}
@@ -922,20 +989,20 @@ static int check_username(struct call *c, const char *raw)
 		return fail(c, C_PARAM, "username must be not empty: invalid parameter");
 	if (n > MD_MAX_USERNAME)
 		return fail(c, C_PARAM,
-			    "invalid username %s with length %zu, the length of username must be "
-			    "less than %d: invalid parameter",
-			    s, n, MD_MAX_USERNAME);
+		            "invalid username %s with length %zu, the length of username must be "
+		            "less than %d: invalid parameter",
+		            s, n, MD_MAX_USERNAME);
 	if (!is_alpha(s[0]))
 		return fail(c, C_PARAM,
-			    "invalid user name %s, the first character must be a letter, but got "
-			    "%c: invalid parameter",
-			    s, s[0]);
+		            "invalid user name %s, the first character must be a letter, but got "
+		            "%c: invalid parameter",
+		            s, s[0]);
 	for (size_t i = 1; i < n; i++)
 		if (s[i] != '_' && !is_alpha(s[i]) && !is_digit(s[i]))
 			return fail(c, C_PARAM,
-				    "invalid user name %s, username must contain only numbers, "
-				    "letters and underscores, but got %c: invalid parameter",
-				    s, s[i]);
+			            "invalid user name %s, username must contain only numbers, "
+			            "letters and underscores, but got %c: invalid parameter",
+			            s, s[i]);
 	return 0;
 }
 
@@ -946,9 +1013,9 @@ static int check_password(struct call *c, const char *pw)
 
 	if (n < MD_MIN_PASSWORD || n > MD_MAX_PASSWORD)
 		return fail(c, C_PARAM,
-			    "invalid password length: invalid parameter[%zu out of range %d <= "
-			    "value <= %d]",
-			    n, MD_MIN_PASSWORD, MD_MAX_PASSWORD);
+		            "invalid password length: invalid parameter[%zu out of range %d <= "
+		            "value <= %d]",
+		            n, MD_MIN_PASSWORD, MD_MAX_PASSWORD);
 	return 0;
 }
 
@@ -958,7 +1025,7 @@ static int check_bcrypt_len(struct call *c, const char *pw)
 {
 	if (strlen(pw) > MD_BCRYPT_MAX)
 		return fail(c, C_UNEXPECTED,
-			    "encrypt password failed: bcrypt: password length exceeds 72 bytes");
+		            "encrypt password failed: bcrypt: password length exceeds 72 bytes");
 	return 0;
 }
 
@@ -970,25 +1037,27 @@ static int check_name(struct call *c, const char *raw, const char *what)
 	size_t n = strlen(s);
 
 	if (n == 0)
-		return fail(c, C_PARAM,
-			    "%s should be not empty: invalid parameter[expected=not empty][actual=]",
-			    what);
+		return fail(
+		    c, C_PARAM,
+		    "%s should be not empty: invalid parameter[expected=not empty][actual=]", what);
 	if (n > MD_MAX_NAME)
-		return fail(c, C_PARAM,
-			    "the length of %s must be not greater than limit: invalid parameter[%zu "
-			    "out of range 0 <= value <= %d]",
-			    what, n, MD_MAX_NAME);
+		return fail(
+		    c, C_PARAM,
+		    "the length of %s must be not greater than limit: invalid parameter[%zu "
+		    "out of range 0 <= value <= %d]",
+		    what, n, MD_MAX_NAME);
 	if (s[0] != '_' && !is_alpha(s[0]))
 		return fail(c, C_PARAM,
-			    "the first character of %s must be an underscore or letter: invalid "
-			    "parameter[expected=95][actual=%d]",
-			    what, (unsigned char)s[0]);
+		            "the first character of %s must be an underscore or letter: invalid "
+		            "parameter[expected=95][actual=%d]",
+		            what, (unsigned char)s[0]);
 	for (size_t i = 1; i < n; i++)
 		if (s[i] != '_' && s[i] != '$' && !is_alpha(s[i]) && !is_digit(s[i]))
-			return fail(c, C_PARAM,
-				    "%s can only contain numbers, letters, dollars and underscores, "
-				    "found %c at %zu: invalid parameter",
-				    what, s[i], i);
+			return fail(
+			    c, C_PARAM,
+			    "%s can only contain numbers, letters, dollars and underscores, "
+			    "found %c at %zu: invalid parameter",
+			    what, s[i], i);
 	return 0;
 }
 
@@ -1003,21 +1072,22 @@ static int check_db_name(struct call *c, const char *s)
 	size_t n = strlen(s);
 
 	if (n > MD_MAX_NAME)
-		return fail(c, C_DB_NAME,
-			    "the length of a database name must be less than %d characters: invalid "
-			    "database name[database=%s]",
-			    MD_MAX_NAME, s);
+		return fail(
+		    c, C_DB_NAME,
+		    "the length of a database name must be less than %d characters: invalid "
+		    "database name[database=%s]",
+		    MD_MAX_NAME, s);
 	if (n == 0 || (s[0] != '_' && !is_alpha(s[0])))
 		return fail(c, C_DB_NAME,
-			    "the first character of a database name must be an underscore or "
-			    "letter: invalid database name[database=%s]",
-			    s);
+		            "the first character of a database name must be an underscore or "
+		            "letter: invalid database name[database=%s]",
+		            s);
 	for (size_t i = 1; i < n; i++)
 		if (s[i] != '_' && !is_alpha(s[i]) && !is_digit(s[i]))
 			return fail(c, C_DB_NAME,
-				    "database name can only contain numbers, letters and "
-				    "underscores: invalid database name[database=%s]",
-				    s);
+			            "database name can only contain numbers, letters and "
+			            "underscores: invalid database name[database=%s]",
+			            s);
 	return 0;
 }
 
@@ -1028,24 +1098,25 @@ static int check_group_name(struct call *c, const char *s)
 
 	if (n == 0)
 		return fail(c, C_GROUP_NAME,
-			    "privilege group name should not be empty: invalid privilege group "
-			    "name[privilegeGroup=]");
+		            "privilege group name should not be empty: invalid privilege group "
+		            "name[privilegeGroup=]");
 	if (n > MD_MAX_NAME)
 		return fail(c, C_GROUP_NAME,
-			    "the length of a privilege group name must be less than %d characters: "
-			    "invalid privilege group name[privilegeGroup=%.64s...]",
-			    MD_MAX_NAME, s);
+		            "the length of a privilege group name must be less than %d characters: "
+		            "invalid privilege group name[privilegeGroup=%.64s...]",
+		            MD_MAX_NAME, s);
 	if (s[0] != '_' && !is_alpha(s[0]))
-		return fail(c, C_GROUP_NAME,
-			    "the first character of a privilege group name %s must be an underscore "
-			    "or letter: invalid privilege group name[privilegeGroup=%s]",
-			    s, s);
+		return fail(
+		    c, C_GROUP_NAME,
+		    "the first character of a privilege group name %s must be an underscore "
+		    "or letter: invalid privilege group name[privilegeGroup=%s]",
+		    s, s);
 	for (size_t i = 1; i < n; i++)
 		if (s[i] != '_' && !is_alpha(s[i]) && !is_digit(s[i]))
 			return fail(c, C_PARAM,
-				    "privilege group name %s can only contain numbers, letters and "
-				    "underscores: invalid parameter",
-				    s);
+			            "privilege group name %s can only contain numbers, letters and "
+			            "underscores: invalid parameter",
+			            s);
 	return 0;
 }
 
@@ -1073,7 +1144,7 @@ static int privilege_covers(struct md *m, const char *granted, const char *want)
 }
 
 static int role_permits(struct md *m, const char *role, const char *type, const char *db,
-			const char *object, const char *priv)
+                        const char *object, const char *priv)
 {
 	struct role *r;
 
@@ -1120,9 +1191,9 @@ static int authorize(struct md *m, struct call *c)
 	if (role_permits(m, "public", ep->obj_type, c->db, object, ep->priv))
 		return 0;
 	return fail(c, C_NOT_PERMITTED,
-		    "Privilege%s: permission deny to %s in the `%s` database: privilege not "
-		    "permitted",
-		    ep->priv, c->user, c->db);
+	            "Privilege%s: permission deny to %s in the `%s` database: privilege not "
+	            "permitted",
+	            ep->priv, c->user, c->db);
 }
 
 /* ---- JSON output ------------------------------------------------------------------- */
@@ -1164,7 +1235,7 @@ static int h_user_create(struct md *m, struct call *c)
 		return fail(c, C_UNEXPECTED, "user already exists: %s", name);
 	if ((long)m->nusers >= m->max_users)
 		return fail(c, C_UNEXPECTED,
-			    "unable to add user because the number of users has reached the limit");
+		            "unable to add user because the number of users has reached the limit");
 	u = user_add(m, name);
 	if (!u)
 		return fail_oom(c);
@@ -1187,7 +1258,7 @@ static int h_user_password(struct md *m, struct call *c)
 	/* UpdateCredential: only the caller's membership of superUsers skips the check */
 	if (!is_super(m, c->user) && !password_verify(m, name, old))
 		return fail(c, C_NOT_AUTHN, "old password not correct for %s: not authenticated",
-			    name);
+		            name);
 	if (check_bcrypt_len(c, pw))
 		return -1;
 	u = user_find(m, name);
@@ -1207,7 +1278,7 @@ static int h_user_drop(struct md *m, struct call *c)
 
 	if (strcmp(raw, "root") == 0)
 		return fail(c, C_NOT_PERMITTED,
-			    "root user cannot be deleted: privilege not permitted");
+		            "root user cannot be deleted: privilege not permitted");
 	name = trimmed(raw, nb, sizeof(nb));
 	u = user_find(m, name);
 	if (!u)
@@ -1310,8 +1381,9 @@ static int h_role_create(struct md *m, struct call *c)
 		return fail(c, C_UNEXPECTED, "role [%s] already exists", name);
 	/* the built-in admin and public count: they are ordinary catalogue entries */
 	if ((long)m->nroles >= m->max_roles)
-		return fail(c, C_UNEXPECTED,
-			    "unable to create role because the number of roles has reached the limit");
+		return fail(
+		    c, C_UNEXPECTED,
+		    "unable to create role because the number of roles has reached the limit");
 	if (!role_add(m, name))
 		return fail_oom(c);
 	c->changed = 1;
@@ -1329,18 +1401,19 @@ static int h_role_drop(struct md *m, struct call *c)
 	name = trimmed(raw, rb, sizeof(rb));
 	if (strcmp(name, "admin") == 0 || strcmp(name, "public") == 0)
 		return fail(c, C_NOT_PERMITTED,
-			    "the role[%s] is a default role, which can't be dropped: privilege not "
-			    "permitted",
-			    name);
+		            "the role[%s] is a default role, which can't be dropped: privilege not "
+		            "permitted",
+		            name);
 	r = role_find(m, name);
 	if (!r)
 		return fail(c, C_UNEXPECTED, MSG_NO_ROLE);
 	/* REST has no forceDrop: a role that still holds grants is refused; users bound to
 	 * it are not a reason to refuse, their bindings go with the role */
 	if (r->ng)
-		return fail(c, C_UNEXPECTED,
-			    "fail to drop the role that it has privileges. Use REVOKE API to revoke "
-			    "privileges");
+		return fail(
+		    c, C_UNEXPECTED,
+		    "fail to drop the role that it has privileges. Use REVOKE API to revoke "
+		    "privileges");
 	role_remove(m, r);
 	c->changed = 1;
 	return 0;
@@ -1421,7 +1494,7 @@ static int h_role_describe(struct md *m, struct call *c)
 
 /* rootcoord validatePrivilegeGroupParams */
 static int check_group_scope(struct md *m, struct call *c, const char *priv, const char *db,
-			     const char *coll)
+                             const char *coll)
 {
 	const struct builtin_group *bg = builtin_group(priv);
 	const struct group *g = group_find(m, priv);
@@ -1437,23 +1510,24 @@ static int check_group_scope(struct md *m, struct call *c, const char *priv, con
 	case LVL_CLUSTER:
 		if (strcmp(db, "*") || strcmp(coll, "*"))
 			return fail(c, C_PARAM,
-				    "dbName and collectionName should be * for the cluster level "
-				    "privilege: %s: invalid parameter",
-				    priv);
+			            "dbName and collectionName should be * for the cluster level "
+			            "privilege: %s: invalid parameter",
+			            priv);
 		return 0;
 	case LVL_DATABASE:
 		if (coll[0] && strcmp(coll, "*"))
 			return fail(c, C_PARAM,
-				    "collectionName should be * for the database level privilege: "
-				    "%s: invalid parameter",
-				    priv);
+			            "collectionName should be * for the database level privilege: "
+			            "%s: invalid parameter",
+			            priv);
 		return 0;
 	case LVL_COLLECTION:
 		if (!strcmp(db, "*") && strcmp(coll, "*") && coll[0])
-			return fail(c, C_PARAM,
-				    "please specify database name for the collection level privilege: "
-				    "%s: invalid parameter",
-				    priv);
+			return fail(
+			    c, C_PARAM,
+			    "please specify database name for the collection level privilege: "
+			    "%s: invalid parameter",
+			    priv);
 		return 0;
 	default:
 		return fail(c, C_UNEXPECTED, "not found the privilege level");
@@ -1492,8 +1566,8 @@ static int privilege_op(struct md *m, struct call *c, int grant)
 		if (g)
 			return 0; /* "has been granted": an ignorable error, so success */
 		if (r->ng >= MD_MAX_GRANTS)
-			return fail(c, C_UNEXPECTED, "too many grants for role %s in the test double",
-				    r->name);
+			return fail(c, C_UNEXPECTED,
+			            "too many grants for role %s in the test double", r->name);
 		if (grant_add(r, type, db, coll, priv, c->user))
 			return fail_oom(c);
 		c->changed = 1;
@@ -1524,9 +1598,9 @@ static int h_group_create(struct md *m, struct call *c)
 		return -1;
 	if (group_find(m, name) || privilege_defined(name))
 		return fail(c, C_PARAM,
-			    "privilege group name [%s] is defined by built in privileges or "
-			    "privilege groups in system: invalid parameter",
-			    name);
+		            "privilege group name [%s] is defined by built in privileges or "
+		            "privilege groups in system: invalid parameter",
+		            name);
 	if (m->ngroups >= MD_MAX_GROUPS)
 		return fail(c, C_UNEXPECTED, "too many privilege groups in the test double");
 	if (!group_add(m, name))
@@ -1544,16 +1618,16 @@ static int h_group_drop(struct md *m, struct call *c)
 		return -1;
 	if (builtin_group(name))
 		return fail(c, C_PARAM,
-			    "the privilege group name [%s] is defined by built in privilege groups "
-			    "in system: invalid parameter",
-			    name);
+		            "the privilege group name [%s] is defined by built in privilege groups "
+		            "in system: invalid parameter",
+		            name);
 	for (size_t i = 0; i < m->nroles; i++)
 		for (size_t k = 0; k < m->roles[i].ng; k++)
 			if (strcmp(m->roles[i].g[k].priv, name) == 0)
 				return fail(c, C_UNEXPECTED,
-					    "privilege group [%s] is used by role [%s], Use REVOKE "
-					    "API to revoke it first",
-					    name, m->roles[i].name);
+				            "privilege group [%s] is used by role [%s], Use REVOKE "
+				            "API to revoke it first",
+				            name, m->roles[i].name);
 	g = group_find(m, name);
 	if (g) { /* dropping a group that does not exist succeeds */
 		group_remove(m, g);
@@ -1565,7 +1639,7 @@ static int h_group_drop(struct md *m, struct call *c)
 static int cmp_group(const void *a, const void *b)
 {
 	return strcmp((*(const struct group *const *)a)->name,
-		      (*(const struct group *const *)b)->name);
+	              (*(const struct group *const *)b)->name);
 }
 
 static int h_group_list(struct md *m, struct call *c)
@@ -1621,37 +1695,40 @@ static int group_op(struct md *m, struct call *c, int add)
 	}
 	if (builtin_group(name))
 		return fail(c, C_PARAM,
-			    "the privilege group name [%s] is defined by built in privilege groups "
-			    "in system: invalid parameter",
-			    name);
+		            "the privilege group name [%s] is defined by built in privilege groups "
+		            "in system: invalid parameter",
+		            name);
 	g = group_find(m, name);
 	if (!g)
 		return fail(c, C_PARAM,
-			    "there is no privilege group name [%s] defined in system to operate: "
-			    "invalid parameter",
-			    name);
+		            "there is no privilege group name [%s] defined in system to operate: "
+		            "invalid parameter",
+		            name);
 	if (n == 0)
-		return fail(c, C_PARAM,
-			    "privileges is empty when alter the privilege group: invalid parameter");
+		return fail(
+		    c, C_PARAM,
+		    "privileges is empty when alter the privilege group: invalid parameter");
 	for (size_t i = 0; i < n; i++) {
 		const char *p = json_str(json_array_at(list, i));
 		if (!privilege_defined(p))
-			return fail(c, C_PARAM,
-				    "there is no privilege name or privilege group name [%s] defined "
-				    "in system to operate: invalid parameter",
-				    p);
+			return fail(
+			    c, C_PARAM,
+			    "there is no privilege name or privilege group name [%s] defined "
+			    "in system to operate: invalid parameter",
+			    p);
 	}
 	if (add) {
 		/* all privileges of a group share one privilege level */
 		enum level lvl = LVL_NONE;
 		int have = 0;
 		for (size_t i = 0; i < g->privs.n + n; i++) {
-			const char *p = i < g->privs.n ? g->privs.v[i]
-						      : json_str(json_array_at(list, i - g->privs.n));
+			const char *p = i < g->privs.n
+			                    ? g->privs.v[i]
+			                    : json_str(json_array_at(list, i - g->privs.n));
 			enum level l = privilege_level(p);
 			if (have && l != lvl)
 				return fail(c, C_UNEXPECTED,
-					    "privileges are not the same privilege level");
+				            "privileges are not the same privilege level");
 			lvl = l;
 			have = 1;
 		}
@@ -1764,12 +1841,18 @@ static int h_db_describe(struct md *m, struct call *c)
 static char *prop_value(yajl_val v)
 {
 	switch (v ? v->type : yajl_t_null) {
-	case yajl_t_string: return strdup(v->u.string);
-	case yajl_t_true: return strdup("true");
-	case yajl_t_false: return strdup("false");
-	case yajl_t_number: return strdup(v->u.number.r);
-	case yajl_t_null: return strdup("<nil>");
-	default: return json_dump(v);
+	case yajl_t_string:
+		return strdup(v->u.string);
+	case yajl_t_true:
+		return strdup("true");
+	case yajl_t_false:
+		return strdup("false");
+	case yajl_t_number:
+		return strdup(v->u.number.r);
+	case yajl_t_null:
+		return strdup("<nil>");
+	default:
+		return json_dump(v);
 	}
 }
 
@@ -1789,14 +1872,16 @@ static int h_db_create(struct md *m, struct call *c)
 	if (check_db_name(c, name))
 		return -1;
 	if (np > MD_MAX_DB_PROPS)
-		return fail(c, C_PARAM, "more than %d properties (a bound of the milvus test "
-					"double): invalid parameter", MD_MAX_DB_PROPS);
+		return fail(c, C_PARAM,
+		            "more than %d properties (a bound of the milvus test "
+		            "double): invalid parameter",
+		            MD_MAX_DB_PROPS);
 	/* rootcoord: CheckIfDatabaseCreatable */
 	if (db_find(m, name))
 		return fail(c, C_PARAM, "database already exist: %s: invalid parameter", name);
 	if ((long)m->ndbs >= m->max_databases)
 		return fail(c, C_DB_LIMIT, "exceeded the limit number of database[limit=%ld]",
-			    m->max_databases);
+		            m->max_databases);
 	id = m->next_db_id++; /* idAllocator.AllocOne, before the cipher check */
 	vals = calloc(np + 1, sizeof(*vals));
 	if (!vals)
@@ -1836,15 +1921,15 @@ static int h_db_create(struct md *m, struct call *c)
 	}
 	for (size_t i = 0; i < np; i++) {
 		const char *k = props->u.object.keys[i];
-		if (m->cipher_plugin && (strcmp(k, P_ENABLED) == 0 || strcmp(k, P_EZID) == 0 ||
-					 strcmp(k, P_KEY) == 0))
+		if (m->cipher_plugin &&
+		    (strcmp(k, P_ENABLED) == 0 || strcmp(k, P_EZID) == 0 || strcmp(k, P_KEY) == 0))
 			continue; /* replaced below, or dropped: a plain database has none */
 		if (db_prop_add(d, k, vals[i]))
 			goto oom;
 	}
 	snprintf(ez, sizeof(ez), "%lld", id);
 	if (encrypt && (db_prop_add(d, P_ENABLED, "true") || db_prop_add(d, P_EZID, ez) ||
-			db_prop_add(d, P_KEY, *user_key ? user_key : m->cipher_default_key)))
+	                db_prop_add(d, P_KEY, *user_key ? user_key : m->cipher_default_key)))
 		goto oom;
 	c->changed = 1;
 	rc = 0;
@@ -1864,59 +1949,159 @@ out:
 /* ---- routing table ----------------------------------------------------------------- */
 
 #define V2 "/v2/vectordb"
-#define F_USER { "userName", F_STR, 1 }
-#define F_ROLE { "roleName", F_STR, 1 }
-#define F_DB { "dbName", F_STR, 0 }
-#define F_GROUP { "privilegeGroupName", F_STR, 1 }, { "privileges", F_STRV, 0 }
+#define F_USER                                                                                     \
+	{                                                                                          \
+		"userName", F_STR, 1                                                               \
+	}
+#define F_ROLE                                                                                     \
+	{                                                                                          \
+		"roleName", F_STR, 1                                                               \
+	}
+#define F_DB                                                                                       \
+	{                                                                                          \
+		"dbName", F_STR, 0                                                                 \
+	}
+#define F_GROUP                                                                                    \
+	{"privilegeGroupName", F_STR, 1},                                                          \
+	{                                                                                          \
+		"privileges", F_STRV, 0                                                            \
+	}
 
 static const struct endpoint endpoints[N_ENDPOINTS] = {
-	{ V2 "/users/create", "PasswordReq", { F_USER, { "password", F_STR, 1 } }, 0, "Global",
-	  "CreateOwnership", NULL, h_user_create },
-	{ V2 "/users/update_password", "NewPasswordReq",
-	  { F_USER, { "password", F_STR, 1 }, { "newPassword", F_STR, 1 } }, 0, "User",
-	  "UpdateUser", "userName", h_user_password },
-	{ V2 "/users/drop", "UserReq", { F_USER }, 0, "Global", "DropOwnership", NULL,
-	  h_user_drop },
-	{ V2 "/users/describe", "UserReq", { F_USER }, 0, "User", "SelectUser", "userName",
-	  h_user_describe },
-	{ V2 "/users/list", "DatabaseReq", { F_DB }, 1, "Global", "SelectOwnership", NULL,
-	  h_user_list },
-	{ V2 "/users/grant_role", "UserRoleReq", { F_USER, F_ROLE }, 0, "Global",
-	  "ManageOwnership", NULL, h_user_grant },
-	{ V2 "/users/revoke_role", "UserRoleReq", { F_USER, F_ROLE }, 0, "Global",
-	  "ManageOwnership", NULL, h_user_revoke },
-	{ V2 "/roles/create", "RoleReq", { F_DB, F_ROLE }, 1, "Global", "CreateOwnership", NULL,
-	  h_role_create },
-	{ V2 "/roles/drop", "RoleReq", { F_DB, F_ROLE }, 1, "Global", "DropOwnership", NULL,
-	  h_role_drop },
-	{ V2 "/roles/list", "DatabaseReq", { F_DB }, 1, "Global", "SelectOwnership", NULL,
-	  h_role_list },
-	{ V2 "/roles/describe", "RoleReq", { F_DB, F_ROLE }, 1, "Global", "SelectOwnership", NULL,
-	  h_role_describe },
-	{ V2 "/roles/grant_privilege_v2", "GrantV2Req",
-	  { F_ROLE, F_DB, { "collectionName", F_STR, 0 }, { "privilege", F_STR, 1 } }, 0,
-	  "Global", "ManageOwnership", NULL, h_grant_v2 },
-	{ V2 "/roles/revoke_privilege_v2", "GrantV2Req",
-	  { F_ROLE, F_DB, { "collectionName", F_STR, 0 }, { "privilege", F_STR, 1 } }, 0,
-	  "Global", "ManageOwnership", NULL, h_revoke_v2 },
-	{ V2 "/privilege_groups/create", "PrivilegeGroupReq", { F_GROUP }, 0, "Global",
-	  "CreatePrivilegeGroup", NULL, h_group_create },
-	{ V2 "/privilege_groups/drop", "PrivilegeGroupReq", { F_GROUP }, 0, "Global",
-	  "DropPrivilegeGroup", NULL, h_group_drop },
-	{ V2 "/privilege_groups/list", "DatabaseReq", { F_DB }, 1, "Global",
-	  "ListPrivilegeGroups", NULL, h_group_list },
-	{ V2 "/privilege_groups/add_privileges_to_group", "PrivilegeGroupReq", { F_GROUP }, 0,
-	  "Global", "OperatePrivilegeGroup", NULL, h_group_add },
-	{ V2 "/privilege_groups/remove_privileges_from_group", "PrivilegeGroupReq", { F_GROUP },
-	  0, "Global", "OperatePrivilegeGroup", NULL, h_group_remove },
-	/* listDatabases: wrapperProxy without checkAuth; the proxy filters by privilege */
-	{ V2 "/databases/list", "EmptyReq", { { NULL, F_STR, 0 } }, 0, "Global", NULL, NULL,
-	  h_db_list },
-	{ V2 "/databases/describe", "DatabaseReqRequiredName", { { "dbName", F_STR, 1 } }, 1,
-	  "Global", "DescribeDatabase", NULL, h_db_describe },
-	{ V2 "/databases/create", "DatabaseReqWithProperties",
-	  { { "dbName", F_STR, 1 }, { "properties", F_MAP, 0 } }, 1, "Global", "CreateDatabase",
-	  NULL, h_db_create },
+    {V2 "/users/create",
+     "PasswordReq",
+     {F_USER, {"password", F_STR, 1}},
+     0,
+     "Global",
+     "CreateOwnership",
+     NULL,
+     h_user_create},
+    {V2 "/users/update_password",
+     "NewPasswordReq",
+     {F_USER, {"password", F_STR, 1}, {"newPassword", F_STR, 1}},
+     0,
+     "User",
+     "UpdateUser",
+     "userName",
+     h_user_password},
+    {V2 "/users/drop", "UserReq", {F_USER}, 0, "Global", "DropOwnership", NULL, h_user_drop},
+    {V2 "/users/describe",
+     "UserReq",
+     {F_USER},
+     0,
+     "User",
+     "SelectUser",
+     "userName",
+     h_user_describe},
+    {V2 "/users/list", "DatabaseReq", {F_DB}, 1, "Global", "SelectOwnership", NULL, h_user_list},
+    {V2 "/users/grant_role",
+     "UserRoleReq",
+     {F_USER, F_ROLE},
+     0,
+     "Global",
+     "ManageOwnership",
+     NULL,
+     h_user_grant},
+    {V2 "/users/revoke_role",
+     "UserRoleReq",
+     {F_USER, F_ROLE},
+     0,
+     "Global",
+     "ManageOwnership",
+     NULL,
+     h_user_revoke},
+    {V2 "/roles/create",
+     "RoleReq",
+     {F_DB, F_ROLE},
+     1,
+     "Global",
+     "CreateOwnership",
+     NULL,
+     h_role_create},
+    {V2 "/roles/drop", "RoleReq", {F_DB, F_ROLE}, 1, "Global", "DropOwnership", NULL, h_role_drop},
+    {V2 "/roles/list", "DatabaseReq", {F_DB}, 1, "Global", "SelectOwnership", NULL, h_role_list},
+    {V2 "/roles/describe",
+     "RoleReq",
+     {F_DB, F_ROLE},
+     1,
+     "Global",
+     "SelectOwnership",
+     NULL,
+     h_role_describe},
+    {V2 "/roles/grant_privilege_v2",
+     "GrantV2Req",
+     {F_ROLE, F_DB, {"collectionName", F_STR, 0}, {"privilege", F_STR, 1}},
+     0,
+     "Global",
+     "ManageOwnership",
+     NULL,
+     h_grant_v2},
+    {V2 "/roles/revoke_privilege_v2",
+     "GrantV2Req",
+     {F_ROLE, F_DB, {"collectionName", F_STR, 0}, {"privilege", F_STR, 1}},
+     0,
+     "Global",
+     "ManageOwnership",
+     NULL,
+     h_revoke_v2},
+    {V2 "/privilege_groups/create",
+     "PrivilegeGroupReq",
+     {F_GROUP},
+     0,
+     "Global",
+     "CreatePrivilegeGroup",
+     NULL,
+     h_group_create},
+    {V2 "/privilege_groups/drop",
+     "PrivilegeGroupReq",
+     {F_GROUP},
+     0,
+     "Global",
+     "DropPrivilegeGroup",
+     NULL,
+     h_group_drop},
+    {V2 "/privilege_groups/list",
+     "DatabaseReq",
+     {F_DB},
+     1,
+     "Global",
+     "ListPrivilegeGroups",
+     NULL,
+     h_group_list},
+    {V2 "/privilege_groups/add_privileges_to_group",
+     "PrivilegeGroupReq",
+     {F_GROUP},
+     0,
+     "Global",
+     "OperatePrivilegeGroup",
+     NULL,
+     h_group_add},
+    {V2 "/privilege_groups/remove_privileges_from_group",
+     "PrivilegeGroupReq",
+     {F_GROUP},
+     0,
+     "Global",
+     "OperatePrivilegeGroup",
+     NULL,
+     h_group_remove},
+    /* listDatabases: wrapperProxy without checkAuth; the proxy filters by privilege */
+    {V2 "/databases/list", "EmptyReq", {{NULL, F_STR, 0}}, 0, "Global", NULL, NULL, h_db_list},
+    {V2 "/databases/describe",
+     "DatabaseReqRequiredName",
+     {{"dbName", F_STR, 1}},
+     1,
+     "Global",
+     "DescribeDatabase",
+     NULL,
+     h_db_describe},
+    {V2 "/databases/create",
+     "DatabaseReqWithProperties",
+     {{"dbName", F_STR, 1}, {"properties", F_MAP, 0}},
+     1,
+     "Global",
+     "CreateDatabase",
+     NULL,
+     h_db_create},
 };
 
 static int endpoint_index(const char *path)
@@ -2115,7 +2300,8 @@ static int state_load_dbs(struct md *m, yajl_val dbs, char *err, size_t errlen)
 			const char *key = json_get_str(jp, "key", NULL);
 			const char *val = json_get_str(jp, "value", NULL);
 			if (!key || !val) {
-				snprintf(err, errlen, "database %s: property %zu is incomplete", name, k);
+				snprintf(err, errlen, "database %s: property %zu is incomplete",
+				         name, k);
 				return -1;
 			}
 			if (db_prop_add(d, key, val))
@@ -2156,7 +2342,8 @@ static int state_load(struct md *m, const char *path, char *err, size_t errlen)
 		struct group *g;
 		if (!name || check_group_name(NULL, name) || group_find(m, name) ||
 		    m->ngroups >= MD_MAX_GROUPS) {
-			snprintf(err, errlen, "state file %s: privilege group %zu is invalid", path, i);
+			snprintf(err, errlen, "state file %s: privilege group %zu is invalid", path,
+			         i);
 			goto out;
 		}
 		g = group_add(m, name);
@@ -2165,8 +2352,8 @@ static int state_load(struct md *m, const char *path, char *err, size_t errlen)
 		for (size_t k = 0; k < json_array_len(privs); k++) {
 			const char *p = json_str(json_array_at(privs, k));
 			if (!p || !privilege_defined(p)) {
-				snprintf(err, errlen, "state file %s: group %s: bad privilege", path,
-					 name);
+				snprintf(err, errlen, "state file %s: group %s: bad privilege",
+				         path, name);
 				goto out;
 			}
 			if (strv_find(&g->privs, p) < 0 && strv_add(&g->privs, p))
@@ -2224,7 +2411,7 @@ out:
  * start on. */
 static int state_init(struct md *m, const char *root_pw, int *changed)
 {
-	static const char *const builtin_roles[] = { "admin", "public" };
+	static const char *const builtin_roles[] = {"admin", "public"};
 	struct user *u;
 
 	if (m->next_db_id < MD_FIRST_DB_ID)
@@ -2276,13 +2463,20 @@ static int state_init(struct md *m, const char *root_pw, int *changed)
 static const char *reason_of(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	default: return "Internal Server Error";
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	default:
+		return "Internal Server Error";
 	}
 }
 
@@ -2304,7 +2498,7 @@ static void send_body(struct evhttp_request *req, int status, const char *ctype,
 
 /* {"code":N,"message":...} or {"code":0,"data":...} */
 static void send_envelope(struct evhttp_request *req, int status, int code, const char *msg,
-			  const char *data)
+                          const char *data)
 {
 	struct buf b = BUF_INIT(4 * 1024 * 1024);
 	char *doc = NULL;
@@ -2334,19 +2528,25 @@ static void send_envelope(struct evhttp_request *req, int status, int code, cons
 static const char *method_name(struct evhttp_request *req)
 {
 	switch (evhttp_request_get_command(req)) {
-	case EVHTTP_REQ_GET: return "GET";
-	case EVHTTP_REQ_POST: return "POST";
-	case EVHTTP_REQ_HEAD: return "HEAD";
-	case EVHTTP_REQ_PUT: return "PUT";
-	case EVHTTP_REQ_DELETE: return "DELETE";
-	default: return "OTHER";
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	default:
+		return "OTHER";
 	}
 }
 
 /* One line per request: time method path caller milvus-code http-status. Never a
  * password, a header or a body; the path is cut and stripped to printable ASCII. */
 static void log_request(struct md *m, struct evhttp_request *req, const char *path,
-			const char *user, int code, int status)
+                        const char *user, int code, int status)
 {
 	char p[129], ts[32], cb[16];
 	struct tm tm;
@@ -2365,7 +2565,7 @@ static void log_request(struct md *m, struct evhttp_request *req, const char *pa
 	else
 		snprintf(cb, sizeof(cb), "-");
 	fprintf(m->logf, "%s %s %s %s %s %d\n", ts, method_name(req), i ? p : "-",
-		user ? user : "-", cb, status);
+	        user ? user : "-", cb, status);
 	fflush(m->logf);
 }
 
@@ -2399,7 +2599,7 @@ static void on_double(struct md *m, struct evhttp_request *req, const char *path
 	}
 	if ((is_stats && cmd != EVHTTP_REQ_GET) || (is_reset && cmd != EVHTTP_REQ_POST)) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-				  is_stats ? "GET" : "POST");
+		                  is_stats ? "GET" : "POST");
 		send_body(req, 405, "text/plain; charset=utf-8", "method not allowed\n");
 		return;
 	}
@@ -2527,8 +2727,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 		fail_oom(&c);
 	} else if (!len || body_is_blank(body, len)) {
 		fail(&c, C_JSON, MSG_JSON ", the request body should be nil, however {} is valid");
-	} else if (json_parse(body, len, MD_JSON_DEPTH, MD_MAX_BODY, &c.body, perr,
-			      sizeof(perr))) {
+	} else if (json_parse(body, len, MD_JSON_DEPTH, MD_MAX_BODY, &c.body, perr, sizeof(perr))) {
 		fail(&c, C_JSON, MSG_JSON ", error: %s", perr);
 	}
 	if (body)
@@ -2569,9 +2768,9 @@ out:
 
 /* ---- TLS --------------------------------------------------------------------------- */
 
-#define TLS12_CIPHERS                                                                          \
-	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                            \
-	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                            \
+#define TLS12_CIPHERS                                                                              \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                               \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                               \
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 static void ssl_err(char *err, size_t errlen, const char *what, const char *file)
@@ -2586,7 +2785,7 @@ static void ssl_err(char *err, size_t errlen, const char *what, const char *file
 }
 
 static SSL_CTX *tls_ctx(const char *cert, const char *key, const char *client_ca, char *err,
-			size_t errlen)
+                        size_t errlen)
 {
 	static const unsigned char sid[] = "milvusd";
 	SSL_CTX *c = SSL_CTX_new(TLS_server_method());
@@ -2597,7 +2796,7 @@ static SSL_CTX *tls_ctx(const char *cert, const char *key, const char *client_ca
 	}
 	SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
 	SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-				       SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+	                           SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_session_id_context(c, sid, sizeof(sid) - 1);
 	if (SSL_CTX_set_cipher_list(c, TLS12_CIPHERS) != 1) {
@@ -2617,7 +2816,7 @@ static SSL_CTX *tls_ctx(const char *cert, const char *key, const char *client_ca
 		goto fail;
 	}
 	if (client_ca) { /* Milvus tlsMode 2: a verified client certificate is required */
-		STACK_OF(X509_NAME) *names;
+		STACK_OF(X509_NAME) * names;
 		if (SSL_CTX_load_verify_locations(c, client_ca, NULL) != 1) {
 			ssl_err(err, errlen, "cannot load the client CA", client_ca);
 			goto fail;
@@ -2642,7 +2841,7 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg)
 	if (!ssl)
 		return NULL;
 	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					     BEV_OPT_CLOSE_ON_FREE);
+	                                     BEV_OPT_CLOSE_ON_FREE);
 	if (!bev) {
 		SSL_free(ssl);
 		return NULL;
@@ -2655,36 +2854,36 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: milvusd --cert FILE --key FILE [options]\n"
-		"A TEST DOUBLE of the Milvus REST API v2 (users, roles, privilege groups, "
-		"databases); not Milvus.\n"
-		"  --listen 127.0.0.1:PORT   where to serve HTTPS (default 127.0.0.1:19530; 0 picks "
-		"a port)\n"
-		"  --port-file FILE          write the port there once listening (atomically)\n"
-		"  --cert FILE, --key FILE   serving certificate chain and key (PEM)\n"
-		"  --client-ca FILE          require client certificates signed by this CA\n"
-		"  --root-password-file FILE root's first password (default Milvus)\n"
-		"  --super-users a,b         common.security.superUsers\n"
-		"  --max-users N             proxy.maxUserNum, root included (default 100)\n"
-		"  --max-roles N             proxy.maxRoleNum, admin and public included (default "
-		"10)\n"
-		"  --max-databases N         rootCoord.maxDatabaseNum, default included (default "
-		"64)\n"
-		"  --cipher-plugin           act as a Milvus build with a cipher plugin (default: "
-		"open\n"
-		"                            source Milvus, which refuses cipher.enabled=true)\n"
-		"  --cipher-default-key ARN  cipherPlugin.kms.defaultKey: encrypts \"default\" at "
-		"the\n"
-		"                            first start and every database not created with\n"
-		"                            cipher.enabled=false (needs --cipher-plugin)\n"
-		"  --state-file FILE         load at start, save after every change (bcrypt hashes "
-		"only)\n"
-		"  --log-file FILE           one line per request: time method path caller code "
-		"status\n"
-		"  --slow PATH=MS            fault injection: make the change, then answer PATH\n"
-		"                            MS later (the whole server waits; crash tests)\n"
-		"  --help\n");
+	fprintf(
+	    f, "usage: milvusd --cert FILE --key FILE [options]\n"
+	       "A TEST DOUBLE of the Milvus REST API v2 (users, roles, privilege groups, "
+	       "databases); not Milvus.\n"
+	       "  --listen 127.0.0.1:PORT   where to serve HTTPS (default 127.0.0.1:19530; 0 picks "
+	       "a port)\n"
+	       "  --port-file FILE          write the port there once listening (atomically)\n"
+	       "  --cert FILE, --key FILE   serving certificate chain and key (PEM)\n"
+	       "  --client-ca FILE          require client certificates signed by this CA\n"
+	       "  --root-password-file FILE root's first password (default Milvus)\n"
+	       "  --super-users a,b         common.security.superUsers\n"
+	       "  --max-users N             proxy.maxUserNum, root included (default 100)\n"
+	       "  --max-roles N             proxy.maxRoleNum, admin and public included (default "
+	       "10)\n"
+	       "  --max-databases N         rootCoord.maxDatabaseNum, default included (default "
+	       "64)\n"
+	       "  --cipher-plugin           act as a Milvus build with a cipher plugin (default: "
+	       "open\n"
+	       "                            source Milvus, which refuses cipher.enabled=true)\n"
+	       "  --cipher-default-key ARN  cipherPlugin.kms.defaultKey: encrypts \"default\" at "
+	       "the\n"
+	       "                            first start and every database not created with\n"
+	       "                            cipher.enabled=false (needs --cipher-plugin)\n"
+	       "  --state-file FILE         load at start, save after every change (bcrypt hashes "
+	       "only)\n"
+	       "  --log-file FILE           one line per request: time method path caller code "
+	       "status\n"
+	       "  --slow PATH=MS            fault injection: make the change, then answer PATH\n"
+	       "                            MS later (the whole server waits; crash tests)\n"
+	       "  --help\n");
 }
 
 static int split_listen(const char *l, long *port)
@@ -2709,8 +2908,8 @@ static int read_root_password(const char *file, struct buf *pw, char *err, size_
 		pw->ptr[--pw->len] = '\0';
 	if (pw->len == 0 || pw->len > MD_BCRYPT_MAX || memchr(pw->ptr, '\0', pw->len)) {
 		snprintf(err, errlen,
-			 "--root-password-file %s: need 1 to %d bytes on one line (bcrypt's limit)",
-			 file, MD_BCRYPT_MAX);
+		         "--root-password-file %s: need 1 to %d bytes on one line (bcrypt's limit)",
+		         file, MD_BCRYPT_MAX);
 		return -1;
 	}
 	return 0;
@@ -2744,23 +2943,23 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "port-file", required_argument, NULL, 'p' },
-		{ "cert", required_argument, NULL, 'c' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "client-ca", required_argument, NULL, 'a' },
-		{ "root-password-file", required_argument, NULL, 'r' },
-		{ "slow", required_argument, NULL, 'W' },
-		{ "super-users", required_argument, NULL, 's' },
-		{ "max-users", required_argument, NULL, 'U' },
-		{ "max-roles", required_argument, NULL, 'R' },
-		{ "max-databases", required_argument, NULL, 'D' },
-		{ "cipher-plugin", no_argument, NULL, 'C' },
-		{ "cipher-default-key", required_argument, NULL, 'K' },
-		{ "state-file", required_argument, NULL, 'S' },
-		{ "log-file", required_argument, NULL, 'L' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"listen", required_argument, NULL, 'l'},
+	    {"port-file", required_argument, NULL, 'p'},
+	    {"cert", required_argument, NULL, 'c'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"client-ca", required_argument, NULL, 'a'},
+	    {"root-password-file", required_argument, NULL, 'r'},
+	    {"slow", required_argument, NULL, 'W'},
+	    {"super-users", required_argument, NULL, 's'},
+	    {"max-users", required_argument, NULL, 'U'},
+	    {"max-roles", required_argument, NULL, 'R'},
+	    {"max-databases", required_argument, NULL, 'D'},
+	    {"cipher-plugin", no_argument, NULL, 'C'},
+	    {"cipher-default-key", required_argument, NULL, 'K'},
+	    {"state-file", required_argument, NULL, 'S'},
+	    {"log-file", required_argument, NULL, 'L'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *listen = "127.0.0.1:19530", *port_file = NULL, *cert = NULL, *key = NULL;
 	const char *client_ca = NULL, *root_file = NULL, *supers = NULL, *log_file = NULL;
@@ -2780,13 +2979,27 @@ int main(int argc, char **argv)
 	m.max_databases = MD_MAX_DATABASES;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'l': listen = optarg; break;
-		case 'p': port_file = optarg; break;
-		case 'c': cert = optarg; break;
-		case 'k': key = optarg; break;
-		case 'a': client_ca = optarg; break;
-		case 'r': root_file = optarg; break;
-		case 's': supers = optarg; break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'p':
+			port_file = optarg;
+			break;
+		case 'c':
+			cert = optarg;
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 'a':
+			client_ca = optarg;
+			break;
+		case 'r':
+			root_file = optarg;
+			break;
+		case 's':
+			supers = optarg;
+			break;
 		case 'W': {
 			const char *eq = strchr(optarg, '=');
 			if (!eq || (size_t)(eq - optarg) >= sizeof(m.slow_path) ||
@@ -2797,8 +3010,12 @@ int main(int argc, char **argv)
 			memcpy(m.slow_path, optarg, (size_t)(eq - optarg));
 			break;
 		}
-		case 'S': m.state_file = optarg; break;
-		case 'L': log_file = optarg; break;
+		case 'S':
+			m.state_file = optarg;
+			break;
+		case 'L':
+			log_file = optarg;
+			break;
 		case 'U':
 			if (parse_long(optarg, 1, 100000, &m.max_users)) {
 				fprintf(stderr, "milvusd: --max-users: 1 to 100000\n");
@@ -2817,7 +3034,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'C': m.cipher_plugin = 1; break;
+		case 'C':
+			m.cipher_plugin = 1;
+			break;
 		case 'K':
 			if (!*optarg) {
 				fprintf(stderr, "milvusd: --cipher-default-key: a KMS key ARN\n");
@@ -2825,8 +3044,12 @@ int main(int argc, char **argv)
 			}
 			m.cipher_default_key = optarg;
 			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (m.cipher_default_key && !m.cipher_plugin) {
@@ -2840,7 +3063,7 @@ int main(int argc, char **argv)
 	}
 	if (split_listen(listen, &port)) {
 		fprintf(stderr, "milvusd: --listen %s: expected 127.0.0.1:PORT (loopback only)\n",
-			listen);
+		        listen);
 		return 2;
 	}
 	log_init(LOG_JSON, LOG_INFO);
@@ -2889,7 +3112,7 @@ int main(int argc, char **argv)
 	evhttp_set_max_headers_size(m.http, 64 * 1024);
 	evhttp_set_timeout(m.http, 30);
 	evhttp_set_allowed_methods(m.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-						   EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+	                                       EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
 	evhttp_set_gencb(m.http, on_request, &m);
 	bound = evhttp_bind_socket_with_handle(m.http, "127.0.0.1", (ev_uint16_t)port);
 	if (!bound) {
@@ -2898,8 +3121,8 @@ int main(int argc, char **argv)
 	}
 	/* as the webhook: without it each reply's second TLS record waits for the
 	 * client's delayed ACK (~40 ms a request); accepted sockets inherit it */
-	if (setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
-		       sizeof(int)) != 0)
+	if (setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &(int){1},
+	               sizeof(int)) != 0)
 		log_warn(NULL, "cannot set TCP_NODELAY on %s", listen);
 	if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sl) == 0)
 		m.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
@@ -2919,8 +3142,15 @@ int main(int argc, char **argv)
 	}
 	{
 		char ps[16], nu[16];
-		const char *kv[] = { "port", ps, "users", nu, "mtls", client_ca ? "on" : "off",
-				     "cipher_plugin", m.cipher_plugin ? "on" : "off", NULL };
+		const char *kv[] = {"port",
+		                    ps,
+		                    "users",
+		                    nu,
+		                    "mtls",
+		                    client_ca ? "on" : "off",
+		                    "cipher_plugin",
+		                    m.cipher_plugin ? "on" : "off",
+		                    NULL};
 		snprintf(ps, sizeof(ps), "%d", m.port);
 		snprintf(nu, sizeof(nu), "%zu", m.nusers);
 		log_kv(LOG_INFO, NULL, "milvus test double serving", kv);

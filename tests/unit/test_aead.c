@@ -31,27 +31,27 @@ struct kat {
 
 /* The GCM specification, appendix B: AES-256 cases with 96-bit IVs. */
 static const struct kat kats[] = {
-	{ "test case 13", "0000000000000000000000000000000000000000000000000000000000000000",
-	  "000000000000000000000000", "", "", "", "530f8afbc74536b9a963b4f1c4cb738b" },
-	{ "test case 14", "0000000000000000000000000000000000000000000000000000000000000000",
-	  "000000000000000000000000", "00000000000000000000000000000000", "",
-	  "cea7403d4d606b6e074ec5d3baf39d18", "d0d1c8a799996bf0265b98b5d48ab919" },
-	{ "test case 15", "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308",
-	  "cafebabefacedbaddecaf888",
-	  "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"
-	  "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255",
-	  "",
-	  "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"
-	  "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662898015ad",
-	  "b094dac5d93471bdec1a502270e3cc6c" },
-	{ "test case 16", "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308",
-	  "cafebabefacedbaddecaf888",
-	  "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"
-	  "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39",
-	  "feedfacedeadbeeffeedfacedeadbeefabaddad2",
-	  "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"
-	  "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662",
-	  "76fc6ece0f4e1768cddf8853bb2d551b" },
+    {"test case 13", "0000000000000000000000000000000000000000000000000000000000000000",
+     "000000000000000000000000", "", "", "", "530f8afbc74536b9a963b4f1c4cb738b"},
+    {"test case 14", "0000000000000000000000000000000000000000000000000000000000000000",
+     "000000000000000000000000", "00000000000000000000000000000000", "",
+     "cea7403d4d606b6e074ec5d3baf39d18", "d0d1c8a799996bf0265b98b5d48ab919"},
+    {"test case 15", "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308",
+     "cafebabefacedbaddecaf888",
+     "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"
+     "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255",
+     "",
+     "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"
+     "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662898015ad",
+     "b094dac5d93471bdec1a502270e3cc6c"},
+    {"test case 16", "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308",
+     "cafebabefacedbaddecaf888",
+     "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"
+     "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39",
+     "feedfacedeadbeeffeedfacedeadbeefabaddad2",
+     "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"
+     "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662",
+     "76fc6ece0f4e1768cddf8853bb2d551b"},
 };
 
 static void test_gcm_known_answers(void **state)
@@ -104,8 +104,8 @@ static void test_gcm_in_place(void **state)
 	assert_memory_equal(buf, want, pl);
 }
 
-static const uint8_t KEK[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-				 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32 };
+static const uint8_t KEK[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
+                                17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 static const char AAD[] = "cluster=5f0c;database=sales;version=3";
 
 static void test_wrap_round_trip_and_layout(void **state)
@@ -119,8 +119,7 @@ static void test_wrap_round_trip_and_layout(void **state)
 	assert_int_equal(wl, 1 + 12 + 32 + 16);
 	assert_int_equal(w[0], AEAD_WRAP_VERSION);
 	assert_memory_not_equal(w + 13, dek, 32); /* encrypted */
-	assert_int_equal(aead_unwrap(KEK, w, wl, AAD, strlen(AAD), out, sizeof(out), &ol),
-			 AEAD_OK);
+	assert_int_equal(aead_unwrap(KEK, w, wl, AAD, strlen(AAD), out, sizeof(out), &ol), AEAD_OK);
 	assert_int_equal(ol, 32);
 	assert_memory_equal(out, dek, 32);
 
@@ -138,7 +137,7 @@ static void test_wrap_round_trip_and_layout(void **state)
 static void test_wrap_sizes(void **state)
 {
 	static uint8_t big[AEAD_WRAP_MAX + 1], w[AEAD_WRAP_LEN(AEAD_WRAP_MAX + 1)],
-		out[AEAD_WRAP_MAX + 1];
+	    out[AEAD_WRAP_MAX + 1];
 	size_t wl = 0, ol = 0;
 
 	memset(big, 0x5c, sizeof(big));
@@ -150,14 +149,13 @@ static void test_wrap_sizes(void **state)
 	assert_int_equal(aead_unwrap(KEK, w, wl, AAD, 3, out, sizeof(out), &ol), AEAD_OK);
 	assert_memory_equal(out, big, AEAD_WRAP_MAX);
 	/* too small an output buffer for the plaintext */
-	assert_int_equal(aead_unwrap(KEK, w, wl, AAD, 3, out, AEAD_WRAP_MAX - 1, &ol),
-			 AEAD_EINVAL);
+	assert_int_equal(aead_unwrap(KEK, w, wl, AAD, 3, out, AEAD_WRAP_MAX - 1, &ol), AEAD_EINVAL);
 
 	assert_int_equal(aead_wrap(KEK, big, 0, AAD, 3, w, sizeof(w), &wl), AEAD_EINVAL);
 	assert_int_equal(aead_wrap(KEK, big, AEAD_WRAP_MAX + 1, AAD, 3, w, sizeof(w), &wl),
-			 AEAD_EINVAL);
+	                 AEAD_EINVAL);
 	assert_int_equal(aead_wrap(KEK, big, 32, AAD, 3, w, AEAD_WRAP_LEN(32) - 1, &wl),
-			 AEAD_EINVAL);
+	                 AEAD_EINVAL);
 	assert_int_equal(aead_wrap(NULL, big, 32, AAD, 3, w, sizeof(w), &wl), AEAD_EINVAL);
 }
 
@@ -185,12 +183,12 @@ static void test_unwrap_every_tamper_fails(void **state)
 		}
 	}
 	for (size_t n = 0; n < wl; n++)
-		assert_int_not_equal(aead_unwrap(KEK, w, n, AAD, strlen(AAD), out, sizeof(out), &ol),
-				     AEAD_OK);
+		assert_int_not_equal(
+		    aead_unwrap(KEK, w, n, AAD, strlen(AAD), out, sizeof(out), &ol), AEAD_OK);
 	memcpy(t, w, wl);
 	t[wl] = 0;
 	assert_int_equal(aead_unwrap(KEK, t, wl + 1, AAD, strlen(AAD), out, sizeof(out), &ol),
-			 AEAD_EAUTH);
+	                 AEAD_EAUTH);
 	assert_int_equal(ol, 12345);
 }
 
@@ -205,23 +203,23 @@ static void test_unwrap_wrong_aad_or_key(void **state)
 
 	/* another database in the context */
 	assert_int_equal(aead_unwrap(KEK, w, wl, "cluster=5f0c;database=sales;version=4",
-				     strlen(AAD), out, sizeof(out), &ol),
-			 AEAD_EAUTH);
+	                             strlen(AAD), out, sizeof(out), &ol),
+	                 AEAD_EAUTH);
 	/* every single bit of the AAD matters, and its length */
 	for (size_t i = 0; i < strlen(AAD); i++) {
 		memcpy(aad2, AAD, sizeof(AAD));
 		aad2[i] ^= 0x01;
 		assert_int_equal(aead_unwrap(KEK, w, wl, aad2, strlen(AAD), out, sizeof(out), &ol),
-				 AEAD_EAUTH);
+		                 AEAD_EAUTH);
 	}
 	assert_int_equal(aead_unwrap(KEK, w, wl, AAD, strlen(AAD) - 1, out, sizeof(out), &ol),
-			 AEAD_EAUTH);
+	                 AEAD_EAUTH);
 	/* another key, including one a single bit away */
 	for (int i = 0; i < 32; i++) {
 		memcpy(other, KEK, 32);
 		other[i] ^= 0x80;
 		assert_int_equal(aead_unwrap(other, w, wl, AAD, strlen(AAD), out, sizeof(out), &ol),
-				 AEAD_EAUTH);
+		                 AEAD_EAUTH);
 	}
 	assert_string_not_equal(aead_strerror(AEAD_EAUTH), aead_strerror(AEAD_EFORMAT));
 }
@@ -229,12 +227,12 @@ static void test_unwrap_wrong_aad_or_key(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_gcm_known_answers),
-		cmocka_unit_test(test_gcm_in_place),
-		cmocka_unit_test(test_wrap_round_trip_and_layout),
-		cmocka_unit_test(test_wrap_sizes),
-		cmocka_unit_test(test_unwrap_every_tamper_fails),
-		cmocka_unit_test(test_unwrap_wrong_aad_or_key),
+	    cmocka_unit_test(test_gcm_known_answers),
+	    cmocka_unit_test(test_gcm_in_place),
+	    cmocka_unit_test(test_wrap_round_trip_and_layout),
+	    cmocka_unit_test(test_wrap_sizes),
+	    cmocka_unit_test(test_unwrap_every_tamper_fails),
+	    cmocka_unit_test(test_unwrap_wrong_aad_or_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

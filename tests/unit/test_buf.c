@@ -71,9 +71,9 @@ static void test_max_is_exact(void **state)
 
 	assert_int_equal(buf_adds(&b, "12345"), 0); /* exactly max: fine */
 	assert_int_equal(b.len, 5);
-	assert_true(b.cap <= 6);                   /* never allocates past max+1 */
+	assert_true(b.cap <= 6); /* never allocates past max+1 */
 	errno = 0;
-	assert_int_equal(buf_addc(&b, '6'), -1);   /* one past max */
+	assert_int_equal(buf_addc(&b, '6'), -1); /* one past max */
 	assert_int_equal(errno, E2BIG);
 	/* a failed add frees the buffer but keeps it initialised */
 	assert_null(b.ptr);
@@ -209,19 +209,19 @@ static void test_free_secret(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_init_is_empty),
-		cmocka_unit_test(test_add_appends_and_terminates),
-		cmocka_unit_test(test_add_empty_makes_empty_string),
-		cmocka_unit_test(test_grows_across_many_appends),
-		cmocka_unit_test(test_max_is_exact),
-		cmocka_unit_test(test_single_add_larger_than_max),
-		cmocka_unit_test(test_printf_small_and_large),
-		cmocka_unit_test(test_printf_past_max_fails_and_frees),
-		cmocka_unit_test(test_urlenc),
-		cmocka_unit_test(test_urlenc_respects_max),
-		cmocka_unit_test(test_reset_keeps_allocation),
-		cmocka_unit_test(test_take),
-		cmocka_unit_test(test_free_secret),
+	    cmocka_unit_test(test_init_is_empty),
+	    cmocka_unit_test(test_add_appends_and_terminates),
+	    cmocka_unit_test(test_add_empty_makes_empty_string),
+	    cmocka_unit_test(test_grows_across_many_appends),
+	    cmocka_unit_test(test_max_is_exact),
+	    cmocka_unit_test(test_single_add_larger_than_max),
+	    cmocka_unit_test(test_printf_small_and_large),
+	    cmocka_unit_test(test_printf_past_max_fails_and_frees),
+	    cmocka_unit_test(test_urlenc),
+	    cmocka_unit_test(test_urlenc_respects_max),
+	    cmocka_unit_test(test_reset_keeps_allocation),
+	    cmocka_unit_test(test_take),
+	    cmocka_unit_test(test_free_secret),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,9 +51,9 @@ static int setup(void **state)
 	assert_non_null(fx->mem);
 	wh_memlookup_bind(fx->mem, &fx->live);
 	wh_cache_lookup_init(&fx->cl, &fx->live);
-	s = (struct wh_cache_source){ &fx->ek, fake_synced, fake_get };
+	s = (struct wh_cache_source){&fx->ek, fake_synced, fake_get};
 	assert_int_equal(wh_cache_lookup_set(&fx->cl, WH_KIND_ENCRYPTIONKEY, &s), 0);
-	s = (struct wh_cache_source){ &fx->ns, fake_synced, fake_get };
+	s = (struct wh_cache_source){&fx->ns, fake_synced, fake_get};
 	assert_int_equal(wh_cache_lookup_set(&fx->cl, WH_KIND_NAMESPACE, &s), 0);
 	wh_cache_lookup_bind(&fx->cl, &fx->lk);
 	*state = fx;
@@ -70,7 +70,7 @@ static int teardown(void **state)
 }
 
 static int do_get(struct fixture *fx, enum wh_kind k, const char *ns, const char *name,
-		  const char **region, char *err, size_t errlen)
+                  const char **region, char *err, size_t errlen)
 {
 	static char got[64];
 	yajl_val v = NULL;
@@ -100,14 +100,14 @@ static void test_hit_served_from_cache(void **state)
 	fx->ek.synced = 1;
 	fx->ek.key = "app/k1";
 	fx->ek.json = "{\"metadata\":{\"name\":\"k1\",\"namespace\":\"app\"},"
-		      "\"spec\":{\"region\":\"cached\"}}";
+	              "\"spec\":{\"region\":\"cached\"}}";
 	/* the live side has a different version: a hit must not reach it */
 	assert_int_equal(wh_memlookup_add_json(fx->mem, WH_KIND_ENCRYPTIONKEY,
-					       "{\"metadata\":{\"name\":\"k1\",\"namespace\":"
-					       "\"app\"},\"spec\":{\"region\":\"live\"}}"),
-			 0);
+	                                       "{\"metadata\":{\"name\":\"k1\",\"namespace\":"
+	                                       "\"app\"},\"spec\":{\"region\":\"live\"}}"),
+	                 0);
 	assert_int_equal(do_get(fx, WH_KIND_ENCRYPTIONKEY, "app", "k1", &region, err, sizeof(err)),
-			 WH_LOOKUP_FOUND);
+	                 WH_LOOKUP_FOUND);
 	assert_string_equal(region, "cached");
 	assert_string_equal(fx->ek.last_key, "app/k1");
 	assert_int_equal(wh_memlookup_calls(fx->mem), 0);
@@ -124,11 +124,11 @@ static void test_unsynced_goes_live(void **state)
 	fx->ek.key = "app/k1";
 	fx->ek.json = "{\"metadata\":{\"name\":\"k1\"},\"spec\":{\"region\":\"cached\"}}";
 	assert_int_equal(wh_memlookup_add_json(fx->mem, WH_KIND_ENCRYPTIONKEY,
-					       "{\"metadata\":{\"name\":\"k1\",\"namespace\":"
-					       "\"app\"},\"spec\":{\"region\":\"live\"}}"),
-			 0);
+	                                       "{\"metadata\":{\"name\":\"k1\",\"namespace\":"
+	                                       "\"app\"},\"spec\":{\"region\":\"live\"}}"),
+	                 0);
 	assert_int_equal(do_get(fx, WH_KIND_ENCRYPTIONKEY, "app", "k1", &region, err, sizeof(err)),
-			 WH_LOOKUP_FOUND);
+	                 WH_LOOKUP_FOUND);
 	assert_string_equal(region, "live");
 	assert_int_equal(fx->ek.gets, 0); /* an unsynced cache is not even read */
 	assert_int_equal(wh_memlookup_calls(fx->mem), 1);
@@ -144,16 +144,16 @@ static void test_miss_goes_live(void **state)
 
 	fx->ek.synced = 1; /* synced but empty: the key was created a moment ago */
 	assert_int_equal(wh_memlookup_add_json(fx->mem, WH_KIND_ENCRYPTIONKEY,
-					       "{\"metadata\":{\"name\":\"new\",\"namespace\":"
-					       "\"app\"},\"spec\":{\"region\":\"live\"}}"),
-			 0);
+	                                       "{\"metadata\":{\"name\":\"new\",\"namespace\":"
+	                                       "\"app\"},\"spec\":{\"region\":\"live\"}}"),
+	                 0);
 	assert_int_equal(do_get(fx, WH_KIND_ENCRYPTIONKEY, "app", "new", &region, err, sizeof(err)),
-			 WH_LOOKUP_FOUND);
+	                 WH_LOOKUP_FOUND);
 	assert_string_equal(region, "live");
 	assert_int_equal(fx->ek.gets, 1);
 	/* missing on both sides: the live answer (not found) is the answer */
 	assert_int_equal(do_get(fx, WH_KIND_ENCRYPTIONKEY, "app", "gone", NULL, err, sizeof(err)),
-			 WH_LOOKUP_NOT_FOUND);
+	                 WH_LOOKUP_NOT_FOUND);
 	assert_int_equal(wh_memlookup_calls(fx->mem), 2);
 	assert_int_equal(fx->cl.stats.misses, 2);
 }
@@ -166,13 +166,13 @@ static void test_miss_keeps_live_error(void **state)
 	fx->ek.synced = 1;
 	wh_memlookup_fail(fx->mem, WH_KIND_ENCRYPTIONKEY, "forbidden");
 	assert_int_equal(do_get(fx, WH_KIND_ENCRYPTIONKEY, "app", "k1", NULL, err, sizeof(err)),
-			 WH_LOOKUP_ERROR);
+	                 WH_LOOKUP_ERROR);
 	assert_non_null(strstr(err, "forbidden"));
 	/* and a hit does not need the (failing) live side */
 	fx->ek.key = "app/k1";
 	fx->ek.json = "{\"metadata\":{\"name\":\"k1\"},\"spec\":{\"region\":\"eu\"}}";
 	assert_int_equal(do_get(fx, WH_KIND_ENCRYPTIONKEY, "app", "k1", NULL, err, sizeof(err)),
-			 WH_LOOKUP_FOUND);
+	                 WH_LOOKUP_FOUND);
 }
 
 static void test_namespace_key_is_name(void **state)
@@ -184,7 +184,7 @@ static void test_namespace_key_is_name(void **state)
 	fx->ns.key = "app";
 	fx->ns.json = "{\"metadata\":{\"name\":\"app\"}}";
 	assert_int_equal(do_get(fx, WH_KIND_NAMESPACE, NULL, "app", NULL, err, sizeof(err)),
-			 WH_LOOKUP_FOUND);
+	                 WH_LOOKUP_FOUND);
 	assert_string_equal(fx->ns.last_key, "app");
 	assert_int_equal(wh_memlookup_calls(fx->mem), 0);
 }
@@ -192,26 +192,26 @@ static void test_namespace_key_is_name(void **state)
 static void test_uncached_kinds_and_list_go_live(void **state)
 {
 	struct fixture *fx = *state;
-	struct wh_cache_source s = { &fx->ek, fake_synced, fake_get };
+	struct wh_cache_source s = {&fx->ek, fake_synced, fake_get};
 	char err[128];
 
 	/* Secrets can not be cached at all */
 	assert_int_equal(wh_cache_lookup_set(&fx->cl, WH_KIND_SECRET, &s), -1);
 	assert_int_equal(wh_memlookup_add_json(fx->mem, WH_KIND_SECRET,
-					       "{\"metadata\":{\"name\":\"pw\",\"namespace\":"
-					       "\"app\"}}"),
-			 0);
+	                                       "{\"metadata\":{\"name\":\"pw\",\"namespace\":"
+	                                       "\"app\"}}"),
+	                 0);
 	assert_int_equal(do_get(fx, WH_KIND_SECRET, "app", "pw", NULL, err, sizeof(err)),
-			 WH_LOOKUP_FOUND);
+	                 WH_LOOKUP_FOUND);
 	/* a kind without a cache (Cluster here) */
 	assert_int_equal(do_get(fx, WH_KIND_CLUSTER, "app", "c", NULL, err, sizeof(err)),
-			 WH_LOOKUP_NOT_FOUND);
+	                 WH_LOOKUP_NOT_FOUND);
 	assert_int_equal(fx->cl.stats.uncached, 2);
 	/* list() is the fallback's */
 	fx->ek.synced = 1;
-	assert_int_equal(fx->lk.list(fx->lk.ctx, WH_KIND_ENCRYPTIONKEY, "app", NULL, NULL, NULL, err,
-				     sizeof(err)),
-			 WH_LOOKUP_FOUND);
+	assert_int_equal(fx->lk.list(fx->lk.ctx, WH_KIND_ENCRYPTIONKEY, "app", NULL, NULL, NULL,
+	                             err, sizeof(err)),
+	                 WH_LOOKUP_FOUND);
 	assert_int_equal(wh_memlookup_calls(fx->mem), 3);
 	assert_int_equal(fx->ek.gets, 0);
 }
@@ -232,11 +232,11 @@ static void test_rules_through_cache(void **state)
 	fx->ns.json = "{\"metadata\":{\"name\":\"app\"}}";
 	fx->ek.key = "app/k1";
 	fx->ek.json = "{\"metadata\":{\"name\":\"k1\",\"namespace\":\"app\"},"
-		      "\"spec\":{\"provider\":\"aws-kms\",\"region\":\"us-east-1\"}}";
+	              "\"spec\":{\"provider\":\"aws-kms\",\"region\":\"us-east-1\"}}";
 	obj = yajl_tree_parse("{\"metadata\":{\"name\":\"c\",\"namespace\":\"app\"},"
-			      "\"spec\":{\"region\":\"eu-west-1\","
-			      "\"encryption\":{\"keyRef\":{\"name\":\"k1\"}}}}",
-			      NULL, 0);
+	                      "\"spec\":{\"region\":\"eu-west-1\","
+	                      "\"encryption\":{\"keyRef\":{\"name\":\"k1\"}}}}",
+	                      NULL, 0);
 	assert_non_null(obj);
 	memset(&in, 0, sizeof(in));
 	in.kind = WH_KIND_CLUSTER;
@@ -259,14 +259,13 @@ static void test_rules_through_cache(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_hit_served_from_cache, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unsynced_goes_live, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_miss_goes_live, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_miss_keeps_live_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_namespace_key_is_name, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_uncached_kinds_and_list_go_live, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_rules_through_cache, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hit_served_from_cache, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unsynced_goes_live, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_miss_goes_live, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_miss_keeps_live_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_namespace_key_is_name, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_uncached_kinds_and_list_go_live, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rules_through_cache, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

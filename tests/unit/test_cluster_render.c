@@ -10,13 +10,14 @@
 #include "util.h"
 
 static const char *CR =
-	"{\"apiVersion\":\"vecward.io/v1alpha1\",\"kind\":\"Cluster\","
-	"\"metadata\":{\"name\":\"prod\",\"namespace\":\"search\",\"uid\":\"u-1\",\"generation\":3},"
-	"\"spec\":{\"version\":\"v2.6.1\",\"storage\":{\"size\":\"50Gi\",\"storageClassName\":\"fast\"},"
-	"\"tls\":{\"mode\":\"mutual\",\"internal\":true,\"duration\":\"720h\",\"renewBefore\":\"24h\"},"
-	"\"network\":{\"allowedCIDRs\":[\"10.20.0.0/16\"],\"allowedNamespaces\":[\"app\"]},"
-	"\"encryption\":{\"keyRef\":{\"name\":\"k\"}},"
-	"\"audit\":{\"enabled\":true,\"output\":\"file\"}}}";
+    "{\"apiVersion\":\"vecward.io/v1alpha1\",\"kind\":\"Cluster\","
+    "\"metadata\":{\"name\":\"prod\",\"namespace\":\"search\",\"uid\":\"u-1\",\"generation\":3},"
+    "\"spec\":{\"version\":\"v2.6.1\",\"storage\":{\"size\":\"50Gi\",\"storageClassName\":\"fast\"}"
+    ","
+    "\"tls\":{\"mode\":\"mutual\",\"internal\":true,\"duration\":\"720h\",\"renewBefore\":\"24h\"},"
+    "\"network\":{\"allowedCIDRs\":[\"10.20.0.0/16\"],\"allowedNamespaces\":[\"app\"]},"
+    "\"encryption\":{\"keyRef\":{\"name\":\"k\"}},"
+    "\"audit\":{\"enabled\":true,\"output\":\"file\"}}}";
 
 static yajl_val parse(const char *s)
 {
@@ -77,7 +78,9 @@ static void expect_view_error(const char *spec, const char *needle)
 	struct cluster_view v;
 	yajl_val t;
 
-	snprintf(doc, sizeof(doc), "{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\",\"uid\":\"c\"},\"spec\":%s}", spec);
+	snprintf(doc, sizeof(doc),
+	         "{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\",\"uid\":\"c\"},\"spec\":%s}",
+	         spec);
 	t = parse(doc);
 	assert_int_equal(cluster_view_parse(t, &v, err, sizeof(err)), -1);
 	if (!strstr(err, needle))
@@ -87,7 +90,8 @@ static void expect_view_error(const char *spec, const char *needle)
 
 static void test_view_rejects_bad_specs(void **state)
 {
-	expect_view_error("{\"tls\":{\"renewBefore\":\"800h\",\"duration\":\"720h\"}}", "spec.tls.renewBefore");
+	expect_view_error("{\"tls\":{\"renewBefore\":\"800h\",\"duration\":\"720h\"}}",
+	                  "spec.tls.renewBefore");
 	expect_view_error("{\"tls\":{\"duration\":\"30m\"}}", "spec.tls.duration");
 	expect_view_error("{\"tls\":{\"duration\":\"20000h\"}}", "825 days");
 	expect_view_error("{\"tls\":{\"mode\":\"maybe\"}}", "spec.tls.mode");
@@ -120,7 +124,8 @@ static void test_milvus_config(void **state)
 	yajl_tree_free(t);
 
 	view("{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\",\"uid\":\"c\"},"
-	     "\"spec\":{\"tls\":{\"mode\":\"disabled\",\"internal\":false},\"audit\":{\"enabled\":false}}}",
+	     "\"spec\":{\"tls\":{\"mode\":\"disabled\",\"internal\":false},\"audit\":{\"enabled\":"
+	     "false}}}",
 	     &t, &v);
 	y = cluster_render_milvus_config(&v);
 	assert_non_null(strstr(y, "    tlsMode: 0\n"));
@@ -144,23 +149,36 @@ static void test_deployment_is_restricted(void **state)
 	pod = json_get(d, "spec", "template", "spec", NULL);
 	c = json_array_at(json_get(pod, "containers", NULL), 0);
 	assert_string_equal(json_get_str(d, "metadata", "name", NULL), "prod");
-	assert_string_equal(json_get_str(json_array_at(json_get(d, "metadata", "ownerReferences", NULL), 0), "uid", NULL), "u-1");
-	assert_string_equal(json_get_str(d, "spec", "template", "metadata", "annotations", "vecward.io/config-hash", NULL), "abc123");
+	assert_string_equal(
+	    json_get_str(json_array_at(json_get(d, "metadata", "ownerReferences", NULL), 0), "uid",
+	                 NULL),
+	    "u-1");
+	assert_string_equal(json_get_str(d, "spec", "template", "metadata", "annotations",
+	                                 "vecward.io/config-hash", NULL),
+	                    "abc123");
 	assert_int_equal(json_get_bool(pod, -1, "securityContext", "runAsNonRoot", NULL), 1);
-	assert_string_equal(json_get_str(pod, "securityContext", "seccompProfile", "type", NULL), "RuntimeDefault");
+	assert_string_equal(json_get_str(pod, "securityContext", "seccompProfile", "type", NULL),
+	                    "RuntimeDefault");
 	assert_int_equal(json_get_bool(pod, -1, "automountServiceAccountToken", NULL), 0);
-	assert_int_equal(json_get_bool(c, -1, "securityContext", "allowPrivilegeEscalation", NULL), 0);
-	assert_int_equal(json_get_bool(c, -1, "securityContext", "readOnlyRootFilesystem", NULL), 1);
-	assert_string_equal(json_str(json_array_at(json_get(c, "securityContext", "capabilities", "drop", NULL), 0)), "ALL");
+	assert_int_equal(json_get_bool(c, -1, "securityContext", "allowPrivilegeEscalation", NULL),
+	                 0);
+	assert_int_equal(json_get_bool(c, -1, "securityContext", "readOnlyRootFilesystem", NULL),
+	                 1);
+	assert_string_equal(json_str(json_array_at(
+	                        json_get(c, "securityContext", "capabilities", "drop", NULL), 0)),
+	                    "ALL");
 	assert_int_equal(json_get_int(c, 0, "readinessProbe", "httpGet", "port", NULL), 9091);
 	assert_int_equal(json_get_int(c, 0, "livenessProbe", "httpGet", "port", NULL), 9091);
-	assert_string_equal(json_get_str(json_array_at(json_get(c, "env", NULL), 0), "valueFrom", "secretKeyRef", "name", NULL), "prod-root");
+	assert_string_equal(json_get_str(json_array_at(json_get(c, "env", NULL), 0), "valueFrom",
+	                                 "secretKeyRef", "name", NULL),
+	                    "prod-root");
 	/* the only Secret mounted is the server certificate: never the CA key */
 	{
 		yajl_val vols = json_get(pod, "volumes", NULL);
 		int secrets = 0;
 		for (size_t i = 0; i < json_array_len(vols); i++) {
-			const char *s = json_get_str(json_array_at(vols, i), "secret", "secretName", NULL);
+			const char *s =
+			    json_get_str(json_array_at(vols, i), "secret", "secretName", NULL);
 			if (s) {
 				secrets++;
 				assert_string_equal(s, "prod-server-tls");
@@ -172,7 +190,8 @@ static void test_deployment_is_restricted(void **state)
 	free(j);
 	/* pure: the same input renders the same bytes */
 	{
-		char *a = cluster_render_deployment(&v, "abc123"), *b = cluster_render_deployment(&v, "abc123");
+		char *a = cluster_render_deployment(&v, "abc123"),
+		     *b = cluster_render_deployment(&v, "abc123");
 		assert_string_equal(a, b);
 		free(a);
 		free(b);
@@ -198,19 +217,30 @@ static void test_netpols(void **state)
 	yajl_tree_free(np);
 	np = parse(out[1]);
 	{
-		yajl_val from = json_get(json_array_at(json_get(np, "spec", "ingress", NULL), 0), "from", NULL);
-		yajl_val ports = json_get(json_array_at(json_get(np, "spec", "ingress", NULL), 0), "ports", NULL);
+		yajl_val from =
+		    json_get(json_array_at(json_get(np, "spec", "ingress", NULL), 0), "from", NULL);
+		yajl_val ports = json_get(json_array_at(json_get(np, "spec", "ingress", NULL), 0),
+		                          "ports", NULL);
 		assert_int_equal(json_array_len(from), 3); /* own namespace, app, the CIDR */
-		assert_string_equal(json_get_str(json_array_at(from, 1), "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name", NULL), "app");
-		assert_string_equal(json_get_str(json_array_at(from, 2), "ipBlock", "cidr", NULL), "10.20.0.0/16");
+		assert_string_equal(json_get_str(json_array_at(from, 1), "namespaceSelector",
+		                                 "matchLabels", "kubernetes.io/metadata.name",
+		                                 NULL),
+		                    "app");
+		assert_string_equal(json_get_str(json_array_at(from, 2), "ipBlock", "cidr", NULL),
+		                    "10.20.0.0/16");
 		assert_int_equal(json_array_len(ports), 2);
 		assert_int_equal(json_get_int(json_array_at(ports, 0), 0, "port", NULL), 19530);
 		assert_int_equal(json_get_int(json_array_at(ports, 1), 0, "port", NULL), 8080);
 	}
 	yajl_tree_free(np);
 	np = parse(out[2]);
-	assert_string_equal(json_get_str(json_array_at(json_get(json_array_at(json_get(np, "spec", "ingress", NULL), 0), "from", NULL), 0),
-				       "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name", NULL), "vecward-system");
+	assert_string_equal(
+	    json_get_str(
+	        json_array_at(
+	            json_get(json_array_at(json_get(np, "spec", "ingress", NULL), 0), "from", NULL),
+	            0),
+	        "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name", NULL),
+	    "vecward-system");
 	yajl_tree_free(np);
 	np = parse(out[4]);
 	/* DNS plus the KMS egress because encryption is set */
@@ -225,8 +255,8 @@ static void test_secret_is_base64(void **state)
 {
 	yajl_val t, s;
 	struct cluster_view v;
-	const char *keys[] = { "username", "password" };
-	const char *vals[] = { "root", "pw:1" };
+	const char *keys[] = {"username", "password"};
+	const char *vals[] = {"root", "pw:1"};
 	char *j;
 
 	view(CR, &t, &v);
@@ -251,13 +281,15 @@ static void test_service_and_pvc(void **state)
 	j = cluster_render_service(&v);
 	o = parse(j);
 	assert_int_equal(json_array_len(json_get(o, "spec", "ports", NULL)), 3);
-	assert_string_equal(json_get_str(o, "spec", "selector", "vecward.io/cluster", NULL), "prod");
+	assert_string_equal(json_get_str(o, "spec", "selector", "vecward.io/cluster", NULL),
+	                    "prod");
 	yajl_tree_free(o);
 	free(j);
 	j = cluster_render_pvc(&v);
 	o = parse(j);
 	assert_string_equal(json_get_str(o, "metadata", "name", NULL), "prod-data");
-	assert_string_equal(json_get_str(o, "spec", "resources", "requests", "storage", NULL), "50Gi");
+	assert_string_equal(json_get_str(o, "spec", "resources", "requests", "storage", NULL),
+	                    "50Gi");
 	assert_string_equal(json_get_str(o, "spec", "storageClassName", NULL), "fast");
 	yajl_tree_free(o);
 	free(j);
@@ -269,14 +301,14 @@ static void test_service_and_pvc(void **state)
 #define ARN "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 static const char *CR_CIPHER =
-	"{\"apiVersion\":\"vecward.io/v1alpha1\",\"kind\":\"Cluster\","
-	"\"metadata\":{\"name\":\"prod\",\"namespace\":\"search\",\"uid\":\"u-1\"},"
-	"\"spec\":{\"image\":\"registry.example.com/milvus-cipher@sha256:0123\","
-	"\"encryption\":{\"keyRef\":{\"name\":\"k\"},\"databases\":[\"default\",\"sales\"],"
-	"\"cipherPlugin\":{\"soPathGo\":\"/milvus/plugins/cipher.so\","
-	"\"soPathCpp\":\"/milvus/lib/libcipher.so\","
-	"\"roleARN\":\"arn:aws:iam::111122223333:role/milvus-kms\","
-	"\"externalID\":\"ext-42:a/b\"}}}}";
+    "{\"apiVersion\":\"vecward.io/v1alpha1\",\"kind\":\"Cluster\","
+    "\"metadata\":{\"name\":\"prod\",\"namespace\":\"search\",\"uid\":\"u-1\"},"
+    "\"spec\":{\"image\":\"registry.example.com/milvus-cipher@sha256:0123\","
+    "\"encryption\":{\"keyRef\":{\"name\":\"k\"},\"databases\":[\"default\",\"sales\"],"
+    "\"cipherPlugin\":{\"soPathGo\":\"/milvus/plugins/cipher.so\","
+    "\"soPathCpp\":\"/milvus/lib/libcipher.so\","
+    "\"roleARN\":\"arn:aws:iam::111122223333:role/milvus-kms\","
+    "\"externalID\":\"ext-42:a/b\"}}}}";
 
 /* the Deployment renders of Clusters without a cipher plugin are the bytes they were
  * before the plugin existed (fixtures rendered by that code): no pod restarts on upgrade */
@@ -305,9 +337,9 @@ static void test_no_plugin_renders_unchanged(void **state)
 {
 	expect_fixture(CR, "deployment-prod.json");
 	expect_fixture("{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\",\"uid\":\"c\"},"
-		       "\"spec\":{\"tls\":{\"mode\":\"disabled\",\"internal\":false},"
-		       "\"audit\":{\"enabled\":false}}}",
-		       "deployment-plain.json");
+	               "\"spec\":{\"tls\":{\"mode\":\"disabled\",\"internal\":false},"
+	               "\"audit\":{\"enabled\":false}}}",
+	               "deployment-plain.json");
 }
 
 static void test_view_reads_cipher_plugin(void **state)
@@ -351,30 +383,32 @@ static void test_view_rejects_bad_cipher_plugin(void **state)
 	expect_view_error(CP("\"soPathGo\":\"/a.so\""), "cipherPlugin.soPathCpp: required");
 	expect_view_error(CP("\"soPathCpp\":\"/b.so\""), "cipherPlugin.soPathGo: required");
 	expect_view_error(CP("\"soPathGo\":\"plugins/a.so\",\"soPathCpp\":\"/b.so\""),
-			  "cipherPlugin.soPathGo: required, an absolute path");
+	                  "cipherPlugin.soPathGo: required, an absolute path");
 	expect_view_error(CP("\"soPathGo\":\"/a.so\",\"soPathCpp\":\"/b so\""),
-			  "cipherPlugin.soPathCpp");
+	                  "cipherPlugin.soPathCpp");
 	expect_view_error(CP("\"soPathGo\":\"/a.so\\nx: y\",\"soPathCpp\":\"/b.so\""),
-			  "cipherPlugin.soPathGo");
+	                  "cipherPlugin.soPathGo");
 	expect_view_error(CP(PATHS ",\"roleARN\":\"arn:aws:iam::11112222333:role/r\""),
-			  "cipherPlugin.roleARN");
+	                  "cipherPlugin.roleARN");
 	expect_view_error(CP(PATHS ",\"roleARN\":\"arn:aws:kms:us-east-1:111122223333:key/k\""),
-			  "cipherPlugin.roleARN");
+	                  "cipherPlugin.roleARN");
 	expect_view_error(CP(PATHS ",\"roleARN\":\"arn:aws:iam::111122223333:role/\""),
-			  "cipherPlugin.roleARN");
+	                  "cipherPlugin.roleARN");
 	expect_view_error(CP(PATHS ",\"externalID\":\"x\""), "cipherPlugin.externalID");
 	expect_view_error(CP(PATHS ",\"externalID\":\"a b\""), "cipherPlugin.externalID");
 	expect_view_error("{\"encryption\":{\"cipherPlugin\":{" PATHS "}}}",
-			  "needs spec.encryption.keyRef");
+	                  "needs spec.encryption.keyRef");
 	expect_view_error("{\"encryption\":{\"keyRef\":{\"name\":\"k\"},\"cipherPlugin\":[]}}",
-			  "cipherPlugin: must be an object");
+	                  "cipherPlugin: must be an object");
 	/* partitions other than aws are fine */
 	{
 		yajl_val t;
 		struct cluster_view v;
-		view("{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\",\"uid\":\"c\"},\"spec\":"
-		     CP(PATHS ",\"roleARN\":\"arn:aws-us-gov:iam::111122223333:role/p/a+b=c,d.e@f_g-h\"")
-		     "}", &t, &v);
+		view(
+		    "{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\",\"uid\":\"c\"},\"spec\":" CP(
+		        PATHS ",\"roleARN\":\"arn:aws-us-gov:iam::111122223333:role/p/"
+		              "a+b=c,d.e@f_g-h\"") "}",
+		    &t, &v);
 		assert_non_null(v.cipher_role_arn);
 		yajl_tree_free(t);
 	}
@@ -391,20 +425,21 @@ static void test_hook_yaml(void **state)
 	view(CR_CIPHER, &t, &v);
 	y = cluster_render_hook_yaml(&v, ARN, 8760);
 	assert_non_null(y);
-	assert_string_equal(y,
-		"# Rendered by vecward for Cluster search/prod. Do not edit: the operator restores it.\n"
-		"# Read only by Milvus builds that carry a cipher plugin; open-source Milvus has none.\n"
-		"cipherPlugin:\n"
-		"  soPathGo: \"/milvus/plugins/cipher.so\"\n"
-		"  soPathCpp: \"/milvus/lib/libcipher.so\"\n"
-		"  defaultKmsKeyArn: \"" ARN "\"\n"
-		"  kms:\n"
-		"    defaultKey: \"" ARN "\"\n"
-		"    credentials:\n"
-		"      aws:\n"
-		"        roleARN: \"arn:aws:iam::111122223333:role/milvus-kms\"\n"
-		"        externalID: \"ext-42:a/b\"\n"
-		"  rotationPeriodInHours: 8760\n");
+	assert_string_equal(y, "# Rendered by vecward for Cluster search/prod. Do not edit: the "
+	                       "operator restores it.\n"
+	                       "# Read only by Milvus builds that carry a cipher plugin; "
+	                       "open-source Milvus has none.\n"
+	                       "cipherPlugin:\n"
+	                       "  soPathGo: \"/milvus/plugins/cipher.so\"\n"
+	                       "  soPathCpp: \"/milvus/lib/libcipher.so\"\n"
+	                       "  defaultKmsKeyArn: \"" ARN "\"\n"
+	                       "  kms:\n"
+	                       "    defaultKey: \"" ARN "\"\n"
+	                       "    credentials:\n"
+	                       "      aws:\n"
+	                       "        roleARN: \"arn:aws:iam::111122223333:role/milvus-kms\"\n"
+	                       "        externalID: \"ext-42:a/b\"\n"
+	                       "  rotationPeriodInHours: 8760\n");
 	free(y);
 	/* a key ARN is quoted whatever it holds: it can not end the scalar */
 	y = cluster_render_hook_yaml(&v, "arn:\"x\\y\nz: 1", 0);
@@ -422,7 +457,8 @@ static void test_hook_yaml(void **state)
 	     &t, &v);
 	y = cluster_render_hook_yaml(&v, ARN, 24);
 	assert_null(strstr(y, "credentials"));
-	assert_non_null(strstr(y, "  kms:\n    defaultKey: \"" ARN "\"\n  rotationPeriodInHours: 24\n"));
+	assert_non_null(
+	    strstr(y, "  kms:\n    defaultKey: \"" ARN "\"\n  rotationPeriodInHours: 24\n"));
 	free(y);
 	yajl_tree_free(t);
 
@@ -438,8 +474,8 @@ static void test_hook_secret(void **state)
 	yajl_val t, s, root;
 	struct cluster_view v;
 	struct buf dec = BUF_INIT(1024 * 1024);
-	const char *keys[] = { "password" };
-	const char *vals[] = { "x" };
+	const char *keys[] = {"password"};
+	const char *vals[] = {"x"};
 	char *j, *y, *other;
 
 	view(CR_CIPHER, &t, &v);
@@ -506,7 +542,7 @@ static void test_deployment_mounts_hook(void **state)
 	pod = json_get(d, "spec", "template", "spec", NULL);
 	c = json_array_at(json_get(pod, "containers", NULL), 0);
 	assert_string_equal(json_get_str(c, "image", NULL),
-			    "registry.example.com/milvus-cipher@sha256:0123");
+	                    "registry.example.com/milvus-cipher@sha256:0123");
 	mounts = json_get(c, "volumeMounts", NULL);
 	for (size_t i = 0; i < json_array_len(mounts); i++) {
 		yajl_val m = json_array_at(mounts, i);
@@ -514,12 +550,13 @@ static void test_deployment_mounts_hook(void **state)
 			continue;
 		seen_mount++;
 		assert_int_equal(i, 1); /* right after user.yaml */
-		assert_string_equal(json_get_str(m, "mountPath", NULL), "/milvus/configs/hook.yaml");
+		assert_string_equal(json_get_str(m, "mountPath", NULL),
+		                    "/milvus/configs/hook.yaml");
 		assert_string_equal(json_get_str(m, "subPath", NULL), "hook.yaml");
 		assert_int_equal(json_get_bool(m, 0, "readOnly", NULL), 1);
 	}
 	assert_string_equal(json_get_str(json_array_at(mounts, 0), "mountPath", NULL),
-			    "/milvus/configs/user.yaml");
+	                    "/milvus/configs/user.yaml");
 	vols = json_get(pod, "volumes", NULL);
 	for (size_t i = 0; i < json_array_len(vols); i++) {
 		yajl_val vol = json_array_at(vols, i);
@@ -537,7 +574,8 @@ static void test_deployment_mounts_hook(void **state)
 	assert_int_equal(secrets, 2); /* the server certificate and hook.yaml; never the CA key */
 	/* the caller's pod hash (which includes the hook Secret) is the template annotation */
 	assert_string_equal(json_get_str(d, "spec", "template", "metadata", "annotations",
-					 "vecward.io/config-hash", NULL), "h1");
+	                                 "vecward.io/config-hash", NULL),
+	                    "h1");
 	yajl_tree_free(d);
 	free(j);
 	yajl_tree_free(t);
@@ -546,20 +584,20 @@ static void test_deployment_mounts_hook(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_view_reads_spec),
-		cmocka_unit_test(test_view_defaults),
-		cmocka_unit_test(test_view_rejects_bad_specs),
-		cmocka_unit_test(test_milvus_config),
-		cmocka_unit_test(test_deployment_is_restricted),
-		cmocka_unit_test(test_netpols),
-		cmocka_unit_test(test_secret_is_base64),
-		cmocka_unit_test(test_service_and_pvc),
-		cmocka_unit_test(test_no_plugin_renders_unchanged),
-		cmocka_unit_test(test_view_reads_cipher_plugin),
-		cmocka_unit_test(test_view_rejects_bad_cipher_plugin),
-		cmocka_unit_test(test_hook_yaml),
-		cmocka_unit_test(test_hook_secret),
-		cmocka_unit_test(test_deployment_mounts_hook),
+	    cmocka_unit_test(test_view_reads_spec),
+	    cmocka_unit_test(test_view_defaults),
+	    cmocka_unit_test(test_view_rejects_bad_specs),
+	    cmocka_unit_test(test_milvus_config),
+	    cmocka_unit_test(test_deployment_is_restricted),
+	    cmocka_unit_test(test_netpols),
+	    cmocka_unit_test(test_secret_is_base64),
+	    cmocka_unit_test(test_service_and_pvc),
+	    cmocka_unit_test(test_no_plugin_renders_unchanged),
+	    cmocka_unit_test(test_view_reads_cipher_plugin),
+	    cmocka_unit_test(test_view_rejects_bad_cipher_plugin),
+	    cmocka_unit_test(test_hook_yaml),
+	    cmocka_unit_test(test_hook_secret),
+	    cmocka_unit_test(test_deployment_mounts_hook),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

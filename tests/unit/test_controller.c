@@ -52,87 +52,103 @@ static yajl_val parse(const char *s)
 	return v;
 }
 
-#define BASE_META                                                                        \
-	"\"name\":\"u\",\"namespace\":\"ns\",\"uid\":\"1\",\"generation\":2,"                  \
-	"\"labels\":{\"a\":\"b\"},\"annotations\":{\"x\":\"y\"},\"finalizers\":[\"f\"],"       \
+#define BASE_META                                                                                  \
+	"\"name\":\"u\",\"namespace\":\"ns\",\"uid\":\"1\",\"generation\":2,"                      \
+	"\"labels\":{\"a\":\"b\"},\"annotations\":{\"x\":\"y\"},\"finalizers\":[\"f\"],"           \
 	"\"ownerReferences\":[{\"uid\":\"9\"}]"
 
 /* Only .status, metadata.resourceVersion and metadata.managedFields may differ
  * for an update to be skipped; any other field is a change. */
 static void test_status_only_change(void **state)
 {
-	yajl_val old = parse("{\"apiVersion\":\"vecward.io/v1\",\"kind\":\"User\",\"metadata\":{" BASE_META
-			     ",\"resourceVersion\":\"10\",\"managedFields\":[{\"m\":1}]},"
-			     "\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":[\"r1\",\"r2\"]},"
-			     "\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"}]}}");
+	yajl_val old =
+	    parse("{\"apiVersion\":\"vecward.io/v1\",\"kind\":\"User\",\"metadata\":{" BASE_META
+	          ",\"resourceVersion\":\"10\",\"managedFields\":[{\"m\":1}]},"
+	          "\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":[\"r1\",\"r2\"]},"
+	          "\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"}]}}");
 	static const struct {
 		const char *json;
 		int status_only;
 	} cases[] = {
-		/* the operator's own status write: new status, rv and managedFields,
-		 * keys of metadata and spec in another order */
-		{ "{\"kind\":\"User\",\"apiVersion\":\"vecward.io/v1\",\"metadata\":{\"managedFields\":[{\"m\":2}],"
-		  "\"resourceVersion\":\"11\"," BASE_META "},"
-		  "\"spec\":{\"roles\":[\"r1\",\"r2\"],\"clusterRef\":{\"name\":\"c\"}},"
-		  "\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
-		  1 },
-		/* status gone, no managedFields */
-		{ "{\"apiVersion\":\"vecward.io/v1\",\"kind\":\"User\",\"metadata\":{" BASE_META
-		  ",\"resourceVersion\":\"12\"},\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":[\"r1\",\"r2\"]}}",
-		  1 },
-		/* spec changed (array order counts) */
-		{ "{\"apiVersion\":\"vecward.io/v1\",\"kind\":\"User\",\"metadata\":{" BASE_META
-		  ",\"resourceVersion\":\"12\"},\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":[\"r2\",\"r1\"]}}",
-		  0 },
-		/* generation */
-		{ "{\"apiVersion\":\"vecward.io/v1\",\"kind\":\"User\",\"metadata\":{\"name\":\"u\",\"namespace\":\"ns\","
-		  "\"uid\":\"1\",\"generation\":3,\"labels\":{\"a\":\"b\"},\"annotations\":{\"x\":\"y\"},"
-		  "\"finalizers\":[\"f\"],\"ownerReferences\":[{\"uid\":\"9\"}]},"
-		  "\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":[\"r1\",\"r2\"]}}",
-		  0 },
-		/* an annotation added (a rotation request) */
-		{ "{\"apiVersion\":\"vecward.io/v1\",\"kind\":\"User\",\"metadata\":{\"name\":\"u\",\"namespace\":\"ns\","
-		  "\"uid\":\"1\",\"generation\":2,\"labels\":{\"a\":\"b\"},"
-		  "\"annotations\":{\"x\":\"y\",\"vecward.io/rotate\":\"1\"},"
-		  "\"finalizers\":[\"f\"],\"ownerReferences\":[{\"uid\":\"9\"}]},"
-		  "\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":[\"r1\",\"r2\"]}}",
-		  0 },
-		/* a label changed */
-		{ "{\"apiVersion\":\"vecward.io/v1\",\"kind\":\"User\",\"metadata\":{\"name\":\"u\",\"namespace\":\"ns\","
-		  "\"uid\":\"1\",\"generation\":2,\"labels\":{\"a\":\"c\"},\"annotations\":{\"x\":\"y\"},"
-		  "\"finalizers\":[\"f\"],\"ownerReferences\":[{\"uid\":\"9\"}]},"
-		  "\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":[\"r1\",\"r2\"]}}",
-		  0 },
-		/* finalizers removed */
-		{ "{\"apiVersion\":\"vecward.io/v1\",\"kind\":\"User\",\"metadata\":{\"name\":\"u\",\"namespace\":\"ns\","
-		  "\"uid\":\"1\",\"generation\":2,\"labels\":{\"a\":\"b\"},\"annotations\":{\"x\":\"y\"},"
-		  "\"ownerReferences\":[{\"uid\":\"9\"}]},"
-		  "\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":[\"r1\",\"r2\"]}}",
-		  0 },
-		/* deletionTimestamp set */
-		{ "{\"apiVersion\":\"vecward.io/v1\",\"kind\":\"User\",\"metadata\":{" BASE_META
-		  ",\"deletionTimestamp\":\"2026-01-01T00:00:00Z\"},"
-		  "\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":[\"r1\",\"r2\"]}}",
-		  0 },
-		/* ownerReferences changed */
-		{ "{\"apiVersion\":\"vecward.io/v1\",\"kind\":\"User\",\"metadata\":{\"name\":\"u\",\"namespace\":\"ns\","
-		  "\"uid\":\"1\",\"generation\":2,\"labels\":{\"a\":\"b\"},\"annotations\":{\"x\":\"y\"},"
-		  "\"finalizers\":[\"f\"],\"ownerReferences\":[{\"uid\":\"8\"}]},"
-		  "\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":[\"r1\",\"r2\"]}}",
-		  0 },
-		/* a new top-level field (data of a Secret) */
-		{ "{\"apiVersion\":\"vecward.io/v1\",\"kind\":\"User\",\"metadata\":{" BASE_META "},"
-		  "\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":[\"r1\",\"r2\"]},\"data\":{\"k\":\"dg==\"}}",
-		  0 },
-		/* a number's value, a type (string for number), null for a value */
-		{ "{\"apiVersion\":\"vecward.io/v1\",\"kind\":\"User\",\"metadata\":{\"name\":\"u\",\"namespace\":\"ns\","
-		  "\"uid\":\"1\",\"generation\":\"2\",\"labels\":{\"a\":\"b\"},\"annotations\":{\"x\":\"y\"},"
-		  "\"finalizers\":[\"f\"],\"ownerReferences\":[{\"uid\":\"9\"}]},"
-		  "\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":[\"r1\",\"r2\"]}}",
-		  0 },
-		{ "{\"apiVersion\":\"vecward.io/v1\",\"kind\":\"User\",\"metadata\":{" BASE_META "},"
-		  "\"spec\":{\"clusterRef\":null,\"roles\":[\"r1\",\"r2\"]}}",
-		  0 },
+	    /* the operator's own status write: new status, rv and managedFields,
+	     * keys of metadata and spec in another order */
+	    {"{\"kind\":\"User\",\"apiVersion\":\"vecward.io/"
+	     "v1\",\"metadata\":{\"managedFields\":[{\"m\":2}],"
+	     "\"resourceVersion\":\"11\"," BASE_META "},"
+	     "\"spec\":{\"roles\":[\"r1\",\"r2\"],\"clusterRef\":{\"name\":\"c\"}},"
+	     "\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
+	     1},
+	    /* status gone, no managedFields */
+	    {"{\"apiVersion\":\"vecward.io/v1\",\"kind\":\"User\",\"metadata\":{" BASE_META
+	     ",\"resourceVersion\":\"12\"},\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":["
+	     "\"r1\",\"r2\"]}}",
+	     1},
+	    /* spec changed (array order counts) */
+	    {"{\"apiVersion\":\"vecward.io/v1\",\"kind\":\"User\",\"metadata\":{" BASE_META
+	     ",\"resourceVersion\":\"12\"},\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":["
+	     "\"r2\",\"r1\"]}}",
+	     0},
+	    /* generation */
+	    {"{\"apiVersion\":\"vecward.io/"
+	     "v1\",\"kind\":\"User\",\"metadata\":{\"name\":\"u\",\"namespace\":\"ns\","
+	     "\"uid\":\"1\",\"generation\":3,\"labels\":{\"a\":\"b\"},\"annotations\":{\"x\":\"y\"}"
+	     ","
+	     "\"finalizers\":[\"f\"],\"ownerReferences\":[{\"uid\":\"9\"}]},"
+	     "\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":[\"r1\",\"r2\"]}}",
+	     0},
+	    /* an annotation added (a rotation request) */
+	    {"{\"apiVersion\":\"vecward.io/"
+	     "v1\",\"kind\":\"User\",\"metadata\":{\"name\":\"u\",\"namespace\":\"ns\","
+	     "\"uid\":\"1\",\"generation\":2,\"labels\":{\"a\":\"b\"},"
+	     "\"annotations\":{\"x\":\"y\",\"vecward.io/rotate\":\"1\"},"
+	     "\"finalizers\":[\"f\"],\"ownerReferences\":[{\"uid\":\"9\"}]},"
+	     "\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":[\"r1\",\"r2\"]}}",
+	     0},
+	    /* a label changed */
+	    {"{\"apiVersion\":\"vecward.io/"
+	     "v1\",\"kind\":\"User\",\"metadata\":{\"name\":\"u\",\"namespace\":\"ns\","
+	     "\"uid\":\"1\",\"generation\":2,\"labels\":{\"a\":\"c\"},\"annotations\":{\"x\":\"y\"}"
+	     ","
+	     "\"finalizers\":[\"f\"],\"ownerReferences\":[{\"uid\":\"9\"}]},"
+	     "\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":[\"r1\",\"r2\"]}}",
+	     0},
+	    /* finalizers removed */
+	    {"{\"apiVersion\":\"vecward.io/"
+	     "v1\",\"kind\":\"User\",\"metadata\":{\"name\":\"u\",\"namespace\":\"ns\","
+	     "\"uid\":\"1\",\"generation\":2,\"labels\":{\"a\":\"b\"},\"annotations\":{\"x\":\"y\"}"
+	     ","
+	     "\"ownerReferences\":[{\"uid\":\"9\"}]},"
+	     "\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":[\"r1\",\"r2\"]}}",
+	     0},
+	    /* deletionTimestamp set */
+	    {"{\"apiVersion\":\"vecward.io/v1\",\"kind\":\"User\",\"metadata\":{" BASE_META
+	     ",\"deletionTimestamp\":\"2026-01-01T00:00:00Z\"},"
+	     "\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":[\"r1\",\"r2\"]}}",
+	     0},
+	    /* ownerReferences changed */
+	    {"{\"apiVersion\":\"vecward.io/"
+	     "v1\",\"kind\":\"User\",\"metadata\":{\"name\":\"u\",\"namespace\":\"ns\","
+	     "\"uid\":\"1\",\"generation\":2,\"labels\":{\"a\":\"b\"},\"annotations\":{\"x\":\"y\"}"
+	     ","
+	     "\"finalizers\":[\"f\"],\"ownerReferences\":[{\"uid\":\"8\"}]},"
+	     "\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":[\"r1\",\"r2\"]}}",
+	     0},
+	    /* a new top-level field (data of a Secret) */
+	    {"{\"apiVersion\":\"vecward.io/v1\",\"kind\":\"User\",\"metadata\":{" BASE_META "},"
+	     "\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":[\"r1\",\"r2\"]},\"data\":{\"k\":"
+	     "\"dg==\"}}",
+	     0},
+	    /* a number's value, a type (string for number), null for a value */
+	    {"{\"apiVersion\":\"vecward.io/"
+	     "v1\",\"kind\":\"User\",\"metadata\":{\"name\":\"u\",\"namespace\":\"ns\","
+	     "\"uid\":\"1\",\"generation\":\"2\",\"labels\":{\"a\":\"b\"},\"annotations\":{\"x\":"
+	     "\"y\"},"
+	     "\"finalizers\":[\"f\"],\"ownerReferences\":[{\"uid\":\"9\"}]},"
+	     "\"spec\":{\"clusterRef\":{\"name\":\"c\"},\"roles\":[\"r1\",\"r2\"]}}",
+	     0},
+	    {"{\"apiVersion\":\"vecward.io/v1\",\"kind\":\"User\",\"metadata\":{" BASE_META "},"
+	     "\"spec\":{\"clusterRef\":null,\"roles\":[\"r1\",\"r2\"]}}",
+	     0},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -192,7 +208,9 @@ static void test_password(void **state)
 	assert_int_equal(secret_classes(a), 15); /* lower, upper, digit, symbol */
 	assert_string_not_equal(a, b);
 	for (size_t i = 0; i < 32; i++)
-		assert_non_null(strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" SECRET_SYMBOLS, a[i]));
+		assert_non_null(strchr(
+		    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" SECRET_SYMBOLS,
+		    a[i]));
 	assert_int_equal(secret_password(a, 3), -1);
 	assert_int_equal(secret_class_count("abcDEF123"), 3);
 	assert_int_equal(secret_class_count("abc"), 1);
@@ -202,12 +220,9 @@ static void test_password(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_split_key),
-		cmocka_unit_test(test_informer_key),
-		cmocka_unit_test(test_status_only_change),
-		cmocka_unit_test(test_leader_decision),
-		cmocka_unit_test(test_microtime_format),
-		cmocka_unit_test(test_password),
+	    cmocka_unit_test(test_split_key),          cmocka_unit_test(test_informer_key),
+	    cmocka_unit_test(test_status_only_change), cmocka_unit_test(test_leader_decision),
+	    cmocka_unit_test(test_microtime_format),   cmocka_unit_test(test_password),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,13 +19,12 @@
 
 #define CS 64u /* a small chunk size keeps "many chunks" small */
 
-static const uint8_t EZK_SALES[32] = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
-				       0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x00,
-				       1,    2,    3,    4,    5,    6,    7,    8,
-				       9,    10,   11,   12,   13,   14,   15,   16 };
-static const uint8_t EZK_HR[32] = { 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7,
-				    8,    9,    10,   11,   12, 13, 14, 15, 16, 17, 18,
-				    19,   20,   21,   22,   23, 24, 25, 26, 27, 28 };
+static const uint8_t EZK_SALES[32] = {
+    0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x00,
+    1,    2,    3,    4,    5,    6,    7,    8,    9,    10,   11,   12,   13,   14,   15,   16};
+static const uint8_t EZK_HR[32] = {0xde, 0xad, 0xbe, 0xef, 1,  2,  3,  4,  5,  6,  7,
+                                   8,    9,    10,   11,   12, 13, 14, 15, 16, 17, 18,
+                                   19,   20,   21,   22,   23, 24, 25, 26, 27, 28};
 static const char UID[] = "5f0c1d7e-9b7a-4c55-8f7e-3c2b1a0d9e8f";
 
 /* ---- memory i/o -------------------------------------------------------- */
@@ -33,8 +32,8 @@ static const char UID[] = "5f0c1d7e-9b7a-4c55-8f7e-3c2b1a0d9e8f";
 struct mem {
 	uint8_t *p;
 	size_t len, pos, cap;
-	size_t step;	   /* reads return at most this much (0: unlimited) */
-	long fail_writes;  /* writes fail once this many succeeded (-1: never) */
+	size_t step;      /* reads return at most this much (0: unlimited) */
+	long fail_writes; /* writes fail once this many succeeded (-1: never) */
 	long writes;
 };
 
@@ -96,8 +95,8 @@ struct lookup {
 	int calls;
 	struct env_meta seen;
 	char key_name[64], uid[64], db[64];
-	const char *only_db;   /* refuse any other database (NULL: accept all) */
-	const uint8_t *force;  /* return this key whatever is asked */
+	const char *only_db;  /* refuse any other database (NULL: accept all) */
+	const uint8_t *force; /* return this key whatever is asked */
 };
 
 static int lookup(void *ctx, const struct env_meta *m, uint8_t ezk[32])
@@ -130,7 +129,7 @@ static int lookup(void *ctx, const struct env_meta *m, uint8_t ezk[32])
 
 static struct env_meta meta(const char *db, uint32_t cs)
 {
-	struct env_meta m = { "prod-key", UID, db, 3, cs };
+	struct env_meta m = {"prod-key", UID, db, 3, cs};
 	return m;
 }
 
@@ -146,7 +145,7 @@ static uint8_t *random_bytes(size_t n)
 
 /* Encrypt pt under EZK_SALES (or ezk) into *out. */
 static void seal(const uint8_t *ezk, const char *db, uint32_t cs, const uint8_t *pt, size_t n,
-		 struct mem *out)
+                 struct mem *out)
 {
 	struct env_meta m = meta(db, cs);
 	struct mem in;
@@ -155,7 +154,7 @@ static void seal(const uint8_t *ezk, const char *db, uint32_t cs, const uint8_t 
 
 	mem_init(&in, pt, n, 13); /* short reads on purpose */
 	mem_init(out, NULL, 0, 0);
-	io = (struct env_io){ mem_read, &in, mem_write, out };
+	io = (struct env_io){mem_read, &in, mem_write, out};
 	if (env_encrypt(ezk, &m, &io, err, sizeof(err)) != ENV_OK)
 		fail_msg("env_encrypt: %s", err);
 	assert_int_equal(out->len, env_encrypted_size(&m, n));
@@ -164,7 +163,7 @@ static void seal(const uint8_t *ezk, const char *db, uint32_t cs, const uint8_t 
 
 /* Decrypt enc[0..n) with l; the plaintext lands in *out. */
 static int open_(const uint8_t *enc, size_t n, struct lookup *l, struct mem *out, char *err,
-		 size_t errlen)
+                 size_t errlen)
 {
 	struct mem in;
 	struct env_io io;
@@ -172,7 +171,7 @@ static int open_(const uint8_t *enc, size_t n, struct lookup *l, struct mem *out
 
 	mem_init(&in, enc, n, 29);
 	mem_init(out, NULL, 0, 0);
-	io = (struct env_io){ mem_read, &in, mem_write, out };
+	io = (struct env_io){mem_read, &in, mem_write, out};
 	rc = env_decrypt(lookup, l, &io, err, errlen);
 	mem_free(&in);
 	return rc;
@@ -190,7 +189,7 @@ static void round_trip(size_t n, uint32_t cs)
 {
 	uint8_t *pt = random_bytes(n);
 	struct mem enc, dec;
-	struct lookup l = { 0 };
+	struct lookup l = {0};
 	char err[256] = "";
 
 	seal(EZK_SALES, "sales", cs, pt, n, &enc);
@@ -207,7 +206,7 @@ static void round_trip(size_t n, uint32_t cs)
 
 static void test_round_trips(void **state)
 {
-	const size_t sizes[] = { 0, 1, CS - 1, CS, CS + 1, 2 * CS, 7 * CS + 5, 100 * CS };
+	const size_t sizes[] = {0, 1, CS - 1, CS, CS + 1, 2 * CS, 7 * CS + 5, 100 * CS};
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		round_trip(sizes[i], CS);
@@ -220,7 +219,7 @@ static void test_layout_and_lookup_claims(void **state)
 {
 	uint8_t pt[3 * CS + 10];
 	struct mem enc, dec;
-	struct lookup l = { 0 };
+	struct lookup l = {0};
 	size_t h = header_len("sales");
 	char err[256];
 
@@ -256,10 +255,10 @@ static void test_layout_and_lookup_claims(void **state)
 /* A damaged file: decrypting it fails with want, and the output holds exactly
  * the first good_chunks chunks of pt. */
 static void expect_fail(const uint8_t *enc, size_t n, int want, const uint8_t *pt,
-			size_t good_chunks, const char *what)
+                        size_t good_chunks, const char *what)
 {
 	struct mem dec;
-	struct lookup l = { 0 };
+	struct lookup l = {0};
 	char err[256] = "";
 	int rc = open_(enc, n, &l, &dec, err, sizeof(err));
 
@@ -354,7 +353,7 @@ static void test_every_flipped_bit(void **state)
 	for (size_t i = 0; i < enc.len; i++) {
 		for (int bit = 0; bit < 8; bit += 3) {
 			struct mem dec;
-			struct lookup l = { .force = EZK_SALES }; /* authenticity, not lookup */
+			struct lookup l = {.force = EZK_SALES}; /* authenticity, not lookup */
 			char err[256];
 			int rc;
 			memcpy(t, enc.p, enc.len);
@@ -385,7 +384,7 @@ static void test_wrong_key_and_database(void **state)
 	const size_t n = 3 * CS;
 	uint8_t *pt = random_bytes(n), *t;
 	struct mem enc, dec, other;
-	struct lookup l = { 0 };
+	struct lookup l = {0};
 	size_t h = header_len("sales");
 	char err[256] = "";
 	uint8_t wrong[32];
@@ -457,9 +456,9 @@ static void test_wrong_key_and_database(void **state)
 static void test_not_an_envelope(void **state)
 {
 	static const uint8_t junk[] = "PK\x03\x04 definitely a zip file, not a VWENC one at all";
-	uint8_t pt[10] = { 0 };
+	uint8_t pt[10] = {0};
 	struct mem enc, dec;
-	struct lookup l = { 0 };
+	struct lookup l = {0};
 	char err[256];
 
 	assert_int_equal(open_(junk, sizeof(junk), &l, &dec, err, sizeof(err)), ENV_EFORMAT);
@@ -479,7 +478,7 @@ static void test_bad_arguments_and_io_errors(void **state)
 	uint8_t pt[300];
 	struct env_meta m = meta("sales", CS);
 	struct mem in, out;
-	struct env_io io = { mem_read, &in, mem_write, &out };
+	struct env_io io = {mem_read, &in, mem_write, &out};
 	char err[256];
 
 	memset(pt, 1, sizeof(pt));
@@ -506,7 +505,7 @@ static void test_stdio_streams(void **state)
 	const size_t n = 2 * ENV_CHUNK_DEFAULT + 777;
 	uint8_t *pt = random_bytes(n);
 	struct env_meta m = meta("sales", 0);
-	struct lookup l = { 0 };
+	struct lookup l = {0};
 	char *ebuf = NULL, *dbuf = NULL, err[256] = "";
 	size_t elen = 0, dlen = 0;
 	FILE *in, *out;
@@ -537,15 +536,15 @@ static void test_stdio_streams(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trips),
-		cmocka_unit_test(test_layout_and_lookup_claims),
-		cmocka_unit_test(test_truncation),
-		cmocka_unit_test(test_reorder_duplicate_drop_append),
-		cmocka_unit_test(test_every_flipped_bit),
-		cmocka_unit_test(test_wrong_key_and_database),
-		cmocka_unit_test(test_not_an_envelope),
-		cmocka_unit_test(test_bad_arguments_and_io_errors),
-		cmocka_unit_test(test_stdio_streams),
+	    cmocka_unit_test(test_round_trips),
+	    cmocka_unit_test(test_layout_and_lookup_claims),
+	    cmocka_unit_test(test_truncation),
+	    cmocka_unit_test(test_reorder_duplicate_drop_append),
+	    cmocka_unit_test(test_every_flipped_bit),
+	    cmocka_unit_test(test_wrong_key_and_database),
+	    cmocka_unit_test(test_not_an_envelope),
+	    cmocka_unit_test(test_bad_arguments_and_io_errors),
+	    cmocka_unit_test(test_stdio_streams),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

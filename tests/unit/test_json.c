@@ -71,9 +71,10 @@ static void collect_init(struct collect *c)
 
 static void test_parse_getters(void **state)
 {
-	yajl_val v = parse_ok("{\"metadata\":{\"name\":\"db\",\"generation\":7,\"labels\":{}},"
-			      "\"spec\":{\"replicas\":3,\"ratio\":1.5,\"big\":99999999999999999999,"
-			      "\"on\":true,\"off\":false,\"nil\":null,\"list\":[\"a\",2,{\"x\":\"y\"}]}}");
+	yajl_val v =
+	    parse_ok("{\"metadata\":{\"name\":\"db\",\"generation\":7,\"labels\":{}},"
+	             "\"spec\":{\"replicas\":3,\"ratio\":1.5,\"big\":99999999999999999999,"
+	             "\"on\":true,\"off\":false,\"nil\":null,\"list\":[\"a\",2,{\"x\":\"y\"}]}}");
 
 	assert_string_equal(json_get_str(v, "metadata", "name", NULL), "db");
 	assert_null(json_get_str(v, "metadata", "generation", NULL)); /* not a string */
@@ -191,10 +192,10 @@ static void test_size_cap(void **state)
 static void test_malformed(void **state)
 {
 	static const char *bad[] = {
-		"",          "   ",       "{",           "}",         "{\"a\":}",   "[1,]",
-		"tru",       "nul",       "{\"a\" 1}",   "{a:1}",     "1 2",        "{} x",
-		"\"\\x\"",   "\"abc",     "[1 2]",       "01x",       "'single'",   "{\"a\":1,}",
-		"\"\xff\"",  "\"a\x01b\"", "[\"\xc3\"]", NULL,
+	    "",         "   ",        "{",          "}",     "{\"a\":}", "[1,]",
+	    "tru",      "nul",        "{\"a\" 1}",  "{a:1}", "1 2",      "{} x",
+	    "\"\\x\"",  "\"abc",      "[1 2]",      "01x",   "'single'", "{\"a\":1,}",
+	    "\"\xff\"", "\"a\x01b\"", "[\"\xc3\"]", NULL,
 	};
 
 	for (int i = 0; bad[i]; i++) {
@@ -234,12 +235,12 @@ static void test_strerror(void **state)
 static void test_dump_round_trip(void **state)
 {
 	static const char *docs[] = {
-		"{\"a\":[1,-2.5e3,true,false,null,{},[]],\"b\":\"x\\\"y\\\\z\\n\\t\\u0001\","
-		"\"c\":{\"d\":[\"caf\xc3\xa9\"]},\"e\":0,\"f\":12345678901234567890}",
-		"[]",
-		"\"s\"",
-		"3.25",
-		NULL,
+	    "{\"a\":[1,-2.5e3,true,false,null,{},[]],\"b\":\"x\\\"y\\\\z\\n\\t\\u0001\","
+	    "\"c\":{\"d\":[\"caf\xc3\xa9\"]},\"e\":0,\"f\":12345678901234567890}",
+	    "[]",
+	    "\"s\"",
+	    "3.25",
+	    NULL,
 	};
 
 	for (int i = 0; docs[i]; i++) {
@@ -309,21 +310,19 @@ static void test_gen_helpers(void **state)
 
 /* ---- json_stream ------------------------------------------------------------ */
 
-static const char multi[] =
-	"{\"type\":\"ADDED\",\"object\":{\"a\":[1,2,{\"b\":null}]}}\n"
-	"[true,false,\"s\\u00e9\\\"\"]  \"top\"\t-3.5e2 7\r\n"
-	"{}[]{\"k\":{\"k\":{\"k\":\"v\"}}} null 42";
-static const char multi_want[] =
-	"{\"type\":\"ADDED\",\"object\":{\"a\":[1,2,{\"b\":null}]}}\n"
-	"[true,false,\"s\xc3\xa9\\\"\"]\n"
-	"\"top\"\n"
-	"-3.5e2\n"
-	"7\n"
-	"{}\n"
-	"[]\n"
-	"{\"k\":{\"k\":{\"k\":\"v\"}}}\n"
-	"null\n"
-	"42\n";
+static const char multi[] = "{\"type\":\"ADDED\",\"object\":{\"a\":[1,2,{\"b\":null}]}}\n"
+                            "[true,false,\"s\\u00e9\\\"\"]  \"top\"\t-3.5e2 7\r\n"
+                            "{}[]{\"k\":{\"k\":{\"k\":\"v\"}}} null 42";
+static const char multi_want[] = "{\"type\":\"ADDED\",\"object\":{\"a\":[1,2,{\"b\":null}]}}\n"
+                                 "[true,false,\"s\xc3\xa9\\\"\"]\n"
+                                 "\"top\"\n"
+                                 "-3.5e2\n"
+                                 "7\n"
+                                 "{}\n"
+                                 "[]\n"
+                                 "{\"k\":{\"k\":{\"k\":\"v\"}}}\n"
+                                 "null\n"
+                                 "42\n";
 
 static void run_stream_split(const char *in, size_t len, size_t split, struct collect *c)
 {
@@ -413,7 +412,7 @@ static void test_stream_empty_finish(void **state)
 
 static void test_stream_truncated(void **state)
 {
-	static const char *cut[] = { "{\"a\":", "[1,2", "\"abc", "{\"a\":1} {", "tr", NULL };
+	static const char *cut[] = {"{\"a\":", "[1,2", "\"abc", "{\"a\":1} {", "tr", NULL};
 
 	for (int i = 0; cut[i]; i++) {
 		struct collect c;
@@ -585,31 +584,31 @@ static void test_stream_free_mid_value(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_getters),
-		cmocka_unit_test(test_parse_scalars_at_top),
-		cmocka_unit_test(test_parse_unicode_and_escapes),
-		cmocka_unit_test(test_depth_cap),
-		cmocka_unit_test(test_size_cap),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_parse_err_may_be_null),
-		cmocka_unit_test(test_strerror),
-		cmocka_unit_test(test_dump_round_trip),
-		cmocka_unit_test(test_dump_is_compact),
-		cmocka_unit_test(test_dump_of_yajl_tree_parse),
-		cmocka_unit_test(test_clone),
-		cmocka_unit_test(test_gen_helpers),
-		cmocka_unit_test(test_stream_every_split),
-		cmocka_unit_test(test_stream_byte_at_a_time),
-		cmocka_unit_test(test_stream_value_handed_over_when_complete),
-		cmocka_unit_test(test_stream_empty_finish),
-		cmocka_unit_test(test_stream_truncated),
-		cmocka_unit_test(test_stream_syntax_error_is_final),
-		cmocka_unit_test(test_stream_depth_cap),
-		cmocka_unit_test(test_stream_size_cap_is_per_value),
-		cmocka_unit_test(test_stream_long_token_capped_while_streaming),
-		cmocka_unit_test(test_stream_long_values_under_cap_pass),
-		cmocka_unit_test(test_stream_cancel),
-		cmocka_unit_test(test_stream_free_mid_value),
+	    cmocka_unit_test(test_parse_getters),
+	    cmocka_unit_test(test_parse_scalars_at_top),
+	    cmocka_unit_test(test_parse_unicode_and_escapes),
+	    cmocka_unit_test(test_depth_cap),
+	    cmocka_unit_test(test_size_cap),
+	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_parse_err_may_be_null),
+	    cmocka_unit_test(test_strerror),
+	    cmocka_unit_test(test_dump_round_trip),
+	    cmocka_unit_test(test_dump_is_compact),
+	    cmocka_unit_test(test_dump_of_yajl_tree_parse),
+	    cmocka_unit_test(test_clone),
+	    cmocka_unit_test(test_gen_helpers),
+	    cmocka_unit_test(test_stream_every_split),
+	    cmocka_unit_test(test_stream_byte_at_a_time),
+	    cmocka_unit_test(test_stream_value_handed_over_when_complete),
+	    cmocka_unit_test(test_stream_empty_finish),
+	    cmocka_unit_test(test_stream_truncated),
+	    cmocka_unit_test(test_stream_syntax_error_is_final),
+	    cmocka_unit_test(test_stream_depth_cap),
+	    cmocka_unit_test(test_stream_size_cap_is_per_value),
+	    cmocka_unit_test(test_stream_long_token_capped_while_streaming),
+	    cmocka_unit_test(test_stream_long_values_under_cap_pass),
+	    cmocka_unit_test(test_stream_cancel),
+	    cmocka_unit_test(test_stream_free_mid_value),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

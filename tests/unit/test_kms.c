@@ -29,13 +29,13 @@
 #include "unit.h"
 #include "util.h"
 
-#define ARN	"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-#define AKID	"AKIDEXAMPLE"
-#define SECRET	"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
-#define DATE	"20150830T123600Z"
+#define ARN    "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+#define AKID   "AKIDEXAMPLE"
+#define SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+#define DATE   "20150830T123600Z"
 
-static const uint8_t ROOT[32] = { 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 9, 8, 7, 6, 5, 4,
-				  3, 2, 1, 0, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 42, 43 };
+static const uint8_t ROOT[32] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 9, 8, 7, 6, 5,  4,
+                                 3, 2, 1, 0, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 42, 43};
 
 static void zone_ctx(struct kms_context *c, const char *db)
 {
@@ -70,10 +70,16 @@ static void test_context(void **state)
 	assert_int_equal(kms_context_serialize(&c, &b), 0);
 	assert_int_equal(b.len, 6 + 4 + 7 + 4 + 2 + 4 + 8 + 4 + 5);
 	assert_memory_equal(b.ptr,
-			    "vwkms1"
-			    "\0\0\0\x07" "cluster" "\0\0\0\x02" "u1"
-			    "\0\0\0\x08" "database" "\0\0\0\x05" "sales",
-			    b.len);
+	                    "vwkms1"
+	                    "\0\0\0\x07"
+	                    "cluster"
+	                    "\0\0\0\x02"
+	                    "u1"
+	                    "\0\0\0\x08"
+	                    "database"
+	                    "\0\0\0\x05"
+	                    "sales",
+	                    b.len);
 	buf_free(&b);
 
 	/* filled by hand out of order: refused */
@@ -83,7 +89,7 @@ static void test_context(void **state)
 
 	kms_context_init(&c);
 	for (int i = 0; i < KMS_CONTEXT_MAX; i++) {
-		static const char *const keys[] = { "a", "b", "c", "d", "e", "f", "g", "h" };
+		static const char *const keys[] = {"a", "b", "c", "d", "e", "f", "g", "h"};
 		assert_int_equal(kms_context_add(&c, keys[i], "v"), 0);
 	}
 	assert_int_equal(kms_context_add(&c, "i", "v"), -1); /* full */
@@ -107,18 +113,18 @@ static void test_redact(void **state)
 	char out[512];
 
 	kms_redact("User: arn:aws:iam::111122223333:user/ops is not authorized to perform: "
-		   "kms:Decrypt on resource: " ARN,
-		   out, sizeof(out));
+	           "kms:Decrypt on resource: " ARN,
+	           out, sizeof(out));
 	assert_string_equal(out, "User: arn:aws:iam::111122223333:user/ops is not authorized "
-				 "to perform: kms:Decrypt on resource: " ARN);
+	                         "to perform: kms:Decrypt on resource: " ARN);
 	kms_redact("The security token AKIAIOSFODNN7EXAMPLE is invalid", out, sizeof(out));
 	assert_string_equal(out, "The security token [redacted] is invalid");
 	kms_redact("blob AQICAHhFo2XBk4oXJ8lZNXQ0tFvoW7mq2i8v+hdX/ABCDEFGH== rejected", out,
-		   sizeof(out));
+	           sizeof(out));
 	assert_string_equal(out, "blob [redacted] rejected");
 	kms_redact("Check your AWS Secret Access Key and signing method. The Canonical String "
-		   "for this request should have been 'POST / x-amz-security-token:IQoJb3'",
-		   out, sizeof(out));
+	           "for this request should have been 'POST / x-amz-security-token:IQoJb3'",
+	           out, sizeof(out));
 	assert_string_equal(out, "Check your AWS Secret Access Key and signing method.");
 	kms_redact("a\nb\tc", out, sizeof(out));
 	assert_string_equal(out, "a b c");
@@ -163,9 +169,8 @@ static void test_local_round_trips(void **state)
 		struct kms *k2 = NULL;
 		struct kms_key_info ki2;
 		assert_int_equal(kms_local_new(ROOT, sizeof(ROOT), &k2, &err), 0);
-		assert_int_equal(kms_decrypt(k2, &ctx, blob.ptr, blob.len, out, sizeof(out), &n,
-					     &err),
-				 0);
+		assert_int_equal(
+		    kms_decrypt(k2, &ctx, blob.ptr, blob.len, out, sizeof(out), &n, &err), 0);
 		assert_int_equal(kms_describe(k2, &ki2, &err), 0);
 		assert_string_equal(ki2.key_id, ki.key_id);
 		kms_free(k2);
@@ -197,7 +202,8 @@ static void test_local_context_required_and_binding(void **state)
 	zone_ctx(&ctx, "sales");
 	zone_ctx(&hr, "hr");
 	assert_int_equal(kms_generate_data_key(k, &ctx, 32, dek, &blob, &err), 0);
-	assert_int_equal(kms_decrypt(k, &empty, blob.ptr, blob.len, out, sizeof(out), &n, &err), -1);
+	assert_int_equal(kms_decrypt(k, &empty, blob.ptr, blob.len, out, sizeof(out), &n, &err),
+	                 -1);
 	assert_int_equal(err.kind, KMS_ERR_INVALID);
 	/* another database in the context */
 	assert_int_equal(kms_decrypt(k, &hr, blob.ptr, blob.len, out, sizeof(out), &n, &err), -1);
@@ -210,7 +216,7 @@ static void test_local_context_required_and_binding(void **state)
 	for (size_t i = 0; i < blob.len; i++) {
 		blob.ptr[i] ^= 0x10;
 		assert_int_equal(
-			kms_decrypt(k, &ctx, blob.ptr, blob.len, out, sizeof(out), &n, &err), -1);
+		    kms_decrypt(k, &ctx, blob.ptr, blob.len, out, sizeof(out), &n, &err), -1);
 		assert_int_equal(err.kind, KMS_ERR_INVALID_CIPHERTEXT);
 		blob.ptr[i] ^= 0x10;
 	}
@@ -219,12 +225,12 @@ static void test_local_context_required_and_binding(void **state)
 	root2[0] ^= 1;
 	assert_int_equal(kms_local_new(root2, 32, &other, &err), 0);
 	assert_int_equal(kms_decrypt(other, &ctx, blob.ptr, blob.len, out, sizeof(out), &n, &err),
-			 -1);
+	                 -1);
 	assert_int_equal(err.kind, KMS_ERR_INVALID_CIPHERTEXT);
 	/* sizes */
 	assert_int_equal(kms_generate_data_key(k, &ctx, 0, dek, &blob, &err), -1);
 	assert_int_equal(kms_generate_data_key(k, &ctx, KMS_MAX_DATA_KEY + 1, dek, &blob, &err),
-			 -1);
+	                 -1);
 	assert_int_equal(kms_local_new(ROOT, 16, &other, &err), -1);
 	assert_int_equal(err.kind, KMS_ERR_INVALID);
 	OPENSSL_cleanse(dek, sizeof(dek));
@@ -243,25 +249,25 @@ static void test_aws_arn(void **state)
 	assert_int_equal(kms_aws_parse_arn(ARN, region, sizeof(region), &err), 0);
 	assert_string_equal(region, "us-east-1");
 	assert_int_equal(kms_aws_parse_arn("arn:aws:kms:eu-west-3:111122223333:alias/vecward/prod",
-					   region, sizeof(region), &err),
-			 0);
+	                                   region, sizeof(region), &err),
+	                 0);
 	assert_string_equal(region, "eu-west-3");
 	assert_int_equal(kms_aws_parse_arn("arn:aws-cn:kms:cn-north-1:111122223333:key/mrk-1a2b",
-					   region, sizeof(region), &err),
-			 0);
+	                                   region, sizeof(region), &err),
+	                 0);
 	assert_string_equal(region, "cn-north-1");
 
 	static const char *const bad[] = {
-		"1234abcd-12ab-34cd-56ef-1234567890ab",
-		"alias/prod",
-		"arn:aws:s3:us-east-1:111122223333:key/abc",
-		"arn:aws:kms::111122223333:key/abc",
-		"arn:aws:kms:us-east-1:1111:key/abc",
-		"arn:aws:kms:us-east-1:111122223333:user/abc",
-		"arn:aws:kms:us-east-1:111122223333:key/",
-		"arn:aws:kms:US-EAST-1:111122223333:key/abc",
-		"arn:aws:kms:us-east-1:111122223333:key/abc def",
-		"",
+	    "1234abcd-12ab-34cd-56ef-1234567890ab",
+	    "alias/prod",
+	    "arn:aws:s3:us-east-1:111122223333:key/abc",
+	    "arn:aws:kms::111122223333:key/abc",
+	    "arn:aws:kms:us-east-1:1111:key/abc",
+	    "arn:aws:kms:us-east-1:111122223333:user/abc",
+	    "arn:aws:kms:us-east-1:111122223333:key/",
+	    "arn:aws:kms:US-EAST-1:111122223333:key/abc",
+	    "arn:aws:kms:us-east-1:111122223333:key/abc def",
+	    "",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(kms_aws_parse_arn(bad[i], region, sizeof(region), &err), -1);
@@ -275,7 +281,7 @@ static void test_aws_request_bodies(void **state)
 	struct kms_context ctx;
 	struct kms_error err;
 	struct buf b = BUF_INIT(16384);
-	struct kms_aws_call c = { KMS_AWS_DESCRIBE_KEY, ARN, NULL, 0, NULL, 0 };
+	struct kms_aws_call c = {KMS_AWS_DESCRIBE_KEY, ARN, NULL, 0, NULL, 0};
 
 	assert_int_equal(kms_aws_request_body(&c, &b, &err), 0);
 	assert_string_equal(b.ptr, "{\"KeyId\":\"" ARN "\"}");
@@ -284,35 +290,35 @@ static void test_aws_request_bodies(void **state)
 	assert_int_equal(kms_context_add(&ctx, "database", "sa\"les\\\n"), 0);
 	assert_int_equal(kms_context_add(&ctx, "cluster", "u1"), 0);
 	buf_reset(&b);
-	c = (struct kms_aws_call){ KMS_AWS_GENERATE_DATA_KEY, ARN, &ctx, 32, NULL, 0 };
+	c = (struct kms_aws_call){KMS_AWS_GENERATE_DATA_KEY, ARN, &ctx, 32, NULL, 0};
 	assert_int_equal(kms_aws_request_body(&c, &b, &err), 0);
 	assert_string_equal(b.ptr, "{\"KeyId\":\"" ARN "\",\"NumberOfBytes\":32,"
-				   "\"EncryptionContext\":{\"cluster\":\"u1\","
-				   "\"database\":\"sa\\\"les\\\\\\u000a\"}}");
+	                           "\"EncryptionContext\":{\"cluster\":\"u1\","
+	                           "\"database\":\"sa\\\"les\\\\\\u000a\"}}");
 	/* the body is valid JSON with the context as sent */
 	{
 		yajl_val v = NULL;
 		assert_int_equal(json_parse(b.ptr, b.len, 8, 0, &v, NULL, 0), 0);
 		assert_string_equal(json_get_str(v, "EncryptionContext", "database", NULL),
-				    "sa\"les\\\n");
+		                    "sa\"les\\\n");
 		yajl_tree_free(v);
 	}
 
 	buf_reset(&b);
-	c = (struct kms_aws_call){ KMS_AWS_ENCRYPT, ARN, &ctx, 0, "hi!", 3 };
+	c = (struct kms_aws_call){KMS_AWS_ENCRYPT, ARN, &ctx, 0, "hi!", 3};
 	assert_int_equal(kms_aws_request_body(&c, &b, &err), 0);
 	assert_non_null(strstr(b.ptr, "\"Plaintext\":\"aGkh\""));
 	buf_reset(&b);
-	c = (struct kms_aws_call){ KMS_AWS_DECRYPT, ARN, &ctx, 0, "\x01\x02\x03", 3 };
+	c = (struct kms_aws_call){KMS_AWS_DECRYPT, ARN, &ctx, 0, "\x01\x02\x03", 3};
 	assert_int_equal(kms_aws_request_body(&c, &b, &err), 0);
 	assert_string_equal(b.ptr, "{\"KeyId\":\"" ARN "\",\"CiphertextBlob\":\"AQID\","
-				   "\"EncryptionContext\":{\"cluster\":\"u1\","
-				   "\"database\":\"sa\\\"les\\\\\\u000a\"}}");
+	                           "\"EncryptionContext\":{\"cluster\":\"u1\","
+	                           "\"database\":\"sa\\\"les\\\\\\u000a\"}}");
 
 	/* no context, no request */
 	kms_context_init(&ctx);
 	buf_reset(&b);
-	c = (struct kms_aws_call){ KMS_AWS_DECRYPT, ARN, &ctx, 0, "\x01", 1 };
+	c = (struct kms_aws_call){KMS_AWS_DECRYPT, ARN, &ctx, 0, "\x01", 1};
 	assert_int_equal(kms_aws_request_body(&c, &b, &err), -1);
 	assert_int_equal(err.kind, KMS_ERR_INVALID);
 	assert_int_equal(b.len, 0);
@@ -328,9 +334,9 @@ static void test_aws_signed_headers(void **state)
 	const char *p;
 
 	assert_int_equal(kms_aws_signed_headers(KMS_AWS_DESCRIBE_KEY, "kms.us-east-1.amazonaws.com",
-						"us-east-1", AKID, SECRET, NULL, DATE, body,
-						strlen(body), &h, &n),
-			 0);
+	                                        "us-east-1", AKID, SECRET, NULL, DATE, body,
+	                                        strlen(body), &h, &n),
+	                 0);
 	assert_int_equal(n, 5);
 	p = h.ptr;
 	assert_string_equal(p, "Host: kms.us-east-1.amazonaws.com");
@@ -342,15 +348,15 @@ static void test_aws_signed_headers(void **state)
 	assert_string_equal(p, "X-Amz-Date: " DATE);
 	p += strlen(p) + 1;
 	assert_string_equal(
-		p, "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/"
-		   "aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, "
-		   "Signature=210629a49d2c28442f2cae2a9828b68c77eda57985f0812811baa19a822f06d2");
+	    p, "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/"
+	       "aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, "
+	       "Signature=210629a49d2c28442f2cae2a9828b68c77eda57985f0812811baa19a822f06d2");
 
 	buf_reset(&h);
 	assert_int_equal(kms_aws_signed_headers(KMS_AWS_DESCRIBE_KEY, "127.0.0.1:4566", "us-east-1",
-						AKID, SECRET, "session-token-example", DATE, body,
-						strlen(body), &h, &n),
-			 0);
+	                                        AKID, SECRET, "session-token-example", DATE, body,
+	                                        strlen(body), &h, &n),
+	                 0);
 	assert_int_equal(n, 6);
 	p = h.ptr;
 	for (int i = 0; i < 4; i++)
@@ -358,10 +364,10 @@ static void test_aws_signed_headers(void **state)
 	assert_string_equal(p, "X-Amz-Security-Token: session-token-example");
 	p += strlen(p) + 1;
 	assert_string_equal(
-		p, "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/"
-		   "aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;"
-		   "x-amz-target, "
-		   "Signature=944b250804882428635126bc63ca29427b3b5f47ef894caec74b1e027029b35f");
+	    p, "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/"
+	       "aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;"
+	       "x-amz-target, "
+	       "Signature=944b250804882428635126bc63ca29427b3b5f47ef894caec74b1e027029b35f");
 	buf_free_secret(&h);
 }
 
@@ -376,76 +382,76 @@ struct err_case {
 static void test_aws_errors(void **state)
 {
 	static const struct err_case cases[] = {
-		{ 400, "{\"__type\":\"ThrottlingException\",\"message\":\"Rate exceeded\"}",
-		  KMS_ERR_THROTTLED, "ThrottlingException", 1 },
-		{ 429, NULL, KMS_ERR_THROTTLED, "", 1 },
-		{ 400, "{\"__type\":\"AccessDeniedException\",\"Message\":\"not authorized\"}",
-		  KMS_ERR_ACCESS_DENIED, "AccessDeniedException", 0 },
-		{ 400, "{\"__type\":\"UnrecognizedClientException\",\"message\":\"bad token\"}",
-		  KMS_ERR_ACCESS_DENIED, "UnrecognizedClientException", 0 },
-		{ 400, "{\"__type\":\"DisabledException\",\"message\":\"" ARN " is disabled.\"}",
-		  KMS_ERR_KEY_DISABLED, "DisabledException", 0 },
-		{ 400, "{\"__type\":\"KMSInvalidStateException\",\"message\":\"pending deletion\"}",
-		  KMS_ERR_KEY_DISABLED, "KMSInvalidStateException", 0 },
-		{ 400, "{\"__type\":\"com.amazonaws.kms#NotFoundException\",\"message\":\"x\"}",
-		  KMS_ERR_NOT_FOUND, "NotFoundException", 0 },
-		{ 400, "{\"__type\":\"InvalidCiphertextException\"}", KMS_ERR_INVALID_CIPHERTEXT,
-		  "InvalidCiphertextException", 0 },
-		{ 400, "{\"__type\":\"ValidationException\",\"message\":\"bad\"}", KMS_ERR_INVALID,
-		  "ValidationException", 0 },
-		{ 500, "{\"__type\":\"KMSInternalException\"}", KMS_ERR_INTERNAL,
-		  "KMSInternalException", 1 },
-		{ 500, "{\"__type\":\"DependencyTimeoutException\"}", KMS_ERR_UNREACHABLE,
-		  "DependencyTimeoutException", 1 },
-		{ 503, "<html>Service Unavailable</html>", KMS_ERR_UNREACHABLE, "", 1 },
-		{ 502, NULL, KMS_ERR_UNREACHABLE, "", 1 },
-		{ 403, "not json", KMS_ERR_ACCESS_DENIED, "", 0 },
-		{ 404, "", KMS_ERR_NOT_FOUND, "", 0 },
-		{ 400, "{\"__type\":\"SomethingNewException\"}", KMS_ERR_INVALID,
-		  "SomethingNewException", 0 },
+	    {400, "{\"__type\":\"ThrottlingException\",\"message\":\"Rate exceeded\"}",
+	     KMS_ERR_THROTTLED, "ThrottlingException", 1},
+	    {429, NULL, KMS_ERR_THROTTLED, "", 1},
+	    {400, "{\"__type\":\"AccessDeniedException\",\"Message\":\"not authorized\"}",
+	     KMS_ERR_ACCESS_DENIED, "AccessDeniedException", 0},
+	    {400, "{\"__type\":\"UnrecognizedClientException\",\"message\":\"bad token\"}",
+	     KMS_ERR_ACCESS_DENIED, "UnrecognizedClientException", 0},
+	    {400, "{\"__type\":\"DisabledException\",\"message\":\"" ARN " is disabled.\"}",
+	     KMS_ERR_KEY_DISABLED, "DisabledException", 0},
+	    {400, "{\"__type\":\"KMSInvalidStateException\",\"message\":\"pending deletion\"}",
+	     KMS_ERR_KEY_DISABLED, "KMSInvalidStateException", 0},
+	    {400, "{\"__type\":\"com.amazonaws.kms#NotFoundException\",\"message\":\"x\"}",
+	     KMS_ERR_NOT_FOUND, "NotFoundException", 0},
+	    {400, "{\"__type\":\"InvalidCiphertextException\"}", KMS_ERR_INVALID_CIPHERTEXT,
+	     "InvalidCiphertextException", 0},
+	    {400, "{\"__type\":\"ValidationException\",\"message\":\"bad\"}", KMS_ERR_INVALID,
+	     "ValidationException", 0},
+	    {500, "{\"__type\":\"KMSInternalException\"}", KMS_ERR_INTERNAL, "KMSInternalException",
+	     1},
+	    {500, "{\"__type\":\"DependencyTimeoutException\"}", KMS_ERR_UNREACHABLE,
+	     "DependencyTimeoutException", 1},
+	    {503, "<html>Service Unavailable</html>", KMS_ERR_UNREACHABLE, "", 1},
+	    {502, NULL, KMS_ERR_UNREACHABLE, "", 1},
+	    {403, "not json", KMS_ERR_ACCESS_DENIED, "", 0},
+	    {404, "", KMS_ERR_NOT_FOUND, "", 0},
+	    {400, "{\"__type\":\"SomethingNewException\"}", KMS_ERR_INVALID,
+	     "SomethingNewException", 0},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct err_case *c = &cases[i];
 		struct kms_error err;
 		kms_aws_error_from_response(KMS_AWS_DECRYPT, c->http, c->body,
-					    c->body ? strlen(c->body) : 0, &err);
+		                            c->body ? strlen(c->body) : 0, &err);
 		if (err.kind != c->kind || strcmp(err.aws_type, c->type) ||
 		    err.retryable != c->retryable)
 			fail_msg("case %zu: kind %s type '%s' retry %d", i, kms_err_name(err.kind),
-				 err.aws_type, err.retryable);
+			         err.aws_type, err.retryable);
 		assert_int_equal(err.http, c->http);
 		assert_true(strncmp(err.message, "Decrypt: ", 9) == 0);
 	}
 	/* what the service says is redacted */
 	{
 		static const char leak[] = "{\"__type\":\"InvalidSignatureException\",\"message\":"
-					   "\"Signature expired for AKIAIOSFODNN7EXAMPLE. The "
-					   "Canonical String for this request should have been "
-					   "'x-amz-security-token:IQoJb3JpZ2luX2VjEJr'\"}";
+		                           "\"Signature expired for AKIAIOSFODNN7EXAMPLE. The "
+		                           "Canonical String for this request should have been "
+		                           "'x-amz-security-token:IQoJb3JpZ2luX2VjEJr'\"}";
 		struct kms_error err;
 		char s[512];
 		kms_aws_error_from_response(KMS_AWS_DESCRIBE_KEY, 400, leak, strlen(leak), &err);
 		assert_int_equal(err.kind, KMS_ERR_ACCESS_DENIED);
 		assert_string_equal(err.message, "DescribeKey: Signature expired for [redacted].");
 		assert_string_equal(kms_strerror(&err, s, sizeof(s)),
-				    "KMSAccessDenied (InvalidSignatureException): DescribeKey: "
-				    "Signature expired for [redacted].");
+		                    "KMSAccessDenied (InvalidSignatureException): DescribeKey: "
+		                    "Signature expired for [redacted].");
 	}
 }
 
 static void test_aws_parse_responses(void **state)
 {
 	static const char describe[] =
-		"{\"KeyMetadata\":{\"AWSAccountId\":\"111122223333\",\"Arn\":\"" ARN "\","
-		"\"CreationDate\":1.4409381E9,\"Enabled\":false,\"KeyId\":"
-		"\"1234abcd-12ab-34cd-56ef-1234567890ab\",\"KeyManager\":\"CUSTOMER\","
-		"\"KeySpec\":\"SYMMETRIC_DEFAULT\",\"KeyState\":\"Disabled\","
-		"\"KeyUsage\":\"ENCRYPT_DECRYPT\",\"Origin\":\"AWS_KMS\"}}";
+	    "{\"KeyMetadata\":{\"AWSAccountId\":\"111122223333\",\"Arn\":\"" ARN "\","
+	    "\"CreationDate\":1.4409381E9,\"Enabled\":false,\"KeyId\":"
+	    "\"1234abcd-12ab-34cd-56ef-1234567890ab\",\"KeyManager\":\"CUSTOMER\","
+	    "\"KeySpec\":\"SYMMETRIC_DEFAULT\",\"KeyState\":\"Disabled\","
+	    "\"KeyUsage\":\"ENCRYPT_DECRYPT\",\"Origin\":\"AWS_KMS\"}}";
 	/* Plaintext: 32 bytes 0x00..0x1f; blob: "blob" */
 	static const char datakey[] =
-		"{\"CiphertextBlob\":\"YmxvYg==\",\"KeyId\":\"" ARN "\","
-		"\"Plaintext\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"}";
+	    "{\"CiphertextBlob\":\"YmxvYg==\",\"KeyId\":\"" ARN "\","
+	    "\"Plaintext\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"}";
 	struct kms_key_info ki;
 	struct kms_error err;
 	struct buf blob = BUF_INIT(KMS_MAX_BLOB);
@@ -475,23 +481,24 @@ static void test_aws_parse_responses(void **state)
 	assert_int_equal(kms_aws_parse_data_key(datakey, strlen(datakey), pt, 16, &blob, &err), -1);
 	assert_int_equal(blob.len, 0);
 	assert_int_equal(kms_aws_parse_data_key("{\"CiphertextBlob\":\"YmxvYg==\","
-						"\"Plaintext\":\"not base64!\"}",
-						52, pt, 32, &blob, &err),
-			 -1);
+	                                        "\"Plaintext\":\"not base64!\"}",
+	                                        52, pt, 32, &blob, &err),
+	                 -1);
 	assert_null(strstr(err.message, "not base64!"));
 	assert_int_equal(kms_aws_parse_data_key("{\"Plaintext\":\"AAEC\"}", 20, pt, 3, &blob, &err),
-			 -1);
+	                 -1);
 
-	assert_int_equal(kms_aws_parse_encrypt("{\"CiphertextBlob\":\"AQID\"}", 25, &blob, &err), 0);
+	assert_int_equal(kms_aws_parse_encrypt("{\"CiphertextBlob\":\"AQID\"}", 25, &blob, &err),
+	                 0);
 	assert_int_equal(blob.len, 3);
 
 	assert_int_equal(kms_aws_parse_decrypt("{\"Plaintext\":\"aGVsbG8=\",\"KeyId\":\"x\"}", 36,
-					       pt, sizeof(pt), &n, &err),
-			 0);
+	                                       pt, sizeof(pt), &n, &err),
+	                 0);
 	assert_int_equal(n, 5);
 	assert_memory_equal(pt, "hello", 5);
 	assert_int_equal(kms_aws_parse_decrypt("{\"Plaintext\":\"aGVsbG8=\"}", 24, pt, 4, &n, &err),
-			 -1);
+	                 -1);
 	assert_int_equal(kms_aws_parse_decrypt("{\"Plaintext\":\"\"}", 16, pt, 4, &n, &err), -1);
 	/* nesting deeper than the cap */
 	{
@@ -517,22 +524,22 @@ static void test_aws_backoff(void **state)
 	}
 	/* the worst case of three sleeps stays far below the 5 s budget */
 	assert_true(kms_aws_backoff_ms(1, 100, 1000, UINT32_MAX) +
-			    kms_aws_backoff_ms(2, 100, 1000, UINT32_MAX) +
-			    kms_aws_backoff_ms(3, 100, 1000, UINT32_MAX) <=
-		    700);
+	                kms_aws_backoff_ms(2, 100, 1000, UINT32_MAX) +
+	                kms_aws_backoff_ms(3, 100, 1000, UINT32_MAX) <=
+	            700);
 }
 
 static void test_aws_parse_sts(void **state)
 {
 	static const char ok[] =
-		"<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/"
-		"2011-06-15/\"><AssumeRoleWithWebIdentityResult><Credentials>"
-		"<AccessKeyId>ASIAIOSFODNN7EXAMPLE</AccessKeyId>"
-		"<SecretAccessKey>wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY</SecretAccessKey>"
-		"<SessionToken>AQoEXAMPLEH4aoAH0gNCAPy&amp;more</SessionToken>"
-		"<Expiration>2014-10-24T23:00:23Z</Expiration></Credentials>"
-		"</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>";
-	struct kms_aws_creds c = { 0 };
+	    "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/"
+	    "2011-06-15/\"><AssumeRoleWithWebIdentityResult><Credentials>"
+	    "<AccessKeyId>ASIAIOSFODNN7EXAMPLE</AccessKeyId>"
+	    "<SecretAccessKey>wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY</SecretAccessKey>"
+	    "<SessionToken>AQoEXAMPLEH4aoAH0gNCAPy&amp;more</SessionToken>"
+	    "<Expiration>2014-10-24T23:00:23Z</Expiration></Credentials>"
+	    "</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>";
+	struct kms_aws_creds c = {0};
 	struct kms_error err;
 
 	assert_int_equal(kms_aws_parse_sts(ok, strlen(ok), &c, &err), 0);
@@ -550,7 +557,7 @@ static void test_aws_config_errors(void **state)
 {
 	struct kms *k = NULL;
 	struct kms_error err;
-	struct kms_aws_config cfg = { .key_id = "alias/prod" };
+	struct kms_aws_config cfg = {.key_id = "alias/prod"};
 
 	assert_int_equal(kms_aws_new(&cfg, &k, &err), -1);
 	assert_int_equal(err.kind, KMS_ERR_INVALID);
@@ -622,11 +629,9 @@ static void copy_line(char *dst, size_t len, const char *src)
 static int signature_matches(char *head, const char *body, size_t blen)
 {
 	char host[256], ct[128], target[128], date[32], auth[512];
-	struct sigv4_header h[3] = { { "Host", host },
-				     { "Content-Type", ct },
-				     { "X-Amz-Target", target } };
-	struct sigv4_request r = { "POST", "/", NULL, h, 3, body, blen };
-	struct sigv4_credentials cr = { AKID, SECRET, NULL };
+	struct sigv4_header h[3] = {{"Host", host}, {"Content-Type", ct}, {"X-Amz-Target", target}};
+	struct sigv4_request r = {"POST", "/", NULL, h, 3, body, blen};
+	struct sigv4_credentials cr = {AKID, SECRET, NULL};
 	struct buf a = BUF_INIT(1024);
 	int ok;
 
@@ -678,9 +683,9 @@ static void serve_one(struct srv *s, int c)
 	r = &s->script[s->served < s->nscript ? s->served : s->nscript - 1];
 	s->served++;
 	n = snprintf(resp, sizeof(resp),
-		     "HTTP/1.1 %d X\r\nContent-Type: application/x-amz-json-1.1\r\n"
-		     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-		     r->status, strlen(r->body), r->body);
+	             "HTTP/1.1 %d X\r\nContent-Type: application/x-amz-json-1.1\r\n"
+	             "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	             r->status, strlen(r->body), r->body);
 	if (write(c, resp, (size_t)n) != n)
 		return;
 }
@@ -690,7 +695,7 @@ static void *srv_loop(void *arg)
 	struct srv *s = arg;
 
 	while (!s->stop) {
-		struct pollfd p = { s->fd, POLLIN, 0 };
+		struct pollfd p = {s->fd, POLLIN, 0};
 		int c;
 		if (poll(&p, 1, 50) <= 0)
 			continue;
@@ -705,7 +710,7 @@ static void *srv_loop(void *arg)
 
 static void srv_start(struct srv *s, const struct reply *script, int n)
 {
-	struct sockaddr_in a = { 0 };
+	struct sockaddr_in a = {0};
 	socklen_t al = sizeof(a);
 
 	memset(s, 0, sizeof(*s));
@@ -736,12 +741,12 @@ static struct kms *aws_for(int port)
 	struct kms *k = NULL;
 	struct kms_error err;
 	struct kms_aws_config cfg = {
-		.key_id = ARN,
-		.endpoint = ep,
-		.access_key_id = AKID,
-		.secret_access_key = SECRET,
-		.backoff_base_ms = 1,
-		.timeout_ms = 20000,
+	    .key_id = ARN,
+	    .endpoint = ep,
+	    .access_key_id = AKID,
+	    .secret_access_key = SECRET,
+	    .backoff_base_ms = 1,
+	    .timeout_ms = 20000,
 	};
 
 	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", port);
@@ -750,15 +755,18 @@ static struct kms *aws_for(int port)
 	return k;
 }
 
-#define THROTTLE { 400, "{\"__type\":\"ThrottlingException\",\"message\":\"Rate exceeded\"}" }
+#define THROTTLE                                                                                   \
+	{                                                                                          \
+		400, "{\"__type\":\"ThrottlingException\",\"message\":\"Rate exceeded\"}"          \
+	}
 
 static void test_aws_retries_throttling(void **state)
 {
 	static const struct reply script[] = {
-		THROTTLE,
-		THROTTLE,
-		{ 200, "{\"CiphertextBlob\":\"YmxvYg==\",\"KeyId\":\"" ARN "\","
-		       "\"Plaintext\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"}" },
+	    THROTTLE,
+	    THROTTLE,
+	    {200, "{\"CiphertextBlob\":\"YmxvYg==\",\"KeyId\":\"" ARN "\","
+	          "\"Plaintext\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"}"},
 	};
 	struct srv s;
 	struct kms *k;
@@ -778,8 +786,9 @@ static void test_aws_retries_throttling(void **state)
 	assert_int_equal(blob.len, 4);
 	assert_int_equal(s.bad_signatures, 0);
 	assert_string_equal(s.target, "TrentService.GenerateDataKey");
-	assert_non_null(strstr(s.body, "\"EncryptionContext\":{\"vecward.io/cluster\":\"5f0c1d7e\","
-				       "\"vecward.io/database\":\"sales\",\"vecward.io/version\":\"3\"}"));
+	assert_non_null(strstr(s.body,
+	                       "\"EncryptionContext\":{\"vecward.io/cluster\":\"5f0c1d7e\","
+	                       "\"vecward.io/database\":\"sales\",\"vecward.io/version\":\"3\"}"));
 	assert_non_null(strstr(s.body, "\"NumberOfBytes\":32"));
 	OPENSSL_cleanse(dek, sizeof(dek));
 	buf_free(&blob);
@@ -790,9 +799,9 @@ static void test_aws_retries_throttling(void **state)
 static void test_aws_no_retry_on_access_denied(void **state)
 {
 	static const struct reply script[] = {
-		{ 400, "{\"__type\":\"AccessDeniedException\",\"message\":\"User: arn:aws:iam::"
-		       "111122223333:role/x is not authorized to perform: kms:Decrypt\"}" },
-		{ 200, "{\"Plaintext\":\"aGVsbG8=\"}" },
+	    {400, "{\"__type\":\"AccessDeniedException\",\"message\":\"User: arn:aws:iam::"
+	          "111122223333:role/x is not authorized to perform: kms:Decrypt\"}"},
+	    {200, "{\"Plaintext\":\"aGVsbG8=\"}"},
 	};
 	struct srv s;
 	struct kms *k;
@@ -824,7 +833,7 @@ static void test_aws_no_retry_on_access_denied(void **state)
 static void test_aws_bounded_attempts(void **state)
 {
 	static const struct reply script[] = {
-		{ 500, "{\"__type\":\"KMSInternalException\"}" },
+	    {500, "{\"__type\":\"KMSInternalException\"}"},
 	};
 	struct srv s;
 	struct kms *k;
@@ -845,10 +854,10 @@ static void test_aws_bounded_attempts(void **state)
 static void test_aws_describe_and_disabled(void **state)
 {
 	static const struct reply script[] = {
-		{ 200, "{\"KeyMetadata\":{\"Arn\":\"" ARN "\",\"KeyId\":\"1234\","
-		       "\"KeyState\":\"Enabled\",\"Enabled\":true,\"KeyUsage\":\"ENCRYPT_DECRYPT\","
-		       "\"KeySpec\":\"SYMMETRIC_DEFAULT\"}}" },
-		{ 400, "{\"__type\":\"DisabledException\",\"message\":\"" ARN " is disabled.\"}" },
+	    {200, "{\"KeyMetadata\":{\"Arn\":\"" ARN "\",\"KeyId\":\"1234\","
+	          "\"KeyState\":\"Enabled\",\"Enabled\":true,\"KeyUsage\":\"ENCRYPT_DECRYPT\","
+	          "\"KeySpec\":\"SYMMETRIC_DEFAULT\"}}"},
+	    {400, "{\"__type\":\"DisabledException\",\"message\":\"" ARN " is disabled.\"}"},
 	};
 	struct srv s;
 	struct kms *k;
@@ -878,7 +887,7 @@ static void test_aws_describe_and_disabled(void **state)
 
 static void test_aws_context_required_before_io(void **state)
 {
-	static const struct reply script[] = { { 200, "{}" } };
+	static const struct reply script[] = {{200, "{}"}};
 	struct srv s;
 	struct kms *k;
 	struct kms_context empty;
@@ -899,7 +908,7 @@ static void test_aws_context_required_before_io(void **state)
 
 static void test_aws_unreachable(void **state)
 {
-	struct sockaddr_in a = { 0 };
+	struct sockaddr_in a = {0};
 	socklen_t al = sizeof(a);
 	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
 	struct kms *k;
@@ -926,25 +935,25 @@ static void test_aws_unreachable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_context),
-		cmocka_unit_test(test_reasons),
-		cmocka_unit_test(test_redact),
-		cmocka_unit_test(test_local_round_trips),
-		cmocka_unit_test(test_local_context_required_and_binding),
-		cmocka_unit_test(test_aws_arn),
-		cmocka_unit_test(test_aws_request_bodies),
-		cmocka_unit_test(test_aws_signed_headers),
-		cmocka_unit_test(test_aws_errors),
-		cmocka_unit_test(test_aws_parse_responses),
-		cmocka_unit_test(test_aws_backoff),
-		cmocka_unit_test(test_aws_parse_sts),
-		cmocka_unit_test(test_aws_config_errors),
-		cmocka_unit_test(test_aws_retries_throttling),
-		cmocka_unit_test(test_aws_no_retry_on_access_denied),
-		cmocka_unit_test(test_aws_bounded_attempts),
-		cmocka_unit_test(test_aws_describe_and_disabled),
-		cmocka_unit_test(test_aws_context_required_before_io),
-		cmocka_unit_test(test_aws_unreachable),
+	    cmocka_unit_test(test_context),
+	    cmocka_unit_test(test_reasons),
+	    cmocka_unit_test(test_redact),
+	    cmocka_unit_test(test_local_round_trips),
+	    cmocka_unit_test(test_local_context_required_and_binding),
+	    cmocka_unit_test(test_aws_arn),
+	    cmocka_unit_test(test_aws_request_bodies),
+	    cmocka_unit_test(test_aws_signed_headers),
+	    cmocka_unit_test(test_aws_errors),
+	    cmocka_unit_test(test_aws_parse_responses),
+	    cmocka_unit_test(test_aws_backoff),
+	    cmocka_unit_test(test_aws_parse_sts),
+	    cmocka_unit_test(test_aws_config_errors),
+	    cmocka_unit_test(test_aws_retries_throttling),
+	    cmocka_unit_test(test_aws_no_retry_on_access_denied),
+	    cmocka_unit_test(test_aws_bounded_attempts),
+	    cmocka_unit_test(test_aws_describe_and_disabled),
+	    cmocka_unit_test(test_aws_context_required_before_io),
+	    cmocka_unit_test(test_aws_unreachable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

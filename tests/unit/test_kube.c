@@ -7,7 +7,7 @@
 #include "unit.h"
 
 static void assert_path(const struct kube_kind *k, const char *ns, const char *name,
-			const char *sub, const char *want)
+                        const char *sub, const char *want)
 {
 	struct buf b = BUF_INIT(4096);
 	assert_int_equal(kube_path(&b, k, ns, name, sub), 0);
@@ -17,28 +17,33 @@ static void assert_path(const struct kube_kind *k, const char *ns, const char *n
 
 static void test_path_core(void **state)
 {
-	assert_path(&KUBE_SECRET, "default", "db-creds", NULL, "/api/v1/namespaces/default/secrets/db-creds");
+	assert_path(&KUBE_SECRET, "default", "db-creds", NULL,
+	            "/api/v1/namespaces/default/secrets/db-creds");
 	assert_path(&KUBE_SECRET, "default", NULL, NULL, "/api/v1/namespaces/default/secrets");
 	assert_path(&KUBE_SECRET, NULL, NULL, NULL, "/api/v1/secrets"); /* all namespaces */
 	assert_path(&KUBE_SECRET, "", "", "", "/api/v1/secrets");
 	assert_path(&KUBE_CONFIGMAP, "ns", "cm", NULL, "/api/v1/namespaces/ns/configmaps/cm");
 	assert_path(&KUBE_PVC, "ns", "data-0", NULL,
-		    "/api/v1/namespaces/ns/persistentvolumeclaims/data-0");
-	assert_path(&KUBE_SERVICEACCOUNT, "ns", "sa", NULL, "/api/v1/namespaces/ns/serviceaccounts/sa");
+	            "/api/v1/namespaces/ns/persistentvolumeclaims/data-0");
+	assert_path(&KUBE_SERVICEACCOUNT, "ns", "sa", NULL,
+	            "/api/v1/namespaces/ns/serviceaccounts/sa");
 }
 
 static void test_path_group(void **state)
 {
-	assert_path(&KUBE_DEPLOYMENT, "ns", "milvus", NULL, "/apis/apps/v1/namespaces/ns/deployments/milvus");
+	assert_path(&KUBE_DEPLOYMENT, "ns", "milvus", NULL,
+	            "/apis/apps/v1/namespaces/ns/deployments/milvus");
 	assert_path(&KUBE_NETWORKPOLICY, "ns", NULL, NULL,
-		    "/apis/networking.k8s.io/v1/namespaces/ns/networkpolicies");
-	assert_path(&KUBE_LEASE, "vecward-system", "vecward-operator", NULL,
-		    "/apis/coordination.k8s.io/v1/namespaces/vecward-system/leases/vecward-operator");
+	            "/apis/networking.k8s.io/v1/namespaces/ns/networkpolicies");
+	assert_path(
+	    &KUBE_LEASE, "vecward-system", "vecward-operator", NULL,
+	    "/apis/coordination.k8s.io/v1/namespaces/vecward-system/leases/vecward-operator");
 	assert_path(&KUBE_EVENT, "ns", NULL, NULL, "/apis/events.k8s.io/v1/namespaces/ns/events");
 	assert_path(&KUBE_VW_CLUSTER, NULL, NULL, NULL, "/apis/vecward.io/v1alpha1/clusters");
-	assert_path(&KUBE_VW_USER, "t", "alice", NULL, "/apis/vecward.io/v1alpha1/namespaces/t/users/alice");
+	assert_path(&KUBE_VW_USER, "t", "alice", NULL,
+	            "/apis/vecward.io/v1alpha1/namespaces/t/users/alice");
 	assert_path(&KUBE_VW_ENCRYPTIONKEY, "t", "k1", NULL,
-		    "/apis/vecward.io/v1alpha1/namespaces/t/encryptionkeys/k1");
+	            "/apis/vecward.io/v1alpha1/namespaces/t/encryptionkeys/k1");
 }
 
 static void test_path_cluster_scoped(void **state)
@@ -47,27 +52,29 @@ static void test_path_cluster_scoped(void **state)
 	assert_path(&KUBE_NAMESPACE, NULL, "team-a", NULL, "/api/v1/namespaces/team-a");
 	assert_path(&KUBE_NAMESPACE, "ignored", "team-a", NULL, "/api/v1/namespaces/team-a");
 	assert_path(&KUBE_NAMESPACE, NULL, NULL, NULL, "/api/v1/namespaces");
-	const struct kube_kind crd = { "apiextensions.k8s.io", "v1", "CustomResourceDefinition",
-				       "customresourcedefinitions", 0 };
+	const struct kube_kind crd = {"apiextensions.k8s.io", "v1", "CustomResourceDefinition",
+	                              "customresourcedefinitions", 0};
 	assert_path(&crd, "x", "clusters.vecward.io", NULL,
-		    "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/clusters.vecward.io");
+	            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/clusters.vecward.io");
 }
 
 static void test_path_subresource(void **state)
 {
 	assert_path(&KUBE_VW_CLUSTER, "ns", "search", "status",
-		    "/apis/vecward.io/v1alpha1/namespaces/ns/clusters/search/status");
+	            "/apis/vecward.io/v1alpha1/namespaces/ns/clusters/search/status");
 	assert_path(&KUBE_DEPLOYMENT, "ns", "milvus", "scale",
-		    "/apis/apps/v1/namespaces/ns/deployments/milvus/scale");
-	assert_path(&KUBE_NAMESPACE, NULL, "team-a", "finalize", "/api/v1/namespaces/team-a/finalize");
+	            "/apis/apps/v1/namespaces/ns/deployments/milvus/scale");
+	assert_path(&KUBE_NAMESPACE, NULL, "team-a", "finalize",
+	            "/api/v1/namespaces/team-a/finalize");
 }
 
 static void test_path_url_encoding(void **state)
 {
 	assert_path(&KUBE_SECRET, "a b", "x/y?z=1&w#", NULL,
-		    "/api/v1/namespaces/a%20b/secrets/x%2Fy%3Fz%3D1%26w%23");
+	            "/api/v1/namespaces/a%20b/secrets/x%2Fy%3Fz%3D1%26w%23");
 	assert_path(&KUBE_CONFIGMAP, "ns", "..", NULL, "/api/v1/namespaces/ns/configmaps/..");
-	assert_path(&KUBE_CONFIGMAP, "ns", "caf\xc3\xa9", NULL, "/api/v1/namespaces/ns/configmaps/caf%C3%A9");
+	assert_path(&KUBE_CONFIGMAP, "ns", "caf\xc3\xa9", NULL,
+	            "/api/v1/namespaces/ns/configmaps/caf%C3%A9");
 }
 
 static void test_path_appends_and_caps(void **state)
@@ -109,11 +116,12 @@ static void test_status_404(void **state)
 	struct kube_error e;
 	char s[700];
 
-	from_body(404,
-		  "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
-		  "\"message\":\"secrets \\\"db\\\" not found\",\"reason\":\"NotFound\","
-		  "\"details\":{\"name\":\"db\",\"kind\":\"secrets\"},\"code\":404}\n",
-		  &e);
+	from_body(
+	    404,
+	    "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
+	    "\"message\":\"secrets \\\"db\\\" not found\",\"reason\":\"NotFound\","
+	    "\"details\":{\"name\":\"db\",\"kind\":\"secrets\"},\"code\":404}\n",
+	    &e);
 	assert_int_equal(e.http, 404);
 	assert_int_equal(e.code, 404);
 	assert_string_equal(e.reason, "NotFound");
@@ -121,7 +129,8 @@ static void test_status_404(void **state)
 	assert_true(kube_is_not_found(&e));
 	assert_false(kube_is_conflict(&e));
 	assert_false(kube_is_gone(&e));
-	assert_string_equal(kube_strerror(&e, s, sizeof(s)), "404 NotFound: secrets \"db\" not found");
+	assert_string_equal(kube_strerror(&e, s, sizeof(s)),
+	                    "404 NotFound: secrets \"db\" not found");
 }
 
 static void test_status_409(void **state)
@@ -129,37 +138,41 @@ static void test_status_409(void **state)
 	struct kube_error e;
 	char s[700];
 
-	from_body(409,
-		  "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
-		  "\"message\":\"Operation cannot be fulfilled on clusters.vecward.io \\\"search\\\": "
-		  "the object has been modified; please apply your changes to the latest version and "
-		  "try again\",\"reason\":\"Conflict\",\"details\":{\"name\":\"search\",\"group\":"
-		  "\"vecward.io\",\"kind\":\"clusters\"},\"code\":409}",
-		  &e);
+	from_body(
+	    409,
+	    "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
+	    "\"message\":\"Operation cannot be fulfilled on clusters.vecward.io \\\"search\\\": "
+	    "the object has been modified; please apply your changes to the latest version and "
+	    "try again\",\"reason\":\"Conflict\",\"details\":{\"name\":\"search\",\"group\":"
+	    "\"vecward.io\",\"kind\":\"clusters\"},\"code\":409}",
+	    &e);
 	assert_int_equal(e.http, 409);
 	assert_int_equal(e.code, 409);
 	assert_string_equal(e.reason, "Conflict");
-	assert_string_equal(e.message,
-			    "Operation cannot be fulfilled on clusters.vecward.io \"search\": the object "
-			    "has been modified; please apply your changes to the latest version and try again");
+	assert_string_equal(
+	    e.message,
+	    "Operation cannot be fulfilled on clusters.vecward.io \"search\": the object "
+	    "has been modified; please apply your changes to the latest version and try again");
 	assert_true(kube_is_conflict(&e));
 	assert_false(kube_is_not_found(&e));
 	assert_false(kube_is_gone(&e));
-	assert_string_equal(kube_strerror(&e, s, sizeof(s)),
-			    "409 Conflict: Operation cannot be fulfilled on clusters.vecward.io "
-			    "\"search\": the object has been modified; please apply your changes to the "
-			    "latest version and try again");
+	assert_string_equal(
+	    kube_strerror(&e, s, sizeof(s)),
+	    "409 Conflict: Operation cannot be fulfilled on clusters.vecward.io "
+	    "\"search\": the object has been modified; please apply your changes to the "
+	    "latest version and try again");
 }
 
 static void test_status_410(void **state)
 {
 	struct kube_error e;
 
-	from_body(410,
-		  "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
-		  "\"message\":\"too old resource version: 1234 (5678)\",\"reason\":\"Expired\","
-		  "\"code\":410}",
-		  &e);
+	from_body(
+	    410,
+	    "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
+	    "\"message\":\"too old resource version: 1234 (5678)\",\"reason\":\"Expired\","
+	    "\"code\":410}",
+	    &e);
 	assert_int_equal(e.http, 410);
 	assert_int_equal(e.code, 410);
 	assert_string_equal(e.reason, "Expired");
@@ -168,7 +181,8 @@ static void test_status_410(void **state)
 	assert_false(kube_is_not_found(&e));
 
 	/* a Status code of 410 inside another HTTP answer still means gone */
-	from_body(200, "{\"kind\":\"Status\",\"reason\":\"Expired\",\"message\":\"m\",\"code\":410}", &e);
+	from_body(
+	    200, "{\"kind\":\"Status\",\"reason\":\"Expired\",\"message\":\"m\",\"code\":410}", &e);
 	assert_int_equal(e.http, 200);
 	assert_int_equal(e.code, 410);
 	assert_true(kube_is_gone(&e));
@@ -179,21 +193,23 @@ static void test_status_422(void **state)
 	struct kube_error e;
 	char s[700];
 
-	from_body(422,
-		  "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
-		  "\"message\":\"Cluster.vecward.io \\\"search\\\" is invalid: spec.replicas: Invalid "
-		  "value: -1: spec.replicas in body should be greater than or equal to 1\","
-		  "\"reason\":\"Invalid\",\"details\":{\"name\":\"search\",\"group\":\"vecward.io\","
-		  "\"kind\":\"Cluster\",\"causes\":[{\"reason\":\"FieldValueInvalid\",\"message\":"
-		  "\"Invalid value: -1\",\"field\":\"spec.replicas\"}]},\"code\":422}",
-		  &e);
+	from_body(
+	    422,
+	    "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
+	    "\"message\":\"Cluster.vecward.io \\\"search\\\" is invalid: spec.replicas: Invalid "
+	    "value: -1: spec.replicas in body should be greater than or equal to 1\","
+	    "\"reason\":\"Invalid\",\"details\":{\"name\":\"search\",\"group\":\"vecward.io\","
+	    "\"kind\":\"Cluster\",\"causes\":[{\"reason\":\"FieldValueInvalid\",\"message\":"
+	    "\"Invalid value: -1\",\"field\":\"spec.replicas\"}]},\"code\":422}",
+	    &e);
 	assert_int_equal(e.http, 422);
 	assert_int_equal(e.code, 422);
 	assert_string_equal(e.reason, "Invalid");
 	assert_false(kube_is_not_found(&e) || kube_is_conflict(&e) || kube_is_gone(&e));
-	assert_string_equal(kube_strerror(&e, s, sizeof(s)),
-			    "422 Invalid: Cluster.vecward.io \"search\" is invalid: spec.replicas: "
-			    "Invalid value: -1: spec.replicas in body should be greater than or equal to 1");
+	assert_string_equal(
+	    kube_strerror(&e, s, sizeof(s)),
+	    "422 Invalid: Cluster.vecward.io \"search\" is invalid: spec.replicas: "
+	    "Invalid value: -1: spec.replicas in body should be greater than or equal to 1");
 }
 
 static void test_status_without_reason_or_code(void **state)
@@ -218,7 +234,7 @@ static void test_non_json_body(void **state)
 	/* a printable copy: control characters become blanks */
 	assert_string_equal(e.message, "upstream connect error   or disconnect ");
 	assert_string_equal(kube_strerror(&e, s, sizeof(s)),
-			    "503 ServiceUnavailable: upstream connect error   or disconnect ");
+	                    "503 ServiceUnavailable: upstream connect error   or disconnect ");
 
 	from_body(502, "<html><body>Bad Gateway</body></html>", &e);
 	assert_string_equal(e.reason, "Unknown");
@@ -248,8 +264,8 @@ static void test_long_body_truncated(void **state)
 
 	/* a Status message longer than the field is cut, NUL-terminated */
 	char status[1200];
-	snprintf(status, sizeof(status), "{\"kind\":\"Status\",\"reason\":\"%.100s\",\"message\":\"%.900s\"}",
-		 body, body);
+	snprintf(status, sizeof(status),
+	         "{\"kind\":\"Status\",\"reason\":\"%.100s\",\"message\":\"%.900s\"}", body, body);
 	from_body(400, status, &e);
 	assert_int_equal(strlen(e.reason), sizeof(e.reason) - 1);
 	assert_int_equal(strlen(e.message), sizeof(e.message) - 1);
@@ -261,10 +277,12 @@ static void test_empty_body(void **state)
 		long http;
 		const char *reason;
 	} map[] = {
-		{ 400, "BadRequest" }, { 401, "Unauthorized" },     { 403, "Forbidden" },
-		{ 404, "NotFound" },   { 409, "Conflict" },         { 410, "Expired" },
-		{ 422, "Invalid" },    { 429, "TooManyRequests" },  { 500, "InternalError" },
-		{ 503, "ServiceUnavailable" }, { 504, "Timeout" },  { 418, "Unknown" },
+	    {400, "BadRequest"},    {401, "Unauthorized"},
+	    {403, "Forbidden"},     {404, "NotFound"},
+	    {409, "Conflict"},      {410, "Expired"},
+	    {422, "Invalid"},       {429, "TooManyRequests"},
+	    {500, "InternalError"}, {503, "ServiceUnavailable"},
+	    {504, "Timeout"},       {418, "Unknown"},
 	};
 	struct kube_error e;
 
@@ -302,7 +320,8 @@ static void test_strerror_formats(void **state)
 	memset(&e, 0, sizeof(e));
 	e.http = 404;
 	snprintf(e.reason, sizeof(e.reason), "NotFound");
-	snprintf(e.message, sizeof(e.message), "a rather long message that will not fit in the output");
+	snprintf(e.message, sizeof(e.message),
+	         "a rather long message that will not fit in the output");
 	assert_ptr_equal(kube_strerror(&e, s, 20), s);
 	assert_string_equal(s, "404 NotFound: a rat"); /* cut to the buffer */
 }
@@ -310,23 +329,23 @@ static void test_strerror_formats(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_path_core),
-		cmocka_unit_test(test_path_group),
-		cmocka_unit_test(test_path_cluster_scoped),
-		cmocka_unit_test(test_path_subresource),
-		cmocka_unit_test(test_path_url_encoding),
-		cmocka_unit_test(test_path_appends_and_caps),
-		cmocka_unit_test(test_api_version),
-		cmocka_unit_test(test_status_404),
-		cmocka_unit_test(test_status_409),
-		cmocka_unit_test(test_status_410),
-		cmocka_unit_test(test_status_422),
-		cmocka_unit_test(test_status_without_reason_or_code),
-		cmocka_unit_test(test_non_json_body),
-		cmocka_unit_test(test_json_not_a_status),
-		cmocka_unit_test(test_long_body_truncated),
-		cmocka_unit_test(test_empty_body),
-		cmocka_unit_test(test_strerror_formats),
+	    cmocka_unit_test(test_path_core),
+	    cmocka_unit_test(test_path_group),
+	    cmocka_unit_test(test_path_cluster_scoped),
+	    cmocka_unit_test(test_path_subresource),
+	    cmocka_unit_test(test_path_url_encoding),
+	    cmocka_unit_test(test_path_appends_and_caps),
+	    cmocka_unit_test(test_api_version),
+	    cmocka_unit_test(test_status_404),
+	    cmocka_unit_test(test_status_409),
+	    cmocka_unit_test(test_status_410),
+	    cmocka_unit_test(test_status_422),
+	    cmocka_unit_test(test_status_without_reason_or_code),
+	    cmocka_unit_test(test_non_json_body),
+	    cmocka_unit_test(test_json_not_a_status),
+	    cmocka_unit_test(test_long_body_truncated),
+	    cmocka_unit_test(test_empty_body),
+	    cmocka_unit_test(test_strerror_formats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

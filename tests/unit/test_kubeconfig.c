@@ -13,10 +13,12 @@
 
 #define KC_DIR UNIT_FIXTURES "/kubeconfig"
 
-static const char fake_ca[] = "-----BEGIN CERTIFICATE-----\nFAKE-INLINE-CA\n-----END CERTIFICATE-----\n";
+static const char fake_ca[] =
+    "-----BEGIN CERTIFICATE-----\nFAKE-INLINE-CA\n-----END CERTIFICATE-----\n";
 static const char fake_cert[] =
-	"-----BEGIN CERTIFICATE-----\nFAKE-INLINE-CLIENT\n-----END CERTIFICATE-----\n";
-static const char fake_key[] = "-----BEGIN PRIVATE KEY-----\nFAKE-INLINE-KEY\n-----END PRIVATE KEY-----\n";
+    "-----BEGIN CERTIFICATE-----\nFAKE-INLINE-CLIENT\n-----END CERTIFICATE-----\n";
+static const char fake_key[] =
+    "-----BEGIN PRIVATE KEY-----\nFAKE-INLINE-KEY\n-----END PRIVATE KEY-----\n";
 
 static char *b64(const char *s)
 {
@@ -44,12 +46,12 @@ static struct kube_config *parse_ok(const char *yaml, const char *basedir, const
 
 /* Fails, leaves out alone, and the error contains want. */
 static void parse_fails(const char *yaml, const char *basedir, const char *context,
-			const char *want)
+                        const char *want)
 {
 	struct kube_config *c = (struct kube_config *)0x1;
 	char err[512] = "";
-	assert_int_equal(kube_config_parse(yaml, strlen(yaml), basedir, context, &c, err, sizeof(err)),
-			 -1);
+	assert_int_equal(
+	    kube_config_parse(yaml, strlen(yaml), basedir, context, &c, err, sizeof(err)), -1);
 	assert_ptr_equal(c, (struct kube_config *)0x1);
 	if (!strstr(err, want))
 		fail_msg("error \"%s\" does not contain \"%s\"", err, want);
@@ -61,26 +63,26 @@ static char *kc(const char *server, const char *cluster_extra, const char *user_
 {
 	struct buf b = BUF_INIT(1 << 16);
 	assert_int_equal(buf_printf(&b,
-				    "apiVersion: v1\n"
-				    "kind: Config\n"
-				    "current-context: ctx1\n"
-				    "clusters:\n"
-				    "- name: c1\n"
-				    "  cluster:\n"
-				    "    server: %s\n"
-				    "%s"
-				    "users:\n"
-				    "- name: u1\n"
-				    "  user:\n"
-				    "%s"
-				    "contexts:\n"
-				    "- name: ctx1\n"
-				    "  context:\n"
-				    "    cluster: c1\n"
-				    "    user: u1\n"
-				    "    namespace: ns1\n",
-				    server, cluster_extra, user_extra),
-			 0);
+	                            "apiVersion: v1\n"
+	                            "kind: Config\n"
+	                            "current-context: ctx1\n"
+	                            "clusters:\n"
+	                            "- name: c1\n"
+	                            "  cluster:\n"
+	                            "    server: %s\n"
+	                            "%s"
+	                            "users:\n"
+	                            "- name: u1\n"
+	                            "  user:\n"
+	                            "%s"
+	                            "contexts:\n"
+	                            "- name: ctx1\n"
+	                            "  context:\n"
+	                            "    cluster: c1\n"
+	                            "    user: u1\n"
+	                            "    namespace: ns1\n",
+	                            server, cluster_extra, user_extra),
+	                 0);
 	return buf_take(&b);
 }
 
@@ -92,7 +94,8 @@ static void test_inline_data(void **state)
 	char *y;
 
 	snprintf(cl, sizeof(cl), "    certificate-authority-data: %s\n", ca);
-	snprintf(us, sizeof(us), "    client-certificate-data: %s\n    client-key-data: %s\n", cert, key);
+	snprintf(us, sizeof(us), "    client-certificate-data: %s\n    client-key-data: %s\n", cert,
+	         key);
 	y = kc("https://10.0.0.1:6443/", cl, us);
 	c = parse_ok(y, "/nonexistent", NULL);
 	assert_string_equal(c->server, "https://10.0.0.1:6443"); /* trailing slash dropped */
@@ -118,8 +121,10 @@ static void test_inline_data_wins_over_path(void **state)
 	struct kube_config *c;
 	char *y;
 
-	snprintf(cl, sizeof(cl), "    certificate-authority-data: %s\n"
-				 "    certificate-authority: does-not-exist.crt\n", ca);
+	snprintf(cl, sizeof(cl),
+	         "    certificate-authority-data: %s\n"
+	         "    certificate-authority: does-not-exist.crt\n",
+	         ca);
 	y = kc("https://k", cl, "    token: t\n");
 	c = parse_ok(y, KC_DIR, NULL);
 	assert_string_equal(buf_str(&c->ca), fake_ca);
@@ -130,10 +135,9 @@ static void test_inline_data_wins_over_path(void **state)
 
 static void test_relative_paths(void **state)
 {
-	char *y = kc("https://kube.example:6443",
-		     "    certificate-authority: ca.crt\n",
-		     "    client-certificate: client.crt\n"
-		     "    client-key: sub/client.key\n");
+	char *y = kc("https://kube.example:6443", "    certificate-authority: ca.crt\n",
+	             "    client-certificate: client.crt\n"
+	             "    client-key: sub/client.key\n");
 	char *ca = file_text(KC_DIR "/ca.crt"), *cert = file_text(KC_DIR "/client.crt"),
 	     *key = file_text(KC_DIR "/sub/client.key");
 	struct kube_config *c = parse_ok(y, KC_DIR, NULL);
@@ -147,8 +151,8 @@ static void test_relative_paths(void **state)
 
 	/* relative to the basedir, not to the working directory */
 	parse_fails(y, UNIT_FIXTURES, NULL,
-		    "kubeconfig: cluster c1 certificate-authority: cannot read ca.crt: "
-		    "No such file or directory");
+	            "kubeconfig: cluster c1 certificate-authority: cannot read ca.crt: "
+	            "No such file or directory");
 	free(y);
 	free(ca);
 	free(cert);
@@ -177,8 +181,8 @@ static void test_load_file_uses_its_directory(void **state)
 	char err[512] = "";
 	char *key = file_text(KC_DIR "/sub/client.key");
 
-	assert_int_equal(kube_config_load_file(KC_DIR "/kubeconfig.yaml", NULL, &c, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+	    kube_config_load_file(KC_DIR "/kubeconfig.yaml", NULL, &c, err, sizeof(err)), 0);
 	assert_string_equal(c->server, "https://127.0.0.1:6443");
 	assert_string_equal(c->context, "dev");
 	assert_string_equal(c->namespace, "team-a");
@@ -188,7 +192,8 @@ static void test_load_file_uses_its_directory(void **state)
 	free(key);
 
 	c = (struct kube_config *)0x1;
-	assert_int_equal(kube_config_load_file(KC_DIR "/nope.yaml", NULL, &c, err, sizeof(err)), -1);
+	assert_int_equal(kube_config_load_file(KC_DIR "/nope.yaml", NULL, &c, err, sizeof(err)),
+	                 -1);
 	assert_string_equal(err, "kubeconfig " KC_DIR "/nope.yaml: No such file or directory");
 	assert_ptr_equal(c, (struct kube_config *)0x1);
 }
@@ -240,21 +245,21 @@ static void test_token_file(void **state)
 }
 
 static const char two_contexts[] = "current-context: a\n"
-				   "clusters:\n"
-				   "- name: ca\n"
-				   "  cluster: {server: 'https://a.example'}\n"
-				   "- name: cb\n"
-				   "  cluster: {server: 'https://b.example:8443//'}\n"
-				   "users:\n"
-				   "- name: ua\n"
-				   "  user: {token: token-a}\n"
-				   "- name: ub\n"
-				   "  user: {token: token-b}\n"
-				   "contexts:\n"
-				   "- name: a\n"
-				   "  context: {cluster: ca, user: ua, namespace: ns-a}\n"
-				   "- name: b\n"
-				   "  context: {cluster: cb, user: ub}\n";
+                                   "clusters:\n"
+                                   "- name: ca\n"
+                                   "  cluster: {server: 'https://a.example'}\n"
+                                   "- name: cb\n"
+                                   "  cluster: {server: 'https://b.example:8443//'}\n"
+                                   "users:\n"
+                                   "- name: ua\n"
+                                   "  user: {token: token-a}\n"
+                                   "- name: ub\n"
+                                   "  user: {token: token-b}\n"
+                                   "contexts:\n"
+                                   "- name: a\n"
+                                   "  context: {cluster: ca, user: ua, namespace: ns-a}\n"
+                                   "- name: b\n"
+                                   "  context: {cluster: cb, user: ub}\n";
 
 static void test_named_context_vs_current(void **state)
 {
@@ -281,26 +286,26 @@ static void test_missing_context_cluster_user(void **state)
 {
 	parse_fails(two_contexts, NULL, "nope", "kubeconfig: context nope not found");
 	parse_fails("clusters: []\ncontexts: []\n", NULL, NULL,
-		    "kubeconfig: no current-context set and no context given");
+	            "kubeconfig: no current-context set and no context given");
 	parse_fails("current-context: x\n", NULL, NULL, "kubeconfig: context x not found");
 	parse_fails("current-context: x\n"
-		    "contexts:\n- name: x\n  context: {cluster: gone, user: u}\n",
-		    NULL, NULL, "kubeconfig: context x: cluster gone not found");
+	            "contexts:\n- name: x\n  context: {cluster: gone, user: u}\n",
+	            NULL, NULL, "kubeconfig: context x: cluster gone not found");
 	parse_fails("current-context: x\n"
-		    "contexts:\n- name: x\n  context: {user: u}\n",
-		    NULL, NULL, "kubeconfig: context x: cluster (unset) not found");
+	            "contexts:\n- name: x\n  context: {user: u}\n",
+	            NULL, NULL, "kubeconfig: context x: cluster (unset) not found");
 	parse_fails("current-context: x\n"
-		    "clusters:\n- name: c\n  cluster: {server: 'https://k'}\n"
-		    "contexts:\n- name: x\n  context: {cluster: c, user: who}\n",
-		    NULL, NULL, "kubeconfig: context x: user who not found");
+	            "clusters:\n- name: c\n  cluster: {server: 'https://k'}\n"
+	            "contexts:\n- name: x\n  context: {cluster: c, user: who}\n",
+	            NULL, NULL, "kubeconfig: context x: user who not found");
 }
 
 static void test_no_user_is_anonymous(void **state)
 {
 	struct kube_config *c = parse_ok("current-context: x\n"
-					 "clusters:\n- name: c\n  cluster: {server: 'https://k'}\n"
-					 "contexts:\n- name: x\n  context: {cluster: c}\n",
-					 NULL, NULL);
+	                                 "clusters:\n- name: c\n  cluster: {server: 'https://k'}\n"
+	                                 "contexts:\n- name: x\n  context: {cluster: c}\n",
+	                                 NULL, NULL);
 	assert_string_equal(c->server, "https://k");
 	assert_int_equal(c->cert.len + c->key.len + c->token.len, 0);
 	assert_int_equal(c->ca.len, 0); /* system trust store */
@@ -309,19 +314,19 @@ static void test_no_user_is_anonymous(void **state)
 
 static void test_insecure_refused(void **state)
 {
-	static const char *values[] = { "true", "True", "TRUE", "yes", "on", "\"true\"", "1", NULL };
+	static const char *values[] = {"true", "True", "TRUE", "yes", "on", "\"true\"", "1", NULL};
 	char cl[128];
 
 	for (int i = 0; values[i]; i++) {
 		snprintf(cl, sizeof(cl), "    insecure-skip-tls-verify: %s\n", values[i]);
 		char *y = kc("https://k", cl, "    token: t\n");
 		parse_fails(y, NULL, NULL,
-			    "kubeconfig: cluster c1 sets insecure-skip-tls-verify; vecward always "
-			    "verifies TLS");
+		            "kubeconfig: cluster c1 sets insecure-skip-tls-verify; vecward always "
+		            "verifies TLS");
 		free(y);
 	}
 	/* false (as kubectl's YAML reads it) or empty is fine */
-	static const char *off[] = { "false", "False", "no", "off", "", "~", NULL };
+	static const char *off[] = {"false", "False", "no", "off", "", "~", NULL};
 	for (int i = 0; off[i]; i++) {
 		snprintf(cl, sizeof(cl), "    insecure-skip-tls-verify: %s\n", off[i]);
 		char *y = kc("https://k", cl, "    token: t\n");
@@ -335,13 +340,13 @@ static void test_insecure_refused(void **state)
 static void test_plugins_refused(void **state)
 {
 	char *y = kc("https://k", "",
-		     "    exec:\n"
-		     "      apiVersion: client.authentication.k8s.io/v1\n"
-		     "      command: aws\n"
-		     "      args: [eks, get-token]\n");
+	             "    exec:\n"
+	             "      apiVersion: client.authentication.k8s.io/v1\n"
+	             "      command: aws\n"
+	             "      args: [eks, get-token]\n");
 	parse_fails(y, NULL, NULL,
-		    "kubeconfig: user u1 uses an exec or auth-provider plugin, which vecward does "
-		    "not run: use a client certificate or a token");
+	            "kubeconfig: user u1 uses an exec or auth-provider plugin, which vecward does "
+	            "not run: use a client certificate or a token");
 	free(y);
 	y = kc("https://k", "", "    auth-provider:\n      name: oidc\n");
 	parse_fails(y, NULL, NULL, "uses an exec or auth-provider plugin");
@@ -351,38 +356,42 @@ static void test_plugins_refused(void **state)
 static void test_server_must_be_https(void **state)
 {
 	char *y = kc("http://10.0.0.1:8080", "", "    token: t\n");
-	parse_fails(y, NULL, NULL,
-		    "kubeconfig: cluster c1: server must be an https:// url (got http://10.0.0.1:8080)");
+	parse_fails(
+	    y, NULL, NULL,
+	    "kubeconfig: cluster c1: server must be an https:// url (got http://10.0.0.1:8080)");
 	free(y);
 	y = kc("10.0.0.1:6443", "", "    token: t\n");
 	parse_fails(y, NULL, NULL, "server must be an https:// url (got 10.0.0.1:6443)");
 	free(y);
 	parse_fails("current-context: x\n"
-		    "clusters:\n- name: c\n  cluster: {certificate-authority-data: ''}\n"
-		    "contexts:\n- name: x\n  context: {cluster: c}\n",
-		    NULL, NULL, "kubeconfig: cluster c: server must be an https:// url (got nothing)");
+	            "clusters:\n- name: c\n  cluster: {certificate-authority-data: ''}\n"
+	            "contexts:\n- name: x\n  context: {cluster: c}\n",
+	            NULL, NULL,
+	            "kubeconfig: cluster c: server must be an https:// url (got nothing)");
 }
 
 static void test_bad_base64(void **state)
 {
 	char *y = kc("https://k", "    certificate-authority-data: not*base64\n", "    token: t\n");
 	parse_fails(y, NULL, NULL,
-		    "kubeconfig: cluster c1 certificate-authority-data is not valid base64");
+	            "kubeconfig: cluster c1 certificate-authority-data is not valid base64");
 	free(y);
 	y = kc("https://k", "", "    client-certificate-data: Zm9v\n    client-key-data: Zm9\n");
 	parse_fails(y, NULL, NULL, "kubeconfig: user u1 client-key-data is not valid base64");
 	free(y);
 	y = kc("https://k", "", "    client-certificate-data: Zm9v=\n    client-key-data: Zm9v\n");
-	parse_fails(y, NULL, NULL, "kubeconfig: user u1 client-certificate-data is not valid base64");
+	parse_fails(y, NULL, NULL,
+	            "kubeconfig: user u1 client-certificate-data is not valid base64");
 	free(y);
 }
 
 static void test_cert_without_key(void **state)
 {
 	char *y = kc("https://k", "", "    client-certificate: client.crt\n");
-	parse_fails(y, KC_DIR, NULL,
-		    "kubeconfig: user u1 has a client certificate without a key (or a key without a "
-		    "certificate)");
+	parse_fails(
+	    y, KC_DIR, NULL,
+	    "kubeconfig: user u1 has a client certificate without a key (or a key without a "
+	    "certificate)");
 	free(y);
 	y = kc("https://k", "", "    client-key: sub/client.key\n");
 	parse_fails(y, KC_DIR, NULL, "has a client certificate without a key");
@@ -391,9 +400,11 @@ static void test_cert_without_key(void **state)
 
 static void test_missing_files(void **state)
 {
-	char *y = kc("https://k", "", "    client-certificate: client.crt\n    client-key: nope.key\n");
-	parse_fails(y, KC_DIR, NULL,
-		    "kubeconfig: user u1 client-key: cannot read nope.key: No such file or directory");
+	char *y =
+	    kc("https://k", "", "    client-certificate: client.crt\n    client-key: nope.key\n");
+	parse_fails(
+	    y, KC_DIR, NULL,
+	    "kubeconfig: user u1 client-key: cannot read nope.key: No such file or directory");
 	free(y);
 }
 
@@ -424,9 +435,9 @@ static void test_error_never_shows_secrets(void **state)
 	struct kube_config *c = NULL;
 	char err[512] = "";
 	char *y = kc("https://k", "",
-		     "    token: SECRET-TOKEN-VALUE\n"
-		     "    client-certificate-data: Zm9v\n"
-		     "    client-key-data: SECRET-KEY-DATA!!\n");
+	             "    token: SECRET-TOKEN-VALUE\n"
+	             "    client-certificate-data: Zm9v\n"
+	             "    client-key-data: SECRET-KEY-DATA!!\n");
 	assert_int_equal(kube_config_parse(y, strlen(y), NULL, NULL, &c, err, sizeof(err)), -1);
 	assert_null(strstr(err, "SECRET"));
 	free(y);
@@ -435,25 +446,25 @@ static void test_error_never_shows_secrets(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_inline_data),
-		cmocka_unit_test(test_inline_data_wins_over_path),
-		cmocka_unit_test(test_relative_paths),
-		cmocka_unit_test(test_absolute_paths),
-		cmocka_unit_test(test_load_file_uses_its_directory),
-		cmocka_unit_test(test_token),
-		cmocka_unit_test(test_token_file),
-		cmocka_unit_test(test_named_context_vs_current),
-		cmocka_unit_test(test_missing_context_cluster_user),
-		cmocka_unit_test(test_no_user_is_anonymous),
-		cmocka_unit_test(test_insecure_refused),
-		cmocka_unit_test(test_plugins_refused),
-		cmocka_unit_test(test_server_must_be_https),
-		cmocka_unit_test(test_bad_base64),
-		cmocka_unit_test(test_cert_without_key),
-		cmocka_unit_test(test_missing_files),
-		cmocka_unit_test(test_other_refusals),
-		cmocka_unit_test(test_not_a_kubeconfig),
-		cmocka_unit_test(test_error_never_shows_secrets),
+	    cmocka_unit_test(test_inline_data),
+	    cmocka_unit_test(test_inline_data_wins_over_path),
+	    cmocka_unit_test(test_relative_paths),
+	    cmocka_unit_test(test_absolute_paths),
+	    cmocka_unit_test(test_load_file_uses_its_directory),
+	    cmocka_unit_test(test_token),
+	    cmocka_unit_test(test_token_file),
+	    cmocka_unit_test(test_named_context_vs_current),
+	    cmocka_unit_test(test_missing_context_cluster_user),
+	    cmocka_unit_test(test_no_user_is_anonymous),
+	    cmocka_unit_test(test_insecure_refused),
+	    cmocka_unit_test(test_plugins_refused),
+	    cmocka_unit_test(test_server_must_be_https),
+	    cmocka_unit_test(test_bad_base64),
+	    cmocka_unit_test(test_cert_without_key),
+	    cmocka_unit_test(test_missing_files),
+	    cmocka_unit_test(test_other_refusals),
+	    cmocka_unit_test(test_not_a_kubeconfig),
+	    cmocka_unit_test(test_error_never_shows_secrets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,15 +42,15 @@ static void assert_body(enum mv_op op, const struct mv_args *a, const char *want
 
 static void test_body_users(void **state)
 {
-	struct mv_args a = { .user = "alice", .password = "s3cret-pw", .new_password = "n3w-pw",
-			     .role = "reader" };
+	struct mv_args a = {
+	    .user = "alice", .password = "s3cret-pw", .new_password = "n3w-pw", .role = "reader"};
 
 	assert_body(MV_OP_USER_LIST, &a, "{}");
 	assert_body(MV_OP_USER_DESCRIBE, &a, "{\"userName\":\"alice\"}");
 	assert_body(MV_OP_USER_CREATE, &a, "{\"userName\":\"alice\",\"password\":\"s3cret-pw\"}");
 	assert_body(MV_OP_USER_UPDATE_PASSWORD, &a,
-		    "{\"userName\":\"alice\",\"password\":\"s3cret-pw\","
-		    "\"newPassword\":\"n3w-pw\"}");
+	            "{\"userName\":\"alice\",\"password\":\"s3cret-pw\","
+	            "\"newPassword\":\"n3w-pw\"}");
 	assert_body(MV_OP_USER_DROP, &a, "{\"userName\":\"alice\"}");
 	assert_body(MV_OP_USER_GRANT_ROLE, &a, "{\"userName\":\"alice\",\"roleName\":\"reader\"}");
 	assert_body(MV_OP_USER_REVOKE_ROLE, &a, "{\"userName\":\"alice\",\"roleName\":\"reader\"}");
@@ -58,19 +58,19 @@ static void test_body_users(void **state)
 
 static void test_body_roles(void **state)
 {
-	struct mv_args a = { .role = "reader", .db = "default", .collection = "*",
-			     .privilege = "Search" };
+	struct mv_args a = {
+	    .role = "reader", .db = "default", .collection = "*", .privilege = "Search"};
 
 	assert_body(MV_OP_ROLE_LIST, &a, "{}");
 	assert_body(MV_OP_ROLE_CREATE, &a, "{\"roleName\":\"reader\"}");
 	assert_body(MV_OP_ROLE_DROP, &a, "{\"roleName\":\"reader\"}");
 	assert_body(MV_OP_ROLE_DESCRIBE, &a, "{\"roleName\":\"reader\",\"dbName\":\"default\"}");
 	assert_body(MV_OP_ROLE_GRANT_PRIVILEGE_V2, &a,
-		    "{\"roleName\":\"reader\",\"privilege\":\"Search\",\"dbName\":\"default\","
-		    "\"collectionName\":\"*\"}");
+	            "{\"roleName\":\"reader\",\"privilege\":\"Search\",\"dbName\":\"default\","
+	            "\"collectionName\":\"*\"}");
 	assert_body(MV_OP_ROLE_REVOKE_PRIVILEGE_V2, &a,
-		    "{\"roleName\":\"reader\",\"privilege\":\"Search\",\"dbName\":\"default\","
-		    "\"collectionName\":\"*\"}");
+	            "{\"roleName\":\"reader\",\"privilege\":\"Search\",\"dbName\":\"default\","
+	            "\"collectionName\":\"*\"}");
 	/* describe without a database leaves dbName out */
 	a.db = NULL;
 	assert_body(MV_OP_ROLE_DESCRIBE, &a, "{\"roleName\":\"reader\"}");
@@ -78,29 +78,29 @@ static void test_body_roles(void **state)
 
 static void test_body_groups(void **state)
 {
-	const char *const privs[] = { "Search", "Query", "Load" };
-	struct mv_args a = { .group = "readonly", .privileges = privs, .n_privileges = 3 };
+	const char *const privs[] = {"Search", "Query", "Load"};
+	struct mv_args a = {.group = "readonly", .privileges = privs, .n_privileges = 3};
 
 	assert_body(MV_OP_PRIVILEGE_GROUP_LIST, &a, "{}");
 	assert_body(MV_OP_PRIVILEGE_GROUP_CREATE, &a, "{\"privilegeGroupName\":\"readonly\"}");
 	assert_body(MV_OP_PRIVILEGE_GROUP_DROP, &a, "{\"privilegeGroupName\":\"readonly\"}");
 	assert_body(MV_OP_PRIVILEGE_GROUP_ADD, &a,
-		    "{\"privilegeGroupName\":\"readonly\",\"privileges\":[\"Search\",\"Query\","
-		    "\"Load\"]}");
+	            "{\"privilegeGroupName\":\"readonly\",\"privileges\":[\"Search\",\"Query\","
+	            "\"Load\"]}");
 	a.n_privileges = 1;
 	assert_body(MV_OP_PRIVILEGE_GROUP_REMOVE, &a,
-		    "{\"privilegeGroupName\":\"readonly\",\"privileges\":[\"Search\"]}");
+	            "{\"privilegeGroupName\":\"readonly\",\"privileges\":[\"Search\"]}");
 }
 
 static void test_body_escaping(void **state)
 {
-	struct mv_args a = { .user = "a\"b\\c", .password = "p\"w\n\x01/" };
+	struct mv_args a = {.user = "a\"b\\c", .password = "p\"w\n\x01/"};
 
 	assert_body(MV_OP_USER_CREATE, &a,
-		    "{\"userName\":\"a\\\"b\\\\c\",\"password\":\"p\\\"w\\n\\u0001/\"}");
+	            "{\"userName\":\"a\\\"b\\\\c\",\"password\":\"p\\\"w\\n\\u0001/\"}");
 	a.user = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"; /* UTF-8 passes through as is */
 	assert_body(MV_OP_USER_DROP, &a,
-		    "{\"userName\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}");
+	            "{\"userName\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}");
 	/* an empty password is Milvus' business to refuse, not ours */
 	a.user = "u";
 	a.password = "";
@@ -109,27 +109,28 @@ static void test_body_escaping(void **state)
 
 static void test_body_databases(void **state)
 {
-	const char *const keys[] = { "cipher.enabled", "cipher.key" };
-	const char *const vals[] = { "true", "arn:aws:kms:us-east-1:111122223333:key/k-1" };
-	struct mv_args a = { .db = "sales", .prop_keys = keys, .prop_values = vals,
-			     .n_properties = 2 };
+	const char *const keys[] = {"cipher.enabled", "cipher.key"};
+	const char *const vals[] = {"true", "arn:aws:kms:us-east-1:111122223333:key/k-1"};
+	struct mv_args a = {
+	    .db = "sales", .prop_keys = keys, .prop_values = vals, .n_properties = 2};
 
 	assert_body(MV_OP_DATABASE_LIST, &a, "{}");
 	assert_body(MV_OP_DATABASE_DESCRIBE, &a, "{\"dbName\":\"sales\"}");
 	assert_body(MV_OP_DATABASE_CREATE, &a,
-		    "{\"dbName\":\"sales\",\"properties\":{\"cipher.enabled\":\"true\","
-		    "\"cipher.key\":\"arn:aws:kms:us-east-1:111122223333:key/k-1\"}}");
+	            "{\"dbName\":\"sales\",\"properties\":{\"cipher.enabled\":\"true\","
+	            "\"cipher.key\":\"arn:aws:kms:us-east-1:111122223333:key/k-1\"}}");
 	/* no properties: the key is left out; an empty value is a value */
 	a.n_properties = 0;
 	assert_body(MV_OP_DATABASE_CREATE, &a, "{\"dbName\":\"sales\"}");
 	a.prop_keys = keys + 1;
-	a.prop_values = (const char *const[]){ "" };
+	a.prop_values = (const char *const[]){""};
 	a.n_properties = 1;
-	assert_body(MV_OP_DATABASE_CREATE, &a, "{\"dbName\":\"sales\",\"properties\":{\"cipher.key\":\"\"}}");
-	/* values are escaped like every other string */
-	a.prop_values = (const char *const[]){ "a\"b\n" };
 	assert_body(MV_OP_DATABASE_CREATE, &a,
-		    "{\"dbName\":\"sales\",\"properties\":{\"cipher.key\":\"a\\\"b\\n\"}}");
+	            "{\"dbName\":\"sales\",\"properties\":{\"cipher.key\":\"\"}}");
+	/* values are escaped like every other string */
+	a.prop_values = (const char *const[]){"a\"b\n"};
+	assert_body(MV_OP_DATABASE_CREATE, &a,
+	            "{\"dbName\":\"sales\",\"properties\":{\"cipher.key\":\"a\\\"b\\n\"}}");
 }
 
 static void assert_invalid(enum mv_op op, const struct mv_args *a)
@@ -143,9 +144,9 @@ static void assert_invalid(enum mv_op op, const struct mv_args *a)
 static void test_body_invalid(void **state)
 {
 	char big[MV_MAX_ARG + 2];
-	const char *const privs[] = { "Search", NULL };
-	const char *const empty_priv[] = { "" };
-	struct mv_args a = { 0 };
+	const char *const privs[] = {"Search", NULL};
+	const char *const empty_priv[] = {""};
+	struct mv_args a = {0};
 	char *s = NULL;
 
 	assert_invalid(MV_OP_USER_DESCRIBE, &a); /* user missing */
@@ -195,11 +196,11 @@ static void test_body_invalid(void **state)
 
 	/* databases: a name always; properties non-empty and distinct keys, within the cap */
 	{
-		const char *const dup[] = { "k", "k" };
-		const char *const two[] = { "v", "w" };
-		const char *const empty_key[] = { "" };
-		const char *const bad_val[] = { "\xff" };
-		struct mv_args d = { 0 };
+		const char *const dup[] = {"k", "k"};
+		const char *const two[] = {"v", "w"};
+		const char *const empty_key[] = {""};
+		const char *const bad_val[] = {"\xff"};
+		struct mv_args d = {0};
 		assert_invalid(MV_OP_DATABASE_DESCRIBE, &d);
 		assert_invalid(MV_OP_DATABASE_CREATE, &d);
 		d.db = "";
@@ -223,7 +224,7 @@ static void test_body_invalid(void **state)
 	}
 
 	assert_invalid(MV_OP_COUNT_, &a);
-	assert_invalid((enum mv_op)-1, &a);
+	assert_invalid((enum mv_op) - 1, &a);
 	assert_int_equal(mv_build_body(MV_OP_USER_LIST, NULL, &s), MV_ERR_INVALID);
 }
 
@@ -234,11 +235,11 @@ static void test_op_paths(void **state)
 	assert_string_equal(mv_op_path(MV_OP_USER_GRANT_ROLE), "users/grant_role");
 	assert_string_equal(mv_op_path(MV_OP_ROLE_DESCRIBE), "roles/describe");
 	assert_string_equal(mv_op_path(MV_OP_ROLE_REVOKE_PRIVILEGE_V2),
-			    "roles/revoke_privilege_v2");
+	                    "roles/revoke_privilege_v2");
 	assert_string_equal(mv_op_path(MV_OP_PRIVILEGE_GROUP_ADD),
-			    "privilege_groups/add_privileges_to_group");
+	                    "privilege_groups/add_privileges_to_group");
 	assert_string_equal(mv_op_path(MV_OP_PRIVILEGE_GROUP_REMOVE),
-			    "privilege_groups/remove_privileges_from_group");
+	                    "privilege_groups/remove_privileges_from_group");
 	assert_string_equal(mv_op_path(MV_OP_DATABASE_LIST), "databases/list");
 	assert_string_equal(mv_op_path(MV_OP_DATABASE_DESCRIBE), "databases/describe");
 	assert_string_equal(mv_op_path(MV_OP_DATABASE_CREATE), "databases/create");
@@ -246,7 +247,7 @@ static void test_op_paths(void **state)
 	for (int op = 0; op < MV_OP_COUNT_; op++) {
 		assert_non_null(mv_op_path((enum mv_op)op));
 		assert_int_equal(mv_op_has_secret((enum mv_op)op),
-				 op == MV_OP_USER_CREATE || op == MV_OP_USER_UPDATE_PASSWORD);
+		                 op == MV_OP_USER_CREATE || op == MV_OP_USER_UPDATE_PASSWORD);
 	}
 }
 
@@ -260,7 +261,7 @@ static int parse(const char *body, yajl_val *data, struct mv_error *err)
 static void test_parse_success_list(void **state)
 {
 	struct mv_error err;
-	struct mv_names n = { 0 };
+	struct mv_names n = {0};
 	yajl_val d = NULL;
 
 	assert_int_equal(parse("{\"code\":0,\"data\":[\"root\",\"alice\"]}", &d, &err), MV_OK);
@@ -290,9 +291,8 @@ static void test_parse_success_object(void **state)
 	struct mv_error err;
 	yajl_val d = NULL;
 
-	assert_int_equal(parse("{\"data\":{\"privilegeGroups\":[]},\"code\":0,\"extra\":1}", &d,
-			       &err),
-			 MV_OK);
+	assert_int_equal(
+	    parse("{\"data\":{\"privilegeGroups\":[]},\"code\":0,\"extra\":1}", &d, &err), MV_OK);
 	assert_non_null(d);
 	assert_int_equal(d->type, yajl_t_object);
 	assert_non_null(json_get(d, "privilegeGroups", NULL));
@@ -306,9 +306,9 @@ static void test_parse_error(void **state)
 	yajl_val d = (yajl_val)0x1;
 
 	assert_int_equal(parse("{\"code\":1100,\"message\":\"invalid parameter[expected=valid "
-			       "username][actual=1abc]\"}",
-			       &d, &err),
-			 MV_ERR_MILVUS);
+	                       "username][actual=1abc]\"}",
+	                       &d, &err),
+	                 MV_ERR_MILVUS);
 	assert_ptr_equal(d, (yajl_val)0x1); /* untouched on error */
 	assert_int_equal(err.status, MV_ERR_MILVUS);
 	assert_int_equal(err.code, 1100);
@@ -321,9 +321,9 @@ static void test_parse_error(void **state)
 	assert_string_equal(err.message, "milvus error code 65535");
 
 	/* control characters and non-ASCII bytes do not reach the message */
-	assert_int_equal(parse("{\"code\":5,\"message\":\"a\\nb\\u0001c caf\xc3\xa9\"}", NULL,
-			       &err),
-			 MV_ERR_MILVUS);
+	assert_int_equal(
+	    parse("{\"code\":5,\"message\":\"a\\nb\\u0001c caf\xc3\xa9\"}", NULL, &err),
+	    MV_ERR_MILVUS);
 	assert_string_equal(err.message, "a b c caf??");
 }
 
@@ -342,7 +342,7 @@ static void test_parse_long_message_is_cut(void **state)
 static void test_parse_legacy_200(void **state)
 {
 	struct mv_error err;
-	struct mv_names n = { 0 };
+	struct mv_names n = {0};
 	yajl_val d = NULL;
 
 	assert_int_equal(parse("{\"code\":200,\"data\":[\"admin\"]}", &d, &err), MV_OK);
@@ -373,11 +373,11 @@ static void test_parse_garbled(void **state)
 	assert_garbled("<html>502 Bad Gateway</html>");
 	assert_garbled("[1,2]");
 	assert_garbled("\"code\"");
-	assert_garbled("{\"data\":[]}");                 /* no code */
-	assert_garbled("{\"code\":\"0\"}");              /* code not a number */
-	assert_garbled("{\"code\":0.5}");                /* not an integer */
-	assert_garbled("{\"code\":99999999999999}");     /* beyond int */
-	assert_garbled("{\"code\":0} {\"code\":0}");     /* two documents */
+	assert_garbled("{\"data\":[]}");             /* no code */
+	assert_garbled("{\"code\":\"0\"}");          /* code not a number */
+	assert_garbled("{\"code\":0.5}");            /* not an integer */
+	assert_garbled("{\"code\":99999999999999}"); /* beyond int */
+	assert_garbled("{\"code\":0} {\"code\":0}"); /* two documents */
 	/* deeper than MV_MAX_DEPTH */
 	{
 		char deep[256] = "{\"code\":0,\"data\":";
@@ -415,9 +415,9 @@ static void test_parse_oversize(void **state)
 static void test_parse_data_missing(void **state)
 {
 	struct mv_error err;
-	struct mv_names n = { (char **)0x1, 99 };
-	struct mv_grants g = { 0 };
-	struct mv_groups gr = { 0 };
+	struct mv_names n = {(char **)0x1, 99};
+	struct mv_grants g = {0};
+	struct mv_groups gr = {0};
 	yajl_val d = (yajl_val)0x1;
 
 	assert_int_equal(parse("{\"code\":0}", &d, &err), MV_OK);
@@ -445,9 +445,9 @@ static void test_parse_data_missing(void **state)
 static void assert_bad_data(const char *json, int which)
 {
 	struct mv_error err;
-	struct mv_names n = { 0 };
-	struct mv_grants g = { 0 };
-	struct mv_groups gr = { 0 };
+	struct mv_names n = {0};
+	struct mv_grants g = {0};
+	struct mv_groups gr = {0};
 	yajl_val d = NULL;
 	int rc;
 
@@ -477,22 +477,22 @@ static void test_parse_bad_shapes(void **state)
 	assert_bad_data("{\"privilegeGroups\":{}}", 2);
 	assert_bad_data("{\"privilegeGroups\":[{\"privileges\":\"a\"}]}", 2);
 	assert_bad_data("{\"privilegeGroups\":[{\"privilegeGroupName\":\"g\","
-			"\"privileges\":1}]}",
-			2);
+	                "\"privileges\":1}]}",
+	                2);
 	assert_bad_data("{\"privilegeGroups\":[{\"privilegeGroupName\":\"g\","
-			"\"privileges\":[1]}]}",
-			2);
+	                "\"privileges\":[1]}]}",
+	                2);
 }
 
 static void test_parse_grants(void **state)
 {
 	const char *body =
-		"{\"code\":0,\"data\":[{\"objectType\":\"Collection\",\"objectName\":\"*\","
-		"\"privilege\":\"Search\",\"dbName\":\"default\",\"grantor\":\"root\"},"
-		"{\"objectType\":\"Global\",\"objectName\":\"*\",\"privilege\":\"ReadOnly\","
-		"\"dbName\":\"*\"}]}";
+	    "{\"code\":0,\"data\":[{\"objectType\":\"Collection\",\"objectName\":\"*\","
+	    "\"privilege\":\"Search\",\"dbName\":\"default\",\"grantor\":\"root\"},"
+	    "{\"objectType\":\"Global\",\"objectName\":\"*\",\"privilege\":\"ReadOnly\","
+	    "\"dbName\":\"*\"}]}";
 	struct mv_error err;
-	struct mv_grants g = { 0 };
+	struct mv_grants g = {0};
 	yajl_val d = NULL;
 
 	assert_int_equal(parse(body, &d, &err), MV_OK);
@@ -516,14 +516,14 @@ static void test_parse_grants(void **state)
 static void test_parse_groups(void **state)
 {
 	const char *body =
-		"{\"code\":0,\"data\":{\"privilegeGroups\":["
-		"{\"privilegeGroupName\":\"readonly\",\"privileges\":\"Search,Query, Load\"},"
-		"{\"privilegeGroupName\":\"empty\",\"privileges\":\"\"},"
-		"{\"privilegeGroupName\":\"none\"},"
-		"{\"privilegeGroupName\":\"listed\",\"privileges\":[\"Insert\",\"Upsert\"]},"
-		"{\"privilegeGroupName\":\"odd\",\"privileges\":\",Flush,,\"}]}}";
+	    "{\"code\":0,\"data\":{\"privilegeGroups\":["
+	    "{\"privilegeGroupName\":\"readonly\",\"privileges\":\"Search,Query, Load\"},"
+	    "{\"privilegeGroupName\":\"empty\",\"privileges\":\"\"},"
+	    "{\"privilegeGroupName\":\"none\"},"
+	    "{\"privilegeGroupName\":\"listed\",\"privileges\":[\"Insert\",\"Upsert\"]},"
+	    "{\"privilegeGroupName\":\"odd\",\"privileges\":\",Flush,,\"}]}}";
 	struct mv_error err;
-	struct mv_groups g = { 0 };
+	struct mv_groups g = {0};
 	yajl_val d = NULL;
 
 	assert_int_equal(parse(body, &d, &err), MV_OK);
@@ -557,13 +557,13 @@ static void test_parse_database(void **state)
 	/* Milvus's describeDatabase answer (encoding/json of a map: keys sorted), an
 	 * int64 ID beyond 2^53, an encryption zone's properties */
 	const char *body =
-		"{\"code\":0,\"data\":{\"dbID\":458000000000000003,\"dbName\":\"sales\","
-		"\"properties\":[{\"key\":\"cipher.enabled\",\"value\":\"true\"},"
-		"{\"key\":\"cipher.ezID\",\"value\":\"458000000000000003\"},"
-		"{\"key\":\"cipher.key\",\"value\":\"arn:aws:kms:us-east-1:1:key/k\"},"
-		"{\"key\":\"empty\"},{\"key\":\"cipher.enabled\",\"value\":\"false\"}]}}";
+	    "{\"code\":0,\"data\":{\"dbID\":458000000000000003,\"dbName\":\"sales\","
+	    "\"properties\":[{\"key\":\"cipher.enabled\",\"value\":\"true\"},"
+	    "{\"key\":\"cipher.ezID\",\"value\":\"458000000000000003\"},"
+	    "{\"key\":\"cipher.key\",\"value\":\"arn:aws:kms:us-east-1:1:key/k\"},"
+	    "{\"key\":\"empty\"},{\"key\":\"cipher.enabled\",\"value\":\"false\"}]}}";
 	struct mv_error err;
-	struct mv_database db = { 0 };
+	struct mv_database db = {0};
 	yajl_val d = NULL;
 
 	assert_int_equal(parse(body, &d, &err), MV_OK);
@@ -575,7 +575,7 @@ static void test_parse_database(void **state)
 	assert_string_equal(db.props[1].key, "cipher.ezID");
 	assert_string_equal(mv_database_property(&db, MV_PROP_CIPHER_ENABLED), "true"); /* first */
 	assert_string_equal(mv_database_property(&db, MV_PROP_CIPHER_KEY),
-			    "arn:aws:kms:us-east-1:1:key/k");
+	                    "arn:aws:kms:us-east-1:1:key/k");
 	assert_string_equal(mv_database_property(&db, "empty"), ""); /* omitempty value */
 	assert_null(mv_database_property(&db, "missing"));
 	assert_null(mv_database_property(NULL, "x"));
@@ -586,9 +586,9 @@ static void test_parse_database(void **state)
 
 	/* default: no properties (null, absent or []), dbID as a string (protojson) */
 	assert_int_equal(parse("{\"code\":0,\"data\":{\"dbID\":\"1\",\"dbName\":\"default\","
-			       "\"properties\":null}}",
-			       &d, &err),
-			 MV_OK);
+	                       "\"properties\":null}}",
+	                       &d, &err),
+	                 MV_OK);
 	assert_int_equal(mv_parse_database(d, &db, &err), MV_OK);
 	yajl_tree_free(d);
 	assert_true(db.id == 1);
@@ -606,7 +606,7 @@ static void test_parse_database(void **state)
 static void assert_bad_database(const char *json)
 {
 	struct mv_error err;
-	struct mv_database db = { 0 };
+	struct mv_database db = {0};
 	yajl_val d = NULL;
 	int rc;
 
@@ -622,7 +622,7 @@ static void assert_bad_database(const char *json)
 static void test_parse_database_bad_shapes(void **state)
 {
 	struct mv_error err;
-	struct mv_database db = { 0 };
+	struct mv_database db = {0};
 
 	assert_int_equal(mv_parse_database(NULL, &db, &err), MV_ERR_TRANSPORT);
 	assert_bad_database("[]");
@@ -640,7 +640,7 @@ static void test_parse_database_bad_shapes(void **state)
 
 static void test_split_privileges(void **state)
 {
-	struct mv_names n = { 0 };
+	struct mv_names n = {0};
 
 	assert_int_equal(mv_split_privileges("a,b", &n), MV_OK);
 	assert_int_equal(n.n, 2);
@@ -665,7 +665,7 @@ static void test_split_privileges(void **state)
 
 static void test_error_reason(void **state)
 {
-	struct mv_error e = { 0 };
+	struct mv_error e = {0};
 
 	assert_string_equal(mv_error_reason(&e), "");
 	assert_string_equal(mv_error_hint(&e), "");
@@ -714,7 +714,7 @@ static void assert_cfg_invalid(const struct mv_config *cfg)
 
 static void test_client_config(void **state)
 {
-	struct mv_config cfg = { .base_url = "https://milvus.ns.svc:19530", .ca_pem = "x" };
+	struct mv_config cfg = {.base_url = "https://milvus.ns.svc:19530", .ca_pem = "x"};
 	struct mv_client *c = NULL;
 	struct mv_error err;
 
@@ -766,12 +766,12 @@ static void test_client_config(void **state)
 	assert_int_equal(mv_client_new(NULL, &c, &err), MV_ERR_INVALID);
 
 	/* plain http needs no CA (tests only) */
-	cfg = (struct mv_config){ .base_url = "HTTP://127.0.0.1:1/milvus/" };
+	cfg = (struct mv_config){.base_url = "HTTP://127.0.0.1:1/milvus/"};
 	assert_int_equal(mv_client_new(&cfg, &c, NULL), MV_OK);
 	/* argument errors are reported before anything is sent */
 	{
 		unsigned long before = mv_requests_total();
-		struct mv_names n = { 0 };
+		struct mv_names n = {0};
 		assert_int_equal(mv_user_describe(c, "", &n, &err), MV_ERR_INVALID);
 		assert_string_equal(mv_error_reason(&err), "MilvusError");
 		assert_non_null(strstr(err.message, "users/describe: invalid argument"));
@@ -895,9 +895,9 @@ static int respond(struct conn *c, const struct canned *k)
 	char head[256];
 	size_t blen = k->big ? k->big : strlen(k->body);
 	int n = snprintf(head, sizeof(head),
-			 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-			 "Content-Length: %zu\r\n\r\n",
-			 k->status, k->status == 200 ? "OK" : "Not OK", blen);
+	                 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+	                 "Content-Length: %zu\r\n\r\n",
+	                 k->status, k->status == 200 ? "OK" : "Not OK", blen);
 
 	if (n < 0 || (size_t)n >= sizeof(head) || conn_write(c, head, (size_t)n))
 		return -1;
@@ -920,7 +920,7 @@ static void serve_conn(struct srv *s, struct conn *c)
 {
 	for (;;) {
 		struct rec r;
-		struct canned k = { 500, "{\"code\":65535,\"message\":\"no canned response\"}", 0 };
+		struct canned k = {500, "{\"code\":65535,\"message\":\"no canned response\"}", 0};
 
 		if (read_request(c, &r))
 			return;
@@ -940,7 +940,7 @@ static void *srv_main(void *arg)
 	struct srv *s = arg;
 
 	for (;;) {
-		struct conn c = { -1, NULL };
+		struct conn c = {-1, NULL};
 
 		c.fd = accept(s->lfd, NULL, NULL);
 		if (c.fd < 0) {
@@ -960,8 +960,8 @@ static void *srv_main(void *arg)
 			if (peer) {
 				pthread_mutex_lock(&s->mu);
 				X509_NAME_get_text_by_NID(X509_get_subject_name(peer),
-							  NID_commonName, s->peer_cn,
-							  sizeof(s->peer_cn));
+				                          NID_commonName, s->peer_cn,
+				                          sizeof(s->peer_cn));
 				pthread_mutex_unlock(&s->mu);
 				X509_free(peer);
 			}
@@ -979,7 +979,7 @@ static void *srv_main(void *arg)
 static struct srv *srv_start(SSL_CTX *tls)
 {
 	struct srv *s = calloc(1, sizeof(*s));
-	struct sockaddr_in a = { 0 };
+	struct sockaddr_in a = {0};
 	socklen_t alen = sizeof(a);
 
 	assert_non_null(s);
@@ -1040,7 +1040,7 @@ static void srv_stop(struct srv *s)
 static struct mv_client *plain_client(struct srv *s, const char *user, const char *pw)
 {
 	char url[64];
-	struct mv_config cfg = { .base_url = url, .user = user, .password = pw };
+	struct mv_config cfg = {.base_url = url, .user = user, .password = pw};
 	struct mv_client *c = NULL;
 	struct mv_error err;
 
@@ -1061,7 +1061,7 @@ static int has_header(const struct rec *r, const char *line)
 
 static void test_roundtrip_create(void **state)
 {
-	static const struct canned k[] = { { 200, "{\"code\":0,\"data\":{}}", 0 } };
+	static const struct canned k[] = {{200, "{\"code\":0,\"data\":{}}", 0}};
 	struct srv *s = srv_start(NULL);
 	struct mv_client *c = plain_client(s, "root", "Milvus");
 	unsigned long before = mv_requests_total();
@@ -1087,23 +1087,23 @@ static void test_roundtrip_create(void **state)
 static void test_roundtrip_reads_and_reuse(void **state)
 {
 	static const struct canned k[] = {
-		{ 200, "{\"code\":0,\"data\":[\"root\",\"alice\"]}", 0 },
-		{ 200,
-		  "{\"code\":0,\"data\":[{\"objectType\":\"Collection\",\"objectName\":\"docs\","
-		  "\"privilege\":\"Search\",\"dbName\":\"default\",\"grantor\":\"root\"}]}",
-		  0 },
-		{ 200,
-		  "{\"code\":200,\"data\":{\"privilegeGroups\":[{\"privilegeGroupName\":\"ro\","
-		  "\"privileges\":\"Search,Query\"}]}}",
-		  0 },
-		{ 200, "{\"code\":0,\"data\":{}}", 0 },
+	    {200, "{\"code\":0,\"data\":[\"root\",\"alice\"]}", 0},
+	    {200,
+	     "{\"code\":0,\"data\":[{\"objectType\":\"Collection\",\"objectName\":\"docs\","
+	     "\"privilege\":\"Search\",\"dbName\":\"default\",\"grantor\":\"root\"}]}",
+	     0},
+	    {200,
+	     "{\"code\":200,\"data\":{\"privilegeGroups\":[{\"privilegeGroupName\":\"ro\","
+	     "\"privileges\":\"Search,Query\"}]}}",
+	     0},
+	    {200, "{\"code\":0,\"data\":{}}", 0},
 	};
-	const char *const privs[] = { "Search", "Query" };
+	const char *const privs[] = {"Search", "Query"};
 	struct srv *s = srv_start(NULL);
 	struct mv_client *c = plain_client(s, "root", "Milvus");
-	struct mv_names users = { 0 };
-	struct mv_grants grants = { 0 };
-	struct mv_groups groups = { 0 };
+	struct mv_names users = {0};
+	struct mv_grants grants = {0};
+	struct mv_groups groups = {0};
 	struct mv_error err;
 	struct rec r;
 
@@ -1131,10 +1131,9 @@ static void test_roundtrip_reads_and_reuse(void **state)
 	assert_string_equal(r.line, "POST /v2/vectordb/privilege_groups/list HTTP/1.1");
 	r = srv_rec(s, 3);
 	assert_string_equal(r.line,
-			    "POST /v2/vectordb/privilege_groups/add_privileges_to_group HTTP/1.1");
-	assert_string_equal(r.body,
-			    "{\"privilegeGroupName\":\"ro\","
-			    "\"privileges\":[\"Search\",\"Query\"]}");
+	                    "POST /v2/vectordb/privilege_groups/add_privileges_to_group HTTP/1.1");
+	assert_string_equal(r.body, "{\"privilegeGroupName\":\"ro\","
+	                            "\"privileges\":[\"Search\",\"Query\"]}");
 	/* one connection for all four */
 	pthread_mutex_lock(&s->mu);
 	assert_int_equal(s->accepts, 1);
@@ -1150,23 +1149,21 @@ static void test_roundtrip_reads_and_reuse(void **state)
 static void test_roundtrip_databases(void **state)
 {
 	static const struct canned k[] = {
-		{ 200, "{\"code\":0,\"data\":[\"default\",\"sales\"]}", 0 },
-		{ 200,
-		  "{\"code\":0,\"data\":{\"dbID\":1,\"dbName\":\"default\",\"properties\":[]}}",
-		  0 },
-		{ 200, "{\"code\":0,\"data\":{}}", 0 },
-		{ 200,
-		  "{\"code\":65535,\"message\":\"failed to tidy database cipher properties: "
-		  "cipher plugin is missing\"}",
-		  0 },
-		{ 200, "{\"code\":800,\"message\":\"database not found[database=nope]\"}", 0 },
+	    {200, "{\"code\":0,\"data\":[\"default\",\"sales\"]}", 0},
+	    {200, "{\"code\":0,\"data\":{\"dbID\":1,\"dbName\":\"default\",\"properties\":[]}}", 0},
+	    {200, "{\"code\":0,\"data\":{}}", 0},
+	    {200,
+	     "{\"code\":65535,\"message\":\"failed to tidy database cipher properties: "
+	     "cipher plugin is missing\"}",
+	     0},
+	    {200, "{\"code\":800,\"message\":\"database not found[database=nope]\"}", 0},
 	};
-	const char *const keys[] = { MV_PROP_CIPHER_ENABLED, MV_PROP_CIPHER_KEY };
-	const char *const vals[] = { "true", "arn:aws:kms:us-east-1:111122223333:key/k" };
+	const char *const keys[] = {MV_PROP_CIPHER_ENABLED, MV_PROP_CIPHER_KEY};
+	const char *const vals[] = {"true", "arn:aws:kms:us-east-1:111122223333:key/k"};
 	struct srv *s = srv_start(NULL);
 	struct mv_client *c = plain_client(s, "root", "Milvus");
-	struct mv_names names = { 0 };
-	struct mv_database db = { 0 };
+	struct mv_names names = {0};
+	struct mv_database db = {0};
 	struct mv_error err;
 	struct rec r;
 
@@ -1184,7 +1181,7 @@ static void test_roundtrip_databases(void **state)
 	assert_non_null(strstr(err.message, "databases/create: "));
 	assert_non_null(strstr(err.message, "cipher plugin is missing"));
 	{
-		struct mv_database untouched = { 0 };
+		struct mv_database untouched = {0};
 		assert_int_equal(mv_database_describe(c, "nope", &untouched, &err), MV_ERR_MILVUS);
 		assert_int_equal(err.code, MV_CODE_DATABASE_NOT_FOUND);
 		assert_null(untouched.name);
@@ -1202,8 +1199,8 @@ static void test_roundtrip_databases(void **state)
 	r = srv_rec(s, 2);
 	assert_string_equal(r.line, "POST /v2/vectordb/databases/create HTTP/1.1");
 	assert_string_equal(r.body, "{\"dbName\":\"hr\",\"properties\":{\"cipher.enabled\":"
-				    "\"true\",\"cipher.key\":\"arn:aws:kms:us-east-1:"
-				    "111122223333:key/k\"}}");
+	                            "\"true\",\"cipher.key\":\"arn:aws:kms:us-east-1:"
+	                            "111122223333:key/k\"}}");
 	mv_names_free(&names);
 	mv_database_free(&db);
 	mv_client_free(c);
@@ -1213,10 +1210,10 @@ static void test_roundtrip_databases(void **state)
 static void test_authenticate(void **state)
 {
 	static const struct canned k[] = {
-		{ 200, "{\"code\":0,\"data\":[\"admin\"]}", 0 },
-		{ 200, "{\"code\":1401,\"message\":\"privilege not permitted\"}", 0 },
-		{ 200, "{\"code\":1400,\"message\":\"not authenticated\"}", 0 },
-		{ 401, "{\"code\":1800,\"message\":\"user hasn't authenticated\"}", 0 },
+	    {200, "{\"code\":0,\"data\":[\"admin\"]}", 0},
+	    {200, "{\"code\":1401,\"message\":\"privilege not permitted\"}", 0},
+	    {200, "{\"code\":1400,\"message\":\"not authenticated\"}", 0},
+	    {401, "{\"code\":1800,\"message\":\"user hasn't authenticated\"}", 0},
 	};
 	struct srv *s = srv_start(NULL);
 	struct mv_client *c = plain_client(s, "alice", "right-pw");
@@ -1259,19 +1256,20 @@ static void test_authenticate(void **state)
 static void test_http_errors(void **state)
 {
 	static const struct canned k[] = {
-		{ 503, "<html>upstream unavailable</html>", 0 },
-		{ 200, "{\"code\":0,", 0 },
-		{ 200, "{\"code\":65535,\"message\":\"bad password Sup3r-Secret for user bob, "
-		       "new one n3w-Secret, bearer root-pw\"}",
-		  0 },
-		{ 200, "{\"code\":65535,\"message\":\"was Secret, now Secret-2\"}", 0 },
-		{ 404, "{\"code\":0}", 0 },
-		{ 200, NULL, MV_MAX_RESPONSE + 1 },
-		{ 200, "{\"code\":0}", 0 },
+	    {503, "<html>upstream unavailable</html>", 0},
+	    {200, "{\"code\":0,", 0},
+	    {200,
+	     "{\"code\":65535,\"message\":\"bad password Sup3r-Secret for user bob, "
+	     "new one n3w-Secret, bearer root-pw\"}",
+	     0},
+	    {200, "{\"code\":65535,\"message\":\"was Secret, now Secret-2\"}", 0},
+	    {404, "{\"code\":0}", 0},
+	    {200, NULL, MV_MAX_RESPONSE + 1},
+	    {200, "{\"code\":0}", 0},
 	};
 	struct srv *s = srv_start(NULL);
 	struct mv_client *c = plain_client(s, "root", "root-pw");
-	struct mv_names n = { 0 };
+	struct mv_names n = {0};
 	struct mv_error err;
 
 	srv_script(s, k, 7);
@@ -1288,14 +1286,14 @@ static void test_http_errors(void **state)
 
 	/* Milvus echoing a password: it never reaches the message */
 	assert_int_equal(mv_user_update_password(c, "bob", "Sup3r-Secret", "n3w-Secret", &err),
-			 MV_ERR_MILVUS);
+	                 MV_ERR_MILVUS);
 	assert_int_equal(err.code, 65535);
 	assert_string_equal(err.message, "users/update_password: bad password *** for user bob, "
-					 "new one ***, bearer ***");
+	                                 "new one ***, bearer ***");
 	assert_string_equal(mv_error_reason(&err), "MilvusError");
 	/* a password that extends another is hidden whole */
 	assert_int_equal(mv_user_update_password(c, "bob", "Secret", "Secret-2", &err),
-			 MV_ERR_MILVUS);
+	                 MV_ERR_MILVUS);
 	assert_string_equal(err.message, "users/update_password: was ***, now ***");
 
 	/* code 0 with a non-200 status is no success */
@@ -1319,10 +1317,9 @@ static void test_http_errors(void **state)
 
 static void test_connect_to_and_prefix(void **state)
 {
-	static const struct canned k[] = { { 200, "{\"code\":0}", 0 } };
+	static const struct canned k[] = {{200, "{\"code\":0}", 0}};
 	struct srv *s = srv_start(NULL);
-	struct mv_config cfg = { .base_url = "http://milvus.example:19530/gw//",
-				 .connect_to = NULL };
+	struct mv_config cfg = {.base_url = "http://milvus.example:19530/gw//", .connect_to = NULL};
 	struct mv_client *c = NULL;
 	struct mv_error err;
 	char to[32];
@@ -1343,11 +1340,11 @@ static void test_connect_to_and_prefix(void **state)
 
 static void test_connection_refused(void **state)
 {
-	struct sockaddr_in a = { 0 };
+	struct sockaddr_in a = {0};
 	socklen_t alen = sizeof(a);
-	struct mv_config cfg = { 0 };
+	struct mv_config cfg = {0};
 	struct mv_client *c = NULL;
-	struct mv_names n = { 0 };
+	struct mv_names n = {0};
 	struct mv_error err;
 	char url[64];
 	int fd;
@@ -1384,17 +1381,20 @@ struct tls_fixture {
 	struct pki_pair ca, other_ca, server, client;
 };
 
-static void issue(const struct pki_pair *ca, const char *cn, const char *dns,
-		  enum pki_usage usage, struct pki_pair *out)
+static void issue(const struct pki_pair *ca, const char *cn, const char *dns, enum pki_usage usage,
+                  struct pki_pair *out)
 {
-	const char *const names[] = { dns };
-	struct pki_leaf_req req = { .cn = cn, .dns = dns ? names : NULL, .ndns = dns ? 1 : 0,
-				    .usage = usage, .alg = PKI_KEY_ECDSA_P256,
-				    .lifetime = 3600 };
+	const char *const names[] = {dns};
+	struct pki_leaf_req req = {.cn = cn,
+	                           .dns = dns ? names : NULL,
+	                           .ndns = dns ? 1 : 0,
+	                           .usage = usage,
+	                           .alg = PKI_KEY_ECDSA_P256,
+	                           .lifetime = 3600};
 	char e[256];
 
 	assert_int_equal(pki_issue(ca->cert_pem, ca->key_pem, &req, time(NULL), out, e, sizeof(e)),
-			 0);
+	                 0);
 }
 
 static int tls_setup(void **state)
@@ -1403,12 +1403,12 @@ static int tls_setup(void **state)
 	char e[256];
 
 	assert_non_null(f);
-	assert_int_equal(pki_ca_create("test CA", PKI_KEY_ECDSA_P256, 3600, time(NULL), &f->ca, e,
-				       sizeof(e)),
-			 0);
+	assert_int_equal(
+	    pki_ca_create("test CA", PKI_KEY_ECDSA_P256, 3600, time(NULL), &f->ca, e, sizeof(e)),
+	    0);
 	assert_int_equal(pki_ca_create("other CA", PKI_KEY_ECDSA_P256, 3600, time(NULL),
-				       &f->other_ca, e, sizeof(e)),
-			 0);
+	                               &f->other_ca, e, sizeof(e)),
+	                 0);
 	issue(&f->ca, "milvus", "milvus.test", PKI_USAGE_SERVER, &f->server);
 	issue(&f->ca, "vecward-operator", NULL, PKI_USAGE_CLIENT, &f->client);
 	*state = f;
@@ -1459,11 +1459,14 @@ static SSL_CTX *server_ctx(const struct tls_fixture *f)
 }
 
 static struct mv_client *tls_client(struct srv *s, const char *host, const char *ca_pem,
-				    const struct pki_pair *client)
+                                    const struct pki_pair *client)
 {
 	char url[128], to[32];
-	struct mv_config cfg = { .base_url = url, .connect_to = to, .ca_pem = ca_pem,
-				 .user = "root", .password = "Milvus" };
+	struct mv_config cfg = {.base_url = url,
+	                        .connect_to = to,
+	                        .ca_pem = ca_pem,
+	                        .user = "root",
+	                        .password = "Milvus"};
 	struct mv_client *c = NULL;
 	struct mv_error err;
 
@@ -1479,11 +1482,11 @@ static struct mv_client *tls_client(struct srv *s, const char *host, const char 
 
 static void test_tls(void **state)
 {
-	static const struct canned k[] = { { 200, "{\"code\":0,\"data\":[\"root\"]}", 0 } };
+	static const struct canned k[] = {{200, "{\"code\":0,\"data\":[\"root\"]}", 0}};
 	struct tls_fixture *f = *state;
 	SSL_CTX *ctx = server_ctx(f);
 	struct srv *s = srv_start(ctx);
-	struct mv_names n = { 0 };
+	struct mv_names n = {0};
 	struct mv_error err;
 	struct mv_client *c;
 	struct rec r;
@@ -1528,37 +1531,37 @@ static void test_tls(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_body_users),
-		cmocka_unit_test(test_body_roles),
-		cmocka_unit_test(test_body_groups),
-		cmocka_unit_test(test_body_escaping),
-		cmocka_unit_test(test_body_databases),
-		cmocka_unit_test(test_body_invalid),
-		cmocka_unit_test(test_op_paths),
-		cmocka_unit_test(test_parse_success_list),
-		cmocka_unit_test(test_parse_success_object),
-		cmocka_unit_test(test_parse_error),
-		cmocka_unit_test(test_parse_long_message_is_cut),
-		cmocka_unit_test(test_parse_legacy_200),
-		cmocka_unit_test(test_parse_garbled),
-		cmocka_unit_test(test_parse_oversize),
-		cmocka_unit_test(test_parse_data_missing),
-		cmocka_unit_test(test_parse_bad_shapes),
-		cmocka_unit_test(test_parse_grants),
-		cmocka_unit_test(test_parse_groups),
-		cmocka_unit_test(test_parse_database),
-		cmocka_unit_test(test_parse_database_bad_shapes),
-		cmocka_unit_test(test_split_privileges),
-		cmocka_unit_test(test_error_reason),
-		cmocka_unit_test(test_client_config),
-		cmocka_unit_test(test_roundtrip_create),
-		cmocka_unit_test(test_roundtrip_reads_and_reuse),
-		cmocka_unit_test(test_roundtrip_databases),
-		cmocka_unit_test(test_authenticate),
-		cmocka_unit_test(test_http_errors),
-		cmocka_unit_test(test_connect_to_and_prefix),
-		cmocka_unit_test(test_connection_refused),
-		cmocka_unit_test_setup_teardown(test_tls, tls_setup, tls_teardown),
+	    cmocka_unit_test(test_body_users),
+	    cmocka_unit_test(test_body_roles),
+	    cmocka_unit_test(test_body_groups),
+	    cmocka_unit_test(test_body_escaping),
+	    cmocka_unit_test(test_body_databases),
+	    cmocka_unit_test(test_body_invalid),
+	    cmocka_unit_test(test_op_paths),
+	    cmocka_unit_test(test_parse_success_list),
+	    cmocka_unit_test(test_parse_success_object),
+	    cmocka_unit_test(test_parse_error),
+	    cmocka_unit_test(test_parse_long_message_is_cut),
+	    cmocka_unit_test(test_parse_legacy_200),
+	    cmocka_unit_test(test_parse_garbled),
+	    cmocka_unit_test(test_parse_oversize),
+	    cmocka_unit_test(test_parse_data_missing),
+	    cmocka_unit_test(test_parse_bad_shapes),
+	    cmocka_unit_test(test_parse_grants),
+	    cmocka_unit_test(test_parse_groups),
+	    cmocka_unit_test(test_parse_database),
+	    cmocka_unit_test(test_parse_database_bad_shapes),
+	    cmocka_unit_test(test_split_privileges),
+	    cmocka_unit_test(test_error_reason),
+	    cmocka_unit_test(test_client_config),
+	    cmocka_unit_test(test_roundtrip_create),
+	    cmocka_unit_test(test_roundtrip_reads_and_reuse),
+	    cmocka_unit_test(test_roundtrip_databases),
+	    cmocka_unit_test(test_authenticate),
+	    cmocka_unit_test(test_http_errors),
+	    cmocka_unit_test(test_connect_to_and_prefix),
+	    cmocka_unit_test(test_connection_refused),
+	    cmocka_unit_test_setup_teardown(test_tls, tls_setup, tls_teardown),
 	};
 	int rc;
 

@@ -16,10 +16,10 @@ static yajl_val cluster(const char *mode, const char *digest)
 	int n;
 
 	n = snprintf(doc, sizeof(doc),
-		     "{\"metadata\":{\"name\":\"prod\",\"namespace\":\"search\",\"uid\":\"u-1\"},"
-		     "\"spec\":{\"tls\":{\"mode\":\"%s\"}},\"status\":{%s%s%s}}",
-		     mode, digest ? "\"certificate\":{\"trustBundleSHA256\":\"" : "",
-		     digest ? digest : "", digest ? "\"}" : "");
+	             "{\"metadata\":{\"name\":\"prod\",\"namespace\":\"search\",\"uid\":\"u-1\"},"
+	             "\"spec\":{\"tls\":{\"mode\":\"%s\"}},\"status\":{%s%s%s}}",
+	             mode, digest ? "\"certificate\":{\"trustBundleSHA256\":\"" : "",
+	             digest ? digest : "", digest ? "\"}" : "");
 	assert_true(n > 0 && n < (int)sizeof(doc));
 	assert_int_equal(json_parse(doc, strlen(doc), 64, 0, &v, NULL, 0), 0);
 	return v;
@@ -91,10 +91,10 @@ static void test_tls_disabled_has_no_bundle(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bundle_digest),
-		cmocka_unit_test(test_known_when_status_vouches),
-		cmocka_unit_test(test_unknown_bundle_needs_secrets),
-		cmocka_unit_test(test_tls_disabled_has_no_bundle),
+	    cmocka_unit_test(test_bundle_digest),
+	    cmocka_unit_test(test_known_when_status_vouches),
+	    cmocka_unit_test(test_unknown_bundle_needs_secrets),
+	    cmocka_unit_test(test_tls_disabled_has_no_bundle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,14 +21,14 @@
 #include "unit.h"
 
 /* A fixed "now" for everything that does not go through a real handshake. */
-#define T0 ((time_t)1800000000) /* 2027-01-15T08:00:00Z */
+#define T0   ((time_t)1800000000) /* 2027-01-15T08:00:00Z */
 #define HOUR ((time_t)3600)
-#define DAY (24 * HOUR)
+#define DAY  (24 * HOUR)
 #define YEAR (365 * DAY)
 
-static const char *const SVC_DNS[] = { "prod", "prod.search", "prod.search.svc",
-				       "prod.search.svc.cluster.local" };
-static const char *const SVC_IPS[] = { "10.96.0.12", "::1" };
+static const char *const SVC_DNS[] = {"prod", "prod.search", "prod.search.svc",
+                                      "prod.search.svc.cluster.local"};
+static const char *const SVC_IPS[] = {"10.96.0.12", "::1"};
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -74,17 +74,17 @@ static void ca_new(enum pki_key_alg alg, time_t lifetime, time_t now, struct pki
 }
 
 static void leaf_new(const struct pki_pair *ca, const char *cn, enum pki_usage usage,
-		     enum pki_key_alg alg, time_t lifetime, time_t now, struct pki_pair *out)
+                     enum pki_key_alg alg, time_t lifetime, time_t now, struct pki_pair *out)
 {
 	struct pki_leaf_req req = {
-		.cn = cn,
-		.dns = SVC_DNS,
-		.ndns = 4,
-		.ips = SVC_IPS,
-		.nips = 2,
-		.usage = usage,
-		.alg = alg,
-		.lifetime = lifetime,
+	    .cn = cn,
+	    .dns = SVC_DNS,
+	    .ndns = 4,
+	    .ips = SVC_IPS,
+	    .nips = 2,
+	    .usage = usage,
+	    .alg = alg,
+	    .lifetime = lifetime,
 	};
 	char err[256] = "";
 
@@ -188,9 +188,8 @@ static void test_ca_properties(void **state)
 	assert_int_equal(X509_get_key_usage(x), KU_KEY_CERT_SIGN | KU_CRL_SIGN);
 	assert_true(ext_critical(x, NID_key_usage));
 	assert_non_null(X509_get0_subject_key_id(x));
-	assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_subject_key_id(x),
-					       X509_get0_authority_key_id(x)),
-			 0);
+	assert_int_equal(
+	    ASN1_OCTET_STRING_cmp(X509_get0_subject_key_id(x), X509_get0_authority_key_id(x)), 0);
 	assert_int_equal(X509_get_signature_nid(x), NID_ecdsa_with_SHA256);
 	assert_int_equal(X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)), 0);
 	/* serial: positive, non-zero, at most 128 bits */
@@ -211,12 +210,11 @@ static void test_ca_properties(void **state)
 	X509_free(x);
 
 	/* the CA verifies as its own trust anchor, only while valid */
-	assert_int_equal(pki_verify(ca.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_ANY, NULL, err,
-				    sizeof(err)),
-			 0);
-	assert_int_equal(pki_verify(ca.cert_pem, ca.cert_pem, T0 + 11 * YEAR, PKI_PURPOSE_ANY,
-				    NULL, err, sizeof(err)),
-			 -1);
+	assert_int_equal(
+	    pki_verify(ca.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_ANY, NULL, err, sizeof(err)), 0);
+	assert_int_equal(pki_verify(ca.cert_pem, ca.cert_pem, T0 + 11 * YEAR, PKI_PURPOSE_ANY, NULL,
+	                            err, sizeof(err)),
+	                 -1);
 	assert_string_equal(err, "certificate has expired");
 
 	/* two CAs never share a serial or a key */
@@ -240,12 +238,13 @@ static void test_ca_properties(void **state)
 
 static void test_ca_create_rejects_bad_input(void **state)
 {
-	struct pki_pair ca = { NULL, NULL };
+	struct pki_pair ca = {NULL, NULL};
 	char err[256];
 	char longcn[200];
 	struct pki_cert_info info;
 
-	assert_int_equal(pki_ca_create("", PKI_KEY_ECDSA_P256, YEAR, T0, &ca, err, sizeof(err)), -1);
+	assert_int_equal(pki_ca_create("", PKI_KEY_ECDSA_P256, YEAR, T0, &ca, err, sizeof(err)),
+	                 -1);
 	assert_string_equal(err, "ca common name is empty");
 	assert_int_equal(pki_ca_create("x", PKI_KEY_OTHER, YEAR, T0, &ca, err, sizeof(err)), -1);
 	assert_string_equal(err, "ca key algorithm is not supported");
@@ -263,7 +262,7 @@ static void test_ca_create_rejects_bad_input(void **state)
 	memset(longcn, 'n', sizeof(longcn) - 1);
 	longcn[sizeof(longcn) - 1] = '\0';
 	assert_int_equal(pki_ca_create(longcn, PKI_KEY_ECDSA_P256, YEAR, T0, &ca, err, sizeof(err)),
-			 0);
+	                 0);
 	assert_int_equal(pki_cert_info(ca.cert_pem, &info, err, sizeof(err)), 0);
 	assert_int_equal(strlen(info.cn), PKI_CN_MAX);
 	pki_cert_info_free(&info);
@@ -283,30 +282,28 @@ static void test_leaf_chains_to_ca_only(void **state)
 	server_new(&ca, T0, &leaf);
 
 	assert_int_equal(pki_verify(leaf.cert_pem, ca.cert_pem, T0 + HOUR, PKI_PURPOSE_SERVER,
-				    "prod.search.svc", err, sizeof(err)),
-			 0);
+	                            "prod.search.svc", err, sizeof(err)),
+	                 0);
 	/* an unrelated CA, even with the very same name, does not verify it */
 	assert_int_equal(pki_verify(leaf.cert_pem, other.cert_pem, T0 + HOUR, PKI_PURPOSE_ANY, NULL,
-				    err, sizeof(err)),
-			 -1);
+	                            err, sizeof(err)),
+	                 -1);
 	assert_string_equal(err, "unable to get local issuer certificate");
 	/* a bundle holding both does */
 	{
 		char *both = concat(other.cert_pem, ca.cert_pem);
 
 		assert_int_equal(pki_verify(leaf.cert_pem, both, T0 + HOUR, PKI_PURPOSE_SERVER,
-					    NULL, err, sizeof(err)),
-				 0);
+		                            NULL, err, sizeof(err)),
+		                 0);
 		free(both);
 	}
 	/* the leaf itself is no trust anchor for anything it signs: it cannot sign */
-	assert_int_equal(pki_verify(leaf.cert_pem, "not pem", T0, PKI_PURPOSE_ANY, NULL, err,
-				    sizeof(err)),
-			 -1);
+	assert_int_equal(
+	    pki_verify(leaf.cert_pem, "not pem", T0, PKI_PURPOSE_ANY, NULL, err, sizeof(err)), -1);
 	assert_string_equal(err, "trust bundle holds no pem certificate");
-	assert_int_equal(pki_verify("garbage", ca.cert_pem, T0, PKI_PURPOSE_ANY, NULL, err,
-				    sizeof(err)),
-			 -1);
+	assert_int_equal(
+	    pki_verify("garbage", ca.cert_pem, T0, PKI_PURPOSE_ANY, NULL, err, sizeof(err)), -1);
 	assert_string_equal(err, "certificate is not a pem certificate");
 
 	/* the leaf's extensions */
@@ -320,9 +317,8 @@ static void test_leaf_chains_to_ca_only(void **state)
 	assert_int_equal(X509_get_extended_key_usage(xl), XKU_SSL_SERVER);
 	assert_false(ext_critical(xl, NID_ext_key_usage));
 	assert_non_null(X509_get0_subject_key_id(xl));
-	assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(xl),
-					       X509_get0_subject_key_id(xc)),
-			 0);
+	assert_int_equal(
+	    ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(xl), X509_get0_subject_key_id(xc)), 0);
 	assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(xl), X509_get_subject_name(xc)), 0);
 	assert_int_equal(X509_get_signature_nid(xl), NID_ecdsa_with_SHA256);
 	assert_int_equal(X509_check_issued(xc, xl), X509_V_OK);
@@ -359,15 +355,14 @@ static void test_sans_exactly_as_requested(void **state)
 
 	/* no SANs at all: no subjectAltName extension */
 	{
-		struct pki_leaf_req req = { .cn = "milvus-client",
-					    .usage = PKI_USAGE_CLIENT,
-					    .alg = PKI_KEY_ECDSA_P256,
-					    .lifetime = DAY };
+		struct pki_leaf_req req = {.cn = "milvus-client",
+		                           .usage = PKI_USAGE_CLIENT,
+		                           .alg = PKI_KEY_ECDSA_P256,
+		                           .lifetime = DAY};
 		X509 *x;
 
-		assert_int_equal(pki_issue(ca.cert_pem, ca.key_pem, &req, T0, &leaf, err,
-					   sizeof(err)),
-				 0);
+		assert_int_equal(
+		    pki_issue(ca.cert_pem, ca.key_pem, &req, T0, &leaf, err, sizeof(err)), 0);
 		x = x509_of(leaf.cert_pem);
 		assert_int_equal(X509_get_ext_by_NID(x, NID_subject_alt_name, -1), -1);
 		X509_free(x);
@@ -388,107 +383,107 @@ static void test_issue_rejects_bad_input(void **state)
 		const char *ip;
 		const char *err;
 	} bad[] = {
-		{ "has space.svc", NULL, "dns name 0 is not a valid host name" },
-		{ "-lead.svc", NULL, "dns name 0 is not a valid host name" },
-		{ "trail-.svc", NULL, "dns name 0 is not a valid host name" },
-		{ "a..b", NULL, "dns name 0 is not a valid host name" },
-		{ "a.b.", NULL, "dns name 0 is not a valid host name" },
-		{ "*.*.svc", NULL, "dns name 0 is not a valid host name" },
-		{ "a.*.svc", NULL, "dns name 0 is not a valid host name" },
-		{ "x,DNS:evil.com", NULL, "dns name 0 is not a valid host name" },
-		{ "", NULL, "dns name 0 is not a valid host name" },
-		{ NULL, "300.1.1.1", "ip address 0 is not an ipv4 or ipv6 literal" },
-		{ NULL, "prod.svc", "ip address 0 is not an ipv4 or ipv6 literal" },
+	    {"has space.svc", NULL, "dns name 0 is not a valid host name"},
+	    {"-lead.svc", NULL, "dns name 0 is not a valid host name"},
+	    {"trail-.svc", NULL, "dns name 0 is not a valid host name"},
+	    {"a..b", NULL, "dns name 0 is not a valid host name"},
+	    {"a.b.", NULL, "dns name 0 is not a valid host name"},
+	    {"*.*.svc", NULL, "dns name 0 is not a valid host name"},
+	    {"a.*.svc", NULL, "dns name 0 is not a valid host name"},
+	    {"x,DNS:evil.com", NULL, "dns name 0 is not a valid host name"},
+	    {"", NULL, "dns name 0 is not a valid host name"},
+	    {NULL, "300.1.1.1", "ip address 0 is not an ipv4 or ipv6 literal"},
+	    {NULL, "prod.svc", "ip address 0 is not an ipv4 or ipv6 literal"},
 	};
-	struct pki_pair ca, other, leaf = { NULL, NULL };
+	struct pki_pair ca, other, leaf = {NULL, NULL};
 	char err[256];
 	size_t i;
 
 	ca_new(PKI_KEY_ECDSA_P256, 10 * YEAR, T0, &ca);
 	ca_new(PKI_KEY_ECDSA_P256, 10 * YEAR, T0, &other);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct pki_leaf_req req = { .cn = "x",
-					    .dns = &bad[i].dns,
-					    .ndns = bad[i].dns ? 1 : 0,
-					    .ips = &bad[i].ip,
-					    .nips = bad[i].ip ? 1 : 0,
-					    .usage = PKI_USAGE_SERVER,
-					    .alg = PKI_KEY_ECDSA_P256,
-					    .lifetime = DAY };
+		struct pki_leaf_req req = {.cn = "x",
+		                           .dns = &bad[i].dns,
+		                           .ndns = bad[i].dns ? 1 : 0,
+		                           .ips = &bad[i].ip,
+		                           .nips = bad[i].ip ? 1 : 0,
+		                           .usage = PKI_USAGE_SERVER,
+		                           .alg = PKI_KEY_ECDSA_P256,
+		                           .lifetime = DAY};
 
 		err[0] = '\0';
-		assert_int_equal(pki_issue(ca.cert_pem, ca.key_pem, &req, T0, &leaf, err,
-					   sizeof(err)),
-				 -1);
+		assert_int_equal(
+		    pki_issue(ca.cert_pem, ca.key_pem, &req, T0, &leaf, err, sizeof(err)), -1);
 		assert_string_equal(err, bad[i].err);
 		assert_null(leaf.cert_pem);
 		assert_null(leaf.key_pem);
 	}
 	{
 		/* a valid wildcard and a long but valid name are fine */
-		const char *ok[] = { "*.prod.search.svc", "a-b.c-d.e0" };
-		struct pki_leaf_req req = { .cn = "x", .dns = ok, .ndns = 2,
-					    .usage = PKI_USAGE_SERVER, .alg = PKI_KEY_ECDSA_P256,
-					    .lifetime = DAY };
+		const char *ok[] = {"*.prod.search.svc", "a-b.c-d.e0"};
+		struct pki_leaf_req req = {.cn = "x",
+		                           .dns = ok,
+		                           .ndns = 2,
+		                           .usage = PKI_USAGE_SERVER,
+		                           .alg = PKI_KEY_ECDSA_P256,
+		                           .lifetime = DAY};
 
-		assert_int_equal(pki_issue(ca.cert_pem, ca.key_pem, &req, T0, &leaf, err,
-					   sizeof(err)),
-				 0);
+		assert_int_equal(
+		    pki_issue(ca.cert_pem, ca.key_pem, &req, T0, &leaf, err, sizeof(err)), 0);
 		assert_int_equal(pki_verify(leaf.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_SERVER,
-					    "milvus.prod.search.svc", err, sizeof(err)),
-				 0);
+		                            "milvus.prod.search.svc", err, sizeof(err)),
+		                 0);
 		pki_pair_free(&leaf);
 	}
 	{
-		struct pki_leaf_req req = { .cn = "x", .usage = PKI_USAGE_SERVER,
-					    .alg = PKI_KEY_ECDSA_P256, .lifetime = DAY };
+		struct pki_leaf_req req = {.cn = "x",
+		                           .usage = PKI_USAGE_SERVER,
+		                           .alg = PKI_KEY_ECDSA_P256,
+		                           .lifetime = DAY};
 
 		/* the CA key must be the CA certificate's key */
-		assert_int_equal(pki_issue(ca.cert_pem, other.key_pem, &req, T0, &leaf, err,
-					   sizeof(err)),
-				 -1);
+		assert_int_equal(
+		    pki_issue(ca.cert_pem, other.key_pem, &req, T0, &leaf, err, sizeof(err)), -1);
 		assert_string_equal(err, "ca key does not match ca certificate");
 		assert_int_equal(pki_issue(ca.cert_pem, "nope", &req, T0, &leaf, err, sizeof(err)),
-				 -1);
+		                 -1);
 		assert_string_equal(err, "ca key is not an unencrypted pem private key");
 		assert_int_equal(pki_issue("nope", ca.key_pem, &req, T0, &leaf, err, sizeof(err)),
-				 -1);
+		                 -1);
 		assert_string_equal(err, "ca certificate is not a pem certificate: no start line");
 		/* an expired CA signs nothing */
 		assert_int_equal(pki_issue(ca.cert_pem, ca.key_pem, &req, T0 + 11 * YEAR, &leaf,
-					   err, sizeof(err)),
-				 -1);
+		                           err, sizeof(err)),
+		                 -1);
 		assert_string_equal(err, "ca certificate has expired");
 		req.usage = 0;
-		assert_int_equal(pki_issue(ca.cert_pem, ca.key_pem, &req, T0, &leaf, err,
-					   sizeof(err)),
-				 -1);
+		assert_int_equal(
+		    pki_issue(ca.cert_pem, ca.key_pem, &req, T0, &leaf, err, sizeof(err)), -1);
 		assert_string_equal(err, "certificate usage is not server, client or both");
 		req.usage = PKI_USAGE_SERVER;
 		req.cn = "";
-		assert_int_equal(pki_issue(ca.cert_pem, ca.key_pem, &req, T0, &leaf, err,
-					   sizeof(err)),
-				 -1);
+		assert_int_equal(
+		    pki_issue(ca.cert_pem, ca.key_pem, &req, T0, &leaf, err, sizeof(err)), -1);
 		assert_string_equal(err, "certificate common name is empty");
 		req.cn = "x";
 		req.ndns = PKI_SANS_MAX + 1;
 		req.dns = SVC_DNS; /* never read: the count is checked first */
-		assert_int_equal(pki_issue(ca.cert_pem, ca.key_pem, &req, T0, &leaf, err,
-					   sizeof(err)),
-				 -1);
+		assert_int_equal(
+		    pki_issue(ca.cert_pem, ca.key_pem, &req, T0, &leaf, err, sizeof(err)), -1);
 		assert_string_equal(err, "certificate has more than 64 subject alternative names");
 		assert_null(leaf.cert_pem);
 	}
 	{
 		/* a leaf cannot act as a CA */
 		struct pki_pair l2;
-		struct pki_leaf_req req = { .cn = "x", .usage = PKI_USAGE_SERVER,
-					    .alg = PKI_KEY_ECDSA_P256, .lifetime = DAY };
+		struct pki_leaf_req req = {.cn = "x",
+		                           .usage = PKI_USAGE_SERVER,
+		                           .alg = PKI_KEY_ECDSA_P256,
+		                           .lifetime = DAY};
 
 		server_new(&ca, T0, &l2);
-		assert_int_equal(pki_issue(l2.cert_pem, l2.key_pem, &req, T0, &leaf, err,
-					   sizeof(err)),
-				 -1);
+		assert_int_equal(
+		    pki_issue(l2.cert_pem, l2.key_pem, &req, T0, &leaf, err, sizeof(err)), -1);
 		assert_string_equal(err, "ca certificate is not a ca allowed to sign certificates");
 		pki_pair_free(&l2);
 	}
@@ -514,26 +509,26 @@ static void test_purpose_enforced(void **state)
 	assert_int_equal(X509_get_extended_key_usage(x), XKU_SSL_SERVER | XKU_SSL_CLIENT);
 	X509_free(x);
 
-	assert_int_equal(pki_verify(srv.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_SERVER, NULL, err,
-				    sizeof(err)),
-			 0);
-	assert_int_equal(pki_verify(srv.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_CLIENT, NULL, err,
-				    sizeof(err)),
-			 -1);
+	assert_int_equal(
+	    pki_verify(srv.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_SERVER, NULL, err, sizeof(err)),
+	    0);
+	assert_int_equal(
+	    pki_verify(srv.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_CLIENT, NULL, err, sizeof(err)),
+	    -1);
 	assert_string_equal(err, "unsuitable certificate purpose");
-	assert_int_equal(pki_verify(cli.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_CLIENT, NULL, err,
-				    sizeof(err)),
-			 0);
-	assert_int_equal(pki_verify(cli.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_SERVER, NULL, err,
-				    sizeof(err)),
-			 -1);
+	assert_int_equal(
+	    pki_verify(cli.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_CLIENT, NULL, err, sizeof(err)),
+	    0);
+	assert_int_equal(
+	    pki_verify(cli.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_SERVER, NULL, err, sizeof(err)),
+	    -1);
 	assert_string_equal(err, "unsuitable certificate purpose");
-	assert_int_equal(pki_verify(both.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_SERVER, NULL, err,
-				    sizeof(err)),
-			 0);
-	assert_int_equal(pki_verify(both.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_CLIENT, NULL, err,
-				    sizeof(err)),
-			 0);
+	assert_int_equal(
+	    pki_verify(both.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_SERVER, NULL, err, sizeof(err)),
+	    0);
+	assert_int_equal(
+	    pki_verify(both.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_CLIENT, NULL, err, sizeof(err)),
+	    0);
 	pki_pair_free(&both);
 	pki_pair_free(&cli);
 	pki_pair_free(&srv);
@@ -550,28 +545,28 @@ static void test_hostname_check(void **state)
 	server_new(&ca, T0, &leaf);
 	for (i = 0; i < 4; i++)
 		assert_int_equal(pki_verify(leaf.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_SERVER,
-					    SVC_DNS[i], err, sizeof(err)),
-				 0);
+		                            SVC_DNS[i], err, sizeof(err)),
+		                 0);
 	assert_int_equal(pki_verify(leaf.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_SERVER,
-				    "PROD.Search.SVC", err, sizeof(err)),
-			 0);
+	                            "PROD.Search.SVC", err, sizeof(err)),
+	                 0);
 	assert_int_equal(pki_verify(leaf.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_SERVER,
-				    "other.search.svc", err, sizeof(err)),
-			 -1);
+	                            "other.search.svc", err, sizeof(err)),
+	                 -1);
 	assert_string_equal(err, "hostname mismatch");
 	assert_int_equal(pki_verify(leaf.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_SERVER,
-				    "prod.search.svc.evil.com", err, sizeof(err)),
-			 -1);
+	                            "prod.search.svc.evil.com", err, sizeof(err)),
+	                 -1);
 	assert_string_equal(err, "hostname mismatch");
 	assert_int_equal(pki_verify(leaf.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_SERVER,
-				    "10.96.0.12", err, sizeof(err)),
-			 0);
-	assert_int_equal(pki_verify(leaf.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_SERVER, "::1",
-				    err, sizeof(err)),
-			 0);
+	                            "10.96.0.12", err, sizeof(err)),
+	                 0);
+	assert_int_equal(
+	    pki_verify(leaf.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_SERVER, "::1", err, sizeof(err)),
+	    0);
 	assert_int_equal(pki_verify(leaf.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_SERVER,
-				    "10.96.0.13", err, sizeof(err)),
-			 -1);
+	                            "10.96.0.13", err, sizeof(err)),
+	                 -1);
 	assert_string_equal(err, "IP address mismatch");
 	pki_pair_free(&leaf);
 	pki_pair_free(&ca);
@@ -635,8 +630,8 @@ static void test_rsa2048_leaf_and_ca(void **state)
 	assert_int_equal(info.alg, PKI_KEY_RSA_2048);
 	pki_cert_info_free(&info);
 	assert_int_equal(pki_verify(leaf.cert_pem, ca.cert_pem, T0, PKI_PURPOSE_SERVER,
-				    "prod.search", err, sizeof(err)),
-			 0);
+	                            "prod.search", err, sizeof(err)),
+	                 0);
 	assert_int_equal(pki_key_matches(leaf.cert_pem, leaf.key_pem, err, sizeof(err)), 1);
 	pki_pair_free(&leaf);
 	pki_pair_free(&ca);
@@ -650,8 +645,12 @@ static void test_rsa4096_leaf(void **state)
 	char err[256];
 	EVP_PKEY *k;
 	time_t rt;
-	struct pki_renew_want want = { .dns = SVC_DNS, .ndns = 4, .ips = SVC_IPS, .nips = 2,
-				       .alg = PKI_KEY_RSA_4096, .renew_before = 15 * DAY };
+	struct pki_renew_want want = {.dns = SVC_DNS,
+	                              .ndns = 4,
+	                              .ips = SVC_IPS,
+	                              .nips = 2,
+	                              .alg = PKI_KEY_RSA_4096,
+	                              .renew_before = 15 * DAY};
 
 	ca_new(PKI_KEY_ECDSA_P256, 10 * YEAR, T0, &ca);
 	leaf_new(&ca, "prod.search.svc", PKI_USAGE_SERVER, PKI_KEY_RSA_4096, 90 * DAY, T0, &leaf);
@@ -666,10 +665,10 @@ static void test_rsa4096_leaf(void **state)
 	/* the renewal decision tells the RSA sizes apart */
 	want.key_pem = leaf.key_pem;
 	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &want, T0, &rt),
-			 PKI_RENEW_NONE);
+	                 PKI_RENEW_NONE);
 	want.alg = PKI_KEY_RSA_2048;
 	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &want, T0, &rt),
-			 PKI_RENEW_KEY_ALGORITHM_CHANGED);
+	                 PKI_RENEW_KEY_ALGORITHM_CHANGED);
 	pki_pair_free(&leaf);
 	pki_pair_free(&ca);
 }
@@ -685,19 +684,19 @@ static void test_expiry(void **state)
 	ca_new(PKI_KEY_ECDSA_P256, 10 * YEAR, T0, &ca);
 	leaf_new(&ca, "x", PKI_USAGE_SERVER, PKI_KEY_ECDSA_P256, HOUR, T0, &leaf);
 	assert_int_equal(pki_verify(leaf.cert_pem, ca.cert_pem, T0 + HOUR / 2, PKI_PURPOSE_SERVER,
-				    NULL, err, sizeof(err)),
-			 0);
+	                            NULL, err, sizeof(err)),
+	                 0);
 	/* backdated for clock skew: valid a minute before issuance */
 	assert_int_equal(pki_verify(leaf.cert_pem, ca.cert_pem, T0 - 60, PKI_PURPOSE_SERVER, NULL,
-				    err, sizeof(err)),
-			 0);
+	                            err, sizeof(err)),
+	                 0);
 	assert_int_equal(pki_verify(leaf.cert_pem, ca.cert_pem, T0 + HOUR + 1, PKI_PURPOSE_SERVER,
-				    NULL, err, sizeof(err)),
-			 -1);
+	                            NULL, err, sizeof(err)),
+	                 -1);
 	assert_string_equal(err, "certificate has expired");
-	assert_int_equal(pki_verify(leaf.cert_pem, ca.cert_pem, T0 - HOUR, PKI_PURPOSE_SERVER,
-				    NULL, err, sizeof(err)),
-			 -1);
+	assert_int_equal(pki_verify(leaf.cert_pem, ca.cert_pem, T0 - HOUR, PKI_PURPOSE_SERVER, NULL,
+	                            err, sizeof(err)),
+	                 -1);
 	assert_string_equal(err, "certificate is not yet valid");
 	pki_pair_free(&leaf);
 
@@ -740,9 +739,8 @@ static void test_key_matches(void **state)
 	/* an encrypted key is refused without ever prompting for a passphrase */
 	k = pkey_of(a.key_pem);
 	bio = BIO_new(BIO_s_mem());
-	assert_int_equal(PEM_write_bio_PKCS8PrivateKey(bio, k, EVP_aes_256_cbc(), "pass", 4, NULL,
-						       NULL),
-			 1);
+	assert_int_equal(
+	    PEM_write_bio_PKCS8PrivateKey(bio, k, EVP_aes_256_cbc(), "pass", 4, NULL, NULL), 1);
 	n = BIO_get_mem_data(bio, &enc);
 	assert_true(n > 0);
 	{
@@ -764,20 +762,20 @@ static void test_key_matches(void **state)
 static void test_renewal_reasons(void **state)
 {
 	struct pki_pair ca, ca_renewed, leaf, other;
-	const char *dns_more[] = { "prod", "prod.search", "prod.search.svc",
-				   "prod.search.svc.cluster.local", "prod-internal" };
-	const char *dns_fewer[] = { "prod", "prod.search" };
-	const char *dns_shuffled[] = { "PROD.search.svc.cluster.local", "prod.search", "prod",
-				       "prod.search.svc", "prod" };
-	const char *ips_other[] = { "10.96.0.13", "::1" };
-	const char *ips_shuffled[] = { "0:0:0:0:0:0:0:1", "10.96.0.12" };
-	struct pki_renew_want want = { .dns = SVC_DNS,
-				       .ndns = 4,
-				       .ips = SVC_IPS,
-				       .nips = 2,
-				       .usage = PKI_USAGE_SERVER,
-				       .alg = PKI_KEY_ECDSA_P256,
-				       .renew_before = 15 * DAY };
+	const char *dns_more[] = {"prod", "prod.search", "prod.search.svc",
+	                          "prod.search.svc.cluster.local", "prod-internal"};
+	const char *dns_fewer[] = {"prod", "prod.search"};
+	const char *dns_shuffled[] = {"PROD.search.svc.cluster.local", "prod.search", "prod",
+	                              "prod.search.svc", "prod"};
+	const char *ips_other[] = {"10.96.0.13", "::1"};
+	const char *ips_shuffled[] = {"0:0:0:0:0:0:0:1", "10.96.0.12"};
+	struct pki_renew_want want = {.dns = SVC_DNS,
+	                              .ndns = 4,
+	                              .ips = SVC_IPS,
+	                              .nips = 2,
+	                              .usage = PKI_USAGE_SERVER,
+	                              .alg = PKI_KEY_ECDSA_P256,
+	                              .renew_before = 15 * DAY};
 	struct pki_renew_want w;
 	time_t rt = 0, na = T0 + 90 * DAY;
 
@@ -791,88 +789,84 @@ static void test_renewal_reasons(void **state)
 	assert_int_equal(pki_renewal_due("", ca.cert_pem, &want, T0, &rt), PKI_RENEW_MISSING);
 	assert_int_equal(rt, 0); /* untouched when there is no certificate */
 	assert_int_equal(pki_renewal_due("-----BEGIN CERTIFICATE-----\nAAAA\n-----END "
-					 "CERTIFICATE-----\n",
-					 ca.cert_pem, &want, T0, &rt),
-			 PKI_RENEW_UNPARSABLE);
+	                                 "CERTIFICATE-----\n",
+	                                 ca.cert_pem, &want, T0, &rt),
+	                 PKI_RENEW_UNPARSABLE);
 	assert_int_equal(pki_renewal_due(leaf.key_pem, ca.cert_pem, &want, T0, &rt),
-			 PKI_RENEW_UNPARSABLE);
+	                 PKI_RENEW_UNPARSABLE);
 
 	/* up to date; renewal time is notAfter - renewBefore, exactly */
 	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &want, T0, &rt),
-			 PKI_RENEW_NONE);
+	                 PKI_RENEW_NONE);
 	assert_int_equal(rt, na - 15 * DAY);
 	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &want, rt - 1, NULL),
-			 PKI_RENEW_NONE);
+	                 PKI_RENEW_NONE);
 	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &want, rt, NULL),
-			 PKI_RENEW_EXPIRING);
+	                 PKI_RENEW_EXPIRING);
 	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &want, na + DAY, NULL),
-			 PKI_RENEW_EXPIRING);
+	                 PKI_RENEW_EXPIRING);
 
 	/* the stored key is another certificate's */
 	w = want;
 	w.key_pem = other.key_pem;
 	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &w, T0, &rt),
-			 PKI_RENEW_KEY_MISMATCH);
+	                 PKI_RENEW_KEY_MISMATCH);
 	w.key_pem = "not a key";
 	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &w, T0, &rt),
-			 PKI_RENEW_KEY_MISMATCH);
+	                 PKI_RENEW_KEY_MISMATCH);
 	w.key_pem = NULL; /* not checked */
-	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &w, T0, &rt),
-			 PKI_RENEW_NONE);
+	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &w, T0, &rt), PKI_RENEW_NONE);
 
 	/* the CA was renewed (same name, new key), or is another one, or is broken */
 	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca_renewed.cert_pem, &want, T0, &rt),
-			 PKI_RENEW_ISSUER_CHANGED);
+	                 PKI_RENEW_ISSUER_CHANGED);
 	assert_int_equal(pki_renewal_due(leaf.cert_pem, "garbage", &want, T0, &rt),
-			 PKI_RENEW_ISSUER_CHANGED);
+	                 PKI_RENEW_ISSUER_CHANGED);
 	assert_int_equal(pki_renewal_due(leaf.cert_pem, NULL, &want, T0, &rt), PKI_RENEW_NONE);
 	/* and it beats expiry as the reason */
 	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca_renewed.cert_pem, &want, na, &rt),
-			 PKI_RENEW_ISSUER_CHANGED);
+	                 PKI_RENEW_ISSUER_CHANGED);
 
 	w = want;
 	w.alg = PKI_KEY_RSA_2048;
 	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &w, T0, &rt),
-			 PKI_RENEW_KEY_ALGORITHM_CHANGED);
+	                 PKI_RENEW_KEY_ALGORITHM_CHANGED);
 
 	w = want;
 	w.usage = PKI_USAGE_BOTH;
 	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &w, T0, &rt),
-			 PKI_RENEW_USAGE_CHANGED);
+	                 PKI_RENEW_USAGE_CHANGED);
 	w.usage = 0;
-	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &w, T0, &rt),
-			 PKI_RENEW_NONE);
+	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &w, T0, &rt), PKI_RENEW_NONE);
 
 	/* SANs compared as sets: order, case and repeats do not matter */
 	w = want;
 	w.dns = dns_shuffled;
 	w.ndns = 5;
 	w.ips = ips_shuffled;
-	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &w, T0, &rt),
-			 PKI_RENEW_NONE);
+	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &w, T0, &rt), PKI_RENEW_NONE);
 	w = want;
 	w.dns = dns_more;
 	w.ndns = 5;
 	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &w, T0, &rt),
-			 PKI_RENEW_SANS_CHANGED);
+	                 PKI_RENEW_SANS_CHANGED);
 	w.dns = dns_fewer;
 	w.ndns = 2;
 	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &w, T0, &rt),
-			 PKI_RENEW_SANS_CHANGED);
+	                 PKI_RENEW_SANS_CHANGED);
 	w = want;
 	w.ips = ips_other;
 	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &w, T0, &rt),
-			 PKI_RENEW_SANS_CHANGED);
+	                 PKI_RENEW_SANS_CHANGED);
 	w.nips = 0;
 	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &w, T0, &rt),
-			 PKI_RENEW_SANS_CHANGED);
+	                 PKI_RENEW_SANS_CHANGED);
 
 	/* renewBefore not shorter than the lifetime: a third of the lifetime instead,
 	 * so a freshly issued leaf is not due at once */
 	w = want;
 	w.renew_before = 365 * DAY;
-	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &w, T0, &rt),
-			 PKI_RENEW_NONE);
+	assert_int_equal(pki_renewal_due(leaf.cert_pem, ca.cert_pem, &w, T0, &rt), PKI_RENEW_NONE);
 	assert_int_equal(rt, na - (90 * DAY + PKI_BACKDATE) / 3);
 
 	assert_string_equal(pki_renew_reason_name(PKI_RENEW_NONE), "UpToDate");
@@ -881,7 +875,7 @@ static void test_renewal_reasons(void **state)
 	assert_string_equal(pki_renew_reason_name(PKI_RENEW_SANS_CHANGED), "SANsChanged");
 	assert_string_equal(pki_renew_reason_name(PKI_RENEW_ISSUER_CHANGED), "IssuerChanged");
 	assert_string_equal(pki_renew_reason_name(PKI_RENEW_KEY_ALGORITHM_CHANGED),
-			    "KeyAlgorithmChanged");
+	                    "KeyAlgorithmChanged");
 
 	pki_pair_free(&other);
 	pki_pair_free(&leaf);
@@ -899,9 +893,9 @@ static void test_ca_renewal_due(void **state)
 	assert_int_equal(pki_ca_renewal_due(ca.cert_pem, T0, YEAR, &rt), PKI_RENEW_NONE);
 	assert_int_equal(rt, na - YEAR);
 	assert_int_equal(pki_ca_renewal_due(ca.cert_pem, na - YEAR - 1, YEAR, NULL),
-			 PKI_RENEW_NONE);
+	                 PKI_RENEW_NONE);
 	assert_int_equal(pki_ca_renewal_due(ca.cert_pem, na - YEAR, YEAR, NULL),
-			 PKI_RENEW_EXPIRING);
+	                 PKI_RENEW_EXPIRING);
 	assert_int_equal(pki_ca_renewal_due(NULL, T0, YEAR, NULL), PKI_RENEW_MISSING);
 	assert_int_equal(pki_ca_renewal_due("", T0, YEAR, NULL), PKI_RENEW_MISSING);
 	assert_int_equal(pki_ca_renewal_due("x", T0, YEAR, NULL), PKI_RENEW_UNPARSABLE);
@@ -932,8 +926,7 @@ static void test_bundle_rotation(void **state)
 	fingerprint_of(old_ca.cert_pem, fp_old);
 
 	/* first bundle: just the CA */
-	assert_int_equal(pki_bundle_build(old_ca.cert_pem, NULL, T0, &bundle, err, sizeof(err)),
-			 0);
+	assert_int_equal(pki_bundle_build(old_ca.cert_pem, NULL, T0, &bundle, err, sizeof(err)), 0);
 	assert_int_equal(pki_bundle_count(bundle), 1);
 	assert_string_equal(bundle, old_ca.cert_pem);
 
@@ -942,7 +935,8 @@ static void test_bundle_rotation(void **state)
 	{
 		char *a = concat(bundle, short_ca.cert_pem);
 		char *b = concat(a, leaf_old.cert_pem);
-		char *c = concat(b, "-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n");
+		char *c =
+		    concat(b, "-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n");
 
 		prev = concat(c, old_ca.cert_pem);
 		free(a);
@@ -951,7 +945,8 @@ static void test_bundle_rotation(void **state)
 	}
 	free(bundle);
 	bundle = NULL;
-	assert_int_equal(pki_bundle_build(new_ca.cert_pem, prev, rot, &bundle, err, sizeof(err)), 0);
+	assert_int_equal(pki_bundle_build(new_ca.cert_pem, prev, rot, &bundle, err, sizeof(err)),
+	                 0);
 	assert_int_equal(pki_bundle_count(bundle), 2);
 	fingerprint_of(bundle, fp_first);
 	assert_string_equal(fp_first, fp_new);
@@ -961,27 +956,26 @@ static void test_bundle_rotation(void **state)
 	/* no client is cut off: leaves from either CA verify against the bundle,
 	 * and a client holding only the old CA still accepts the old leaf */
 	assert_int_equal(pki_verify(leaf_old.cert_pem, bundle, rot, PKI_PURPOSE_SERVER,
-				    "prod.search.svc", err, sizeof(err)),
-			 0);
+	                            "prod.search.svc", err, sizeof(err)),
+	                 0);
 	assert_int_equal(pki_verify(leaf_new_.cert_pem, bundle, rot, PKI_PURPOSE_SERVER,
-				    "prod.search.svc", err, sizeof(err)),
-			 0);
+	                            "prod.search.svc", err, sizeof(err)),
+	                 0);
 	assert_int_equal(pki_verify(leaf_new_.cert_pem, old_ca.cert_pem, rot, PKI_PURPOSE_SERVER,
-				    NULL, err, sizeof(err)),
-			 -1);
+	                            NULL, err, sizeof(err)),
+	                 -1);
 
 	/* rebuilding from its own output changes nothing (idempotent) */
-	assert_int_equal(pki_bundle_build(new_ca.cert_pem, bundle, rot + DAY, &bundle2, err,
-					  sizeof(err)),
-			 0);
+	assert_int_equal(
+	    pki_bundle_build(new_ca.cert_pem, bundle, rot + DAY, &bundle2, err, sizeof(err)), 0);
 	assert_string_equal(bundle2, bundle);
 	free(bundle2);
 	bundle2 = NULL;
 
 	/* once the old CA has expired it leaves the bundle */
-	assert_int_equal(pki_bundle_build(new_ca.cert_pem, bundle, T0 + 10 * YEAR, &bundle2, err,
-					  sizeof(err)),
-			 0);
+	assert_int_equal(
+	    pki_bundle_build(new_ca.cert_pem, bundle, T0 + 10 * YEAR, &bundle2, err, sizeof(err)),
+	    0);
 	assert_int_equal(pki_bundle_count(bundle2), 1);
 	assert_string_equal(bundle2, new_ca.cert_pem);
 	free(bundle2);
@@ -1000,7 +994,7 @@ static void test_bundle_rotation(void **state)
 		prev = p;
 	}
 	assert_int_equal(pki_bundle_build(new_ca.cert_pem, prev, rot, &bundle2, err, sizeof(err)),
-			 0);
+	                 0);
 	assert_int_equal(pki_bundle_count(bundle2), PKI_BUNDLE_MAX);
 	assert_non_null(strstr(bundle2, old_ca.cert_pem)); /* the old CA stays in */
 	assert_non_null(strstr(bundle2, extra[1].cert_pem));
@@ -1011,9 +1005,8 @@ static void test_bundle_rotation(void **state)
 	bundle2 = NULL;
 
 	/* the current CA must be a CA */
-	assert_int_equal(pki_bundle_build(leaf_old.cert_pem, bundle, rot, &bundle2, err,
-					  sizeof(err)),
-			 -1);
+	assert_int_equal(
+	    pki_bundle_build(leaf_old.cert_pem, bundle, rot, &bundle2, err, sizeof(err)), -1);
 	assert_string_equal(err, "ca certificate is not a ca");
 	assert_int_equal(pki_bundle_build("junk", bundle, rot, &bundle2, err, sizeof(err)), -1);
 	assert_string_equal(err, "ca certificate is not a pem certificate: no start line");
@@ -1163,8 +1156,8 @@ static int hs_step(SSL *s, int *reason)
  * (SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT). client may be NULL.
  */
 static void tls_run(const char *client_trust, const char *host, const struct pki_pair *server,
-		    const char *server_client_ca, const struct pki_pair *client, int version,
-		    struct tls_result *res)
+                    const char *server_client_ca, const struct pki_pair *client, int version,
+                    struct tls_result *res)
 {
 	SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
 	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
@@ -1215,7 +1208,7 @@ static void tls_run(const char *client_trust, const char *host, const struct pki
 
 		if (peer)
 			X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName,
-						  res->peer_cn, sizeof(res->peer_cn));
+			                          res->peer_cn, sizeof(res->peer_cn));
 	}
 	if (res->client_ok && res->server_ok) {
 		char buf[8];
@@ -1343,12 +1336,11 @@ static void test_tls_rsa_and_rotated_bundle(void **state)
 	ca_new(PKI_KEY_ECDSA_P256, 10 * YEAR, now - DAY, &old_ca);
 	ca_new(PKI_KEY_RSA_2048, 10 * YEAR, now, &new_ca);
 	leaf_new(&old_ca, "prod.search.svc", PKI_USAGE_SERVER, PKI_KEY_ECDSA_P256, 90 * DAY,
-		 now - DAY, &srv_old);
+	         now - DAY, &srv_old);
 	leaf_new(&new_ca, "prod.search.svc", PKI_USAGE_SERVER, PKI_KEY_RSA_2048, 90 * DAY, now,
-		 &srv_new);
-	assert_int_equal(pki_bundle_build(new_ca.cert_pem, old_ca.cert_pem, now, &bundle, err,
-					  sizeof(err)),
-			 0);
+	         &srv_new);
+	assert_int_equal(
+	    pki_bundle_build(new_ca.cert_pem, old_ca.cert_pem, now, &bundle, err, sizeof(err)), 0);
 
 	/* clients holding the new bundle accept the server before and after its
 	 * certificate is re-issued by the new CA */
@@ -1372,27 +1364,27 @@ static void test_tls_rsa_and_rotated_bundle(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_key_alg_parse),
-		cmocka_unit_test(test_ca_properties),
-		cmocka_unit_test(test_ca_create_rejects_bad_input),
-		cmocka_unit_test(test_leaf_chains_to_ca_only),
-		cmocka_unit_test(test_sans_exactly_as_requested),
-		cmocka_unit_test(test_issue_rejects_bad_input),
-		cmocka_unit_test(test_purpose_enforced),
-		cmocka_unit_test(test_hostname_check),
-		cmocka_unit_test(test_ecdsa_p256_leaf),
-		cmocka_unit_test(test_rsa2048_leaf_and_ca),
-		cmocka_unit_test(test_rsa4096_leaf),
-		cmocka_unit_test(test_expiry),
-		cmocka_unit_test(test_key_matches),
-		cmocka_unit_test(test_renewal_reasons),
-		cmocka_unit_test(test_ca_renewal_due),
-		cmocka_unit_test(test_bundle_rotation),
-		cmocka_unit_test(test_cert_info_fingerprint_and_serial),
-		cmocka_unit_test(test_time_rfc3339),
-		cmocka_unit_test(test_tls_one_way),
-		cmocka_unit_test(test_tls_mutual),
-		cmocka_unit_test(test_tls_rsa_and_rotated_bundle),
+	    cmocka_unit_test(test_key_alg_parse),
+	    cmocka_unit_test(test_ca_properties),
+	    cmocka_unit_test(test_ca_create_rejects_bad_input),
+	    cmocka_unit_test(test_leaf_chains_to_ca_only),
+	    cmocka_unit_test(test_sans_exactly_as_requested),
+	    cmocka_unit_test(test_issue_rejects_bad_input),
+	    cmocka_unit_test(test_purpose_enforced),
+	    cmocka_unit_test(test_hostname_check),
+	    cmocka_unit_test(test_ecdsa_p256_leaf),
+	    cmocka_unit_test(test_rsa2048_leaf_and_ca),
+	    cmocka_unit_test(test_rsa4096_leaf),
+	    cmocka_unit_test(test_expiry),
+	    cmocka_unit_test(test_key_matches),
+	    cmocka_unit_test(test_renewal_reasons),
+	    cmocka_unit_test(test_ca_renewal_due),
+	    cmocka_unit_test(test_bundle_rotation),
+	    cmocka_unit_test(test_cert_info_fingerprint_and_serial),
+	    cmocka_unit_test(test_time_rfc3339),
+	    cmocka_unit_test(test_tls_one_way),
+	    cmocka_unit_test(test_tls_mutual),
+	    cmocka_unit_test(test_tls_rsa_and_rotated_bundle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

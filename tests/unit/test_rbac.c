@@ -19,7 +19,7 @@ static yajl_val parse(const char *s)
 static void test_managed_on_record(void **state)
 {
 	yajl_val c = parse("{\"metadata\":{\"uid\":\"u1\"},\"status\":{\"rbac\":{\"managedRoles\":"
-			   "[\"reader\",\"writer\"]}}}");
+	                   "[\"reader\",\"writer\"]}}}");
 	yajl_val bare = parse("{\"metadata\":{\"uid\":\"u2\"}}");
 	char buf[256];
 	const char *names[8];
@@ -53,7 +53,7 @@ static void test_managed_on_record(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_managed_on_record),
+	    cmocka_unit_test(test_managed_on_record),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

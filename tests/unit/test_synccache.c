@@ -46,8 +46,8 @@ static void test_notes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fresh_needs_same_fp_and_age),
-		cmocka_unit_test(test_notes),
+	    cmocka_unit_test(test_fresh_needs_same_fp_and_age),
+	    cmocka_unit_test(test_notes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,19 +16,22 @@ static yajl_val parse(const char *s)
 	return v;
 }
 
-#define META "\"metadata\":{\"name\":\"app-reader\",\"namespace\":\"search\",\"uid\":\"u-9\",\"generation\":2"
+#define META                                                                                       \
+	"\"metadata\":{\"name\":\"app-reader\",\"namespace\":\"search\",\"uid\":\"u-9\","          \
+	"\"generation\":2"
 
 static void test_view_defaults(void **state)
 {
-	yajl_val t = parse("{" META "},\"spec\":{\"clusterRef\":{\"name\":\"prod\"},\"username\":\"app_reader\","
-			   "\"roles\":[\"reader\",\"ingest\",\"reader\"]}}");
+	yajl_val t = parse(
+	    "{" META "},\"spec\":{\"clusterRef\":{\"name\":\"prod\"},\"username\":\"app_reader\","
+	    "\"roles\":[\"reader\",\"ingest\",\"reader\"]}}");
 	struct user_view v;
 	char err[256];
 
 	assert_int_equal(user_view_parse(t, &v, err, sizeof(err)), 0);
 	assert_string_equal(v.username, "app_reader");
 	assert_string_equal(v.cluster, "prod");
-	assert_int_equal(v.nroles, 2); /* unique */
+	assert_int_equal(v.nroles, 2);             /* unique */
 	assert_string_equal(v.roles[0], "ingest"); /* sorted */
 	assert_string_equal(v.roles[1], "reader");
 	assert_null(v.pw_secret);
@@ -49,11 +52,12 @@ static void test_view_username_defaults_to_name_and_is_checked(void **state)
 	assert_non_null(strstr(err, "spec.username"));
 	yajl_tree_free(t);
 	t = parse("{\"metadata\":{\"name\":\"bob\",\"namespace\":\"n\",\"uid\":\"u\"},"
-		  "\"spec\":{\"clusterRef\":{\"name\":\"prod\"}}}");
+	          "\"spec\":{\"clusterRef\":{\"name\":\"prod\"}}}");
 	assert_int_equal(user_view_parse(t, &v, err, sizeof(err)), 0);
 	assert_string_equal(v.username, "bob");
 	yajl_tree_free(t);
-	t = parse("{" META "},\"spec\":{\"clusterRef\":{\"name\":\"prod\"},\"username\":\"root\"}}");
+	t = parse("{" META
+	          "},\"spec\":{\"clusterRef\":{\"name\":\"prod\"},\"username\":\"root\"}}");
 	assert_int_equal(user_view_parse(t, &v, err, sizeof(err)), -1);
 	yajl_tree_free(t);
 }
@@ -62,10 +66,11 @@ static void test_view_rotation(void **state)
 {
 	struct user_view v;
 	char err[256];
-	yajl_val t = parse("{" META ",\"annotations\":{\"vecward.io/rotate-password\":\"t1\","
-			   "\"vecward.io/adopt-existing-user\":\"true\"}},"
-			   "\"spec\":{\"clusterRef\":{\"name\":\"prod\"},\"username\":\"u\","
-			   "\"passwordRotation\":{\"period\":\"720h\"},\"tls\":{\"clientCertificate\":true}}}");
+	yajl_val t = parse(
+	    "{" META ",\"annotations\":{\"vecward.io/rotate-password\":\"t1\","
+	    "\"vecward.io/adopt-existing-user\":\"true\"}},"
+	    "\"spec\":{\"clusterRef\":{\"name\":\"prod\"},\"username\":\"u\","
+	    "\"passwordRotation\":{\"period\":\"720h\"},\"tls\":{\"clientCertificate\":true}}}");
 	assert_int_equal(user_view_parse(t, &v, err, sizeof(err)), 0);
 	assert_true(v.rotation_s == 720.0 * 3600);
 	assert_string_equal(v.rotate_token, "t1");
@@ -74,12 +79,13 @@ static void test_view_rotation(void **state)
 	yajl_tree_free(t);
 	/* too short, and not with a password the user brings */
 	t = parse("{" META "},\"spec\":{\"clusterRef\":{\"name\":\"prod\"},\"username\":\"u\","
-		  "\"passwordRotation\":{\"period\":\"30m\"}}}");
+	          "\"passwordRotation\":{\"period\":\"30m\"}}}");
 	assert_int_equal(user_view_parse(t, &v, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "passwordRotation.period"));
 	yajl_tree_free(t);
-	t = parse("{" META "},\"spec\":{\"clusterRef\":{\"name\":\"prod\"},\"username\":\"u\","
-		  "\"passwordSecretRef\":{\"name\":\"s\"},\"passwordRotation\":{\"period\":\"720h\"}}}");
+	t = parse(
+	    "{" META "},\"spec\":{\"clusterRef\":{\"name\":\"prod\"},\"username\":\"u\","
+	    "\"passwordSecretRef\":{\"name\":\"s\"},\"passwordRotation\":{\"period\":\"720h\"}}}");
 	assert_int_equal(user_view_parse(t, &v, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "passwordSecretRef"));
 	yajl_tree_free(t);
@@ -112,9 +118,12 @@ static char *data(yajl_val secret, const char *key)
 
 static void test_credentials_secret(void **state)
 {
-	yajl_val t = parse("{" META "},\"spec\":{\"clusterRef\":{\"name\":\"prod\"},\"username\":\"app_reader\"}}");
+	yajl_val t =
+	    parse("{" META
+	          "},\"spec\":{\"clusterRef\":{\"name\":\"prod\"},\"username\":\"app_reader\"}}");
 	struct user_view v;
-	struct user_creds c = { "pw\"with:quote", "https://prod.search.svc:19530", "CA", "CRT", "KEY" };
+	struct user_creds c = {"pw\"with:quote", "https://prod.search.svc:19530", "CA", "CRT",
+	                       "KEY"};
 	char err[256], *json, *s;
 	yajl_val sec;
 
@@ -124,9 +133,12 @@ static void test_credentials_secret(void **state)
 	sec = parse(json);
 	assert_string_equal(json_get_str(sec, "metadata", "name", NULL), "app-reader-credentials");
 	assert_string_equal(json_get_str(sec, "metadata", "namespace", NULL), "search");
-	assert_string_equal(json_get_str(sec, "metadata", "labels", "vecward.io/cluster", NULL), "prod");
-	assert_string_equal(json_get_str(json_array_at(json_get(sec, "metadata", "ownerReferences", NULL), 0),
-					 "uid", NULL), "u-9");
+	assert_string_equal(json_get_str(sec, "metadata", "labels", "vecward.io/cluster", NULL),
+	                    "prod");
+	assert_string_equal(
+	    json_get_str(json_array_at(json_get(sec, "metadata", "ownerReferences", NULL), 0),
+	                 "uid", NULL),
+	    "u-9");
 	assert_string_equal((s = data(sec, "username")), "app_reader");
 	free(s);
 	assert_string_equal((s = data(sec, "password")), "pw\"with:quote");
@@ -152,7 +164,8 @@ static void test_credentials_secret(void **state)
 	user_free_secret_json(json);
 	json = user_render_pending(&v, "next-Password-1");
 	sec = parse(json);
-	assert_string_equal(json_get_str(sec, "metadata", "name", NULL), "app-reader-password-pending");
+	assert_string_equal(json_get_str(sec, "metadata", "name", NULL),
+	                    "app-reader-password-pending");
 	assert_string_equal((s = data(sec, "password")), "next-Password-1");
 	free(s);
 	yajl_tree_free(sec);
@@ -163,11 +176,11 @@ static void test_credentials_secret(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_view_defaults),
-		cmocka_unit_test(test_view_username_defaults_to_name_and_is_checked),
-		cmocka_unit_test(test_view_rotation),
-		cmocka_unit_test(test_password_policy),
-		cmocka_unit_test(test_credentials_secret),
+	    cmocka_unit_test(test_view_defaults),
+	    cmocka_unit_test(test_view_username_defaults_to_name_and_is_checked),
+	    cmocka_unit_test(test_view_rotation),
+	    cmocka_unit_test(test_password_policy),
+	    cmocka_unit_test(test_credentials_secret),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

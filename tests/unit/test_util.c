@@ -12,8 +12,13 @@
 
 /* RFC 4648 section 10 */
 static const char *const vectors[][2] = {
-	{ "", "" },        { "f", "Zg==" },         { "fo", "Zm8=" },         { "foo", "Zm9v" },
-	{ "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" },
+    {"", ""},
+    {"f", "Zg=="},
+    {"fo", "Zm8="},
+    {"foo", "Zm9v"},
+    {"foob", "Zm9vYg=="},
+    {"fooba", "Zm9vYmE="},
+    {"foobar", "Zm9vYmFy"},
 };
 
 static void test_b64_encode_vectors(void **state)
@@ -69,19 +74,15 @@ static void test_b64_decode_whitespace_and_append(void **state)
 static void test_b64_decode_malformed(void **state)
 {
 	static const char *bad[] = {
-		"Z",         /* not a multiple of 4 */
-		"Zg=",       /* padding short */
-		"Zg===",     /* too much padding */
-		"Z===",      /* three pad characters */
-		"====",      /* only padding */
-		"Zm9v!",     /* not in the alphabet */
-		"Zm9-",      /* base64url is not accepted */
-		"Zm9_",
-		"Zg==Zg==",  /* data after padding */
-		"=Zg=",
-		"Zm=9",
-		"Zm9vYmFy\x80",
-		NULL,
+	    "Z",                 /* not a multiple of 4 */
+	    "Zg=",               /* padding short */
+	    "Zg===",             /* too much padding */
+	    "Z===",              /* three pad characters */
+	    "====",              /* only padding */
+	    "Zm9v!",             /* not in the alphabet */
+	    "Zm9-",              /* base64url is not accepted */
+	    "Zm9_",  "Zg==Zg==", /* data after padding */
+	    "=Zg=",  "Zm=9",     "Zm9vYmFy\x80", NULL,
 	};
 
 	for (int i = 0; bad[i]; i++) {
@@ -198,8 +199,8 @@ static void test_parse_duration(void **state)
 	assert_duration("0s", 0);
 	assert_duration("1.5h", 5400);
 	/* the CRD's form: digits before and (when there is a point) after it */
-	assert_int_equal(parse_duration(".5m", &(double){ 0 }), -1);
-	assert_int_equal(parse_duration("1.h", &(double){ 0 }), -1);
+	assert_int_equal(parse_duration(".5m", &(double){0}), -1);
+	assert_int_equal(parse_duration("1.h", &(double){0}), -1);
 	assert_duration("100ms", 0.1);
 	assert_duration("250us", 0.00025);
 	assert_duration("250\xc2\xb5s", 0.00025);
@@ -211,8 +212,8 @@ static void test_parse_duration(void **state)
 static void test_parse_duration_bad(void **state)
 {
 	static const char *bad[] = {
-		"bad", "", "1", "h", "1x", "-1h", "1h-1m", "1hh", "1 h", " 1h", "1h ", "+1h",
-		"nanh", "infs", "NaNs", "1e3s", "0x10s", "1.2.3s", "1e400h", ".s", "1sm", NULL,
+	    "bad", "",     "1",    "h",    "1x",   "-1h",   "1h-1m",  "1hh",    "1 h", " 1h", "1h ",
+	    "+1h", "nanh", "infs", "NaNs", "1e3s", "0x10s", "1.2.3s", "1e400h", ".s",  "1sm", NULL,
 	};
 
 	for (int i = 0; bad[i]; i++) {
@@ -234,17 +235,17 @@ static void test_now_ms_is_monotonic(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_b64_encode_vectors),
-		cmocka_unit_test(test_b64_decode_vectors),
-		cmocka_unit_test(test_b64_all_bytes_round_trip),
-		cmocka_unit_test(test_b64_decode_whitespace_and_append),
-		cmocka_unit_test(test_b64_decode_malformed),
-		cmocka_unit_test(test_b64_decode_respects_buf_max),
-		cmocka_unit_test(test_read_file),
-		cmocka_unit_test(test_parse_long),
-		cmocka_unit_test(test_parse_duration),
-		cmocka_unit_test(test_parse_duration_bad),
-		cmocka_unit_test(test_now_ms_is_monotonic),
+	    cmocka_unit_test(test_b64_encode_vectors),
+	    cmocka_unit_test(test_b64_decode_vectors),
+	    cmocka_unit_test(test_b64_all_bytes_round_trip),
+	    cmocka_unit_test(test_b64_decode_whitespace_and_append),
+	    cmocka_unit_test(test_b64_decode_malformed),
+	    cmocka_unit_test(test_b64_decode_respects_buf_max),
+	    cmocka_unit_test(test_read_file),
+	    cmocka_unit_test(test_parse_long),
+	    cmocka_unit_test(test_parse_duration),
+	    cmocka_unit_test(test_parse_duration_bad),
+	    cmocka_unit_test(test_now_ms_is_monotonic),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

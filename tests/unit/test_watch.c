@@ -42,20 +42,39 @@ static void rec_init(struct rec *r)
 	"\"ZmFrZQ==\"}}"
 
 /* As the API server sends it: one event per line, compact JSON. */
-static const char recorded[] =
-	"{\"type\":\"ADDED\",\"object\":" SECRET("1001", "") "}\n"
-	"{\"type\":\"MODIFIED\",\"object\":" SECRET("1002", ",\"annotations\":{\"a\":\"caf\\u00e9\"}") "}\n"
-	"{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Secret\",\"apiVersion\":\"v1\",\"metadata\":"
-	"{\"resourceVersion\":\"1010\",\"creationTimestamp\":null,\"annotations\":"
-	"{\"k8s.io/initial-events-end\":\"true\"}}}}\n"
-	"{\"type\":\"DELETED\",\"object\":" SECRET("1011", ",\"deletionTimestamp\":\"2024-05-01T10:05:00Z\"") "}\n";
+static const char recorded[] = "{\"type\":\"ADDED\",\"object\":" SECRET(
+    "1001",
+    "") "}\n"
+        "{\"type\":\"MODIFIED\",\"object\":" SECRET(
+            "1002",
+            ",\"annotations\":{\"a\":\"caf\\u00e9\"}") "}\n"
+                                                       "{\"type\":\"BOOKMARK\",\"object\":{"
+                                                       "\"kind\":\"Secret\",\"apiVersion\":\"v1\","
+                                                       "\"metadata\":"
+                                                       "{\"resourceVersion\":\"1010\","
+                                                       "\"creationTimestamp\":null,\"annotations\":"
+                                                       "{\"k8s.io/"
+                                                       "initial-events-end\":\"true\"}}}}\n"
+                                                       "{\"type\":\"DELETED\",\"object\":" SECRET(
+                                                           "1011", ",\"deletionTimestamp\":\"2024-"
+                                                                   "05-01T10:05:00Z\"") "}\n";
 
-static const char recorded_want[] =
-	"ADDED " SECRET("1001", "") "\n"
-	"MODIFIED " SECRET("1002", ",\"annotations\":{\"a\":\"caf\xc3\xa9\"}") "\n"
-	"BOOKMARK {\"kind\":\"Secret\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"1010\","
-	"\"creationTimestamp\":null,\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}}}\n"
-	"DELETED " SECRET("1011", ",\"deletionTimestamp\":\"2024-05-01T10:05:00Z\"") "\n";
+static const char recorded_want[] = "ADDED " SECRET(
+    "1001",
+    "") "\n"
+        "MODIFIED " SECRET(
+            "1002",
+            ",\"annotations\":{\"a\":\"caf\xc3\xa9\"}") "\n"
+                                                        "BOOKMARK "
+                                                        "{\"kind\":\"Secret\",\"apiVersion\":"
+                                                        "\"v1\",\"metadata\":{\"resourceVersion\":"
+                                                        "\"1010\","
+                                                        "\"creationTimestamp\":null,"
+                                                        "\"annotations\":{\"k8s.io/"
+                                                        "initial-events-end\":\"true\"}}}\n"
+                                                        "DELETED " SECRET(
+                                                            "1011", ",\"deletionTimestamp\":\"2024-"
+                                                                    "05-01T10:05:00Z\"") "\n";
 
 static void test_recorded_stream_whole(void **state)
 {
@@ -124,9 +143,10 @@ static void test_recorded_stream_byte_at_a_time(void **state)
 
 static void test_bookmark_moves_last_rv(void **state)
 {
-	static const char s[] = "{\"type\":\"ADDED\",\"object\":" SECRET("7", "") "}"
-				"{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Secret\",\"metadata\":"
-				"{\"resourceVersion\":\"99\"}}}";
+	static const char s[] = "{\"type\":\"ADDED\",\"object\":" SECRET(
+	    "7", "") "}"
+	             "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Secret\",\"metadata\":"
+	             "{\"resourceVersion\":\"99\"}}}";
 	struct rec r;
 	struct kube_watch_decoder *d;
 
@@ -142,12 +162,14 @@ static void test_bookmark_moves_last_rv(void **state)
 
 static void test_error_410_is_gone(void **state)
 {
-	static const char s[] =
-		"{\"type\":\"ADDED\",\"object\":" SECRET("1001", "") "}\n"
-		"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
-		"\"status\":\"Failure\",\"message\":\"too old resource version: 1001 (2345)\","
-		"\"reason\":\"Expired\",\"code\":410}}\n"
-		"{\"type\":\"ADDED\",\"object\":" SECRET("1002", "") "}\n";
+	static const char s[] = "{\"type\":\"ADDED\",\"object\":" SECRET(
+	    "1001",
+	    "") "}\n"
+	        "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+	        "\"metadata\":{},"
+	        "\"status\":\"Failure\",\"message\":\"too old resource version: 1001 (2345)\","
+	        "\"reason\":\"Expired\",\"code\":410}}\n"
+	        "{\"type\":\"ADDED\",\"object\":" SECRET("1002", "") "}\n";
 	struct rec r;
 	struct kube_watch_decoder *d;
 	const struct kube_error *e;
@@ -166,7 +188,7 @@ static void test_error_410_is_gone(void **state)
 	assert_string_equal(e->reason, "Expired");
 	assert_string_equal(e->message, "too old resource version: 1001 (2345)");
 	assert_string_equal(kube_strerror(e, msg, sizeof(msg)),
-			    "410 Expired: too old resource version: 1001 (2345)");
+	                    "410 Expired: too old resource version: 1001 (2345)");
 	/* the stream is over */
 	assert_int_equal(kube_watch_decoder_feed(d, "{}", 2), -1);
 	assert_int_equal(kube_watch_decoder_finish(d), -1);
@@ -178,7 +200,7 @@ static void test_error_410_is_gone(void **state)
 static void test_error_other_status(void **state)
 {
 	static const char s[] = "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"message\":"
-				"\"internal error\",\"reason\":\"InternalError\",\"code\":500}}";
+	                        "\"internal error\",\"reason\":\"InternalError\",\"code\":500}}";
 	static const char bare[] = "{\"type\":\"ERROR\",\"object\":{}}";
 	struct kube_watch_decoder *d = kube_watch_decoder_new(0, NULL, NULL);
 	const struct kube_error *e;
@@ -215,7 +237,8 @@ static void test_event_too_large(void **state)
 	rec_init(&r);
 	d = kube_watch_decoder_new(cap, rec_cb, &r);
 	/* a normal event first, to show the budget is per event */
-	assert_int_equal(kube_watch_decoder_feed(d, recorded, strchr(recorded, '\n') - recorded + 1), 0);
+	assert_int_equal(
+	    kube_watch_decoder_feed(d, recorded, strchr(recorded, '\n') - recorded + 1), 0);
 	assert_int_equal(r.n, 1);
 	assert_int_equal(kube_watch_decoder_feed(d, head, sizeof(head) - 1), 0);
 	fed = sizeof(head) - 1;
@@ -266,7 +289,8 @@ static void test_event_too_large_many_fields(void **state)
 
 static void test_unknown_type(void **state)
 {
-	static const char s[] = "{\"type\":\"SYNC\",\"object\":{\"metadata\":{\"resourceVersion\":\"5\"}}}";
+	static const char s[] =
+	    "{\"type\":\"SYNC\",\"object\":{\"metadata\":{\"resourceVersion\":\"5\"}}}";
 	struct rec r;
 	struct kube_watch_decoder *d;
 	const struct kube_error *e;
@@ -290,14 +314,14 @@ static void test_malformed_events(void **state)
 		const char *in;
 		const char *message;
 	} bad[] = {
-		{ "{\"object\":{}}", "watch: event without type or object" },
-		{ "{\"type\":\"ADDED\"}", "watch: event without type or object" },
-		{ "{\"type\":\"ADDED\",\"object\":\"x\"}", "watch: event without type or object" },
-		{ "{\"type\":7,\"object\":{}}", "watch: event without type or object" },
-		{ "[\"ADDED\",{}]", "watch: event without type or object" },
-		{ "42 ", "watch: event without type or object" },
-		{ "{\"type\":\"ADDED\",\"object\":{]", "watch: malformed json" },
-		{ "<html>", "watch: malformed json" },
+	    {"{\"object\":{}}", "watch: event without type or object"},
+	    {"{\"type\":\"ADDED\"}", "watch: event without type or object"},
+	    {"{\"type\":\"ADDED\",\"object\":\"x\"}", "watch: event without type or object"},
+	    {"{\"type\":7,\"object\":{}}", "watch: event without type or object"},
+	    {"[\"ADDED\",{}]", "watch: event without type or object"},
+	    {"42 ", "watch: event without type or object"},
+	    {"{\"type\":\"ADDED\",\"object\":{]", "watch: malformed json"},
+	    {"<html>", "watch: malformed json"},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -397,10 +421,13 @@ static void test_overlong_resource_version_ignored(void **state)
 
 	memset(rv, '9', 200);
 	rv[200] = '\0';
-	assert_int_equal(buf_printf(&in, "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"resourceVersion\":\"5\"}}}"
-					  "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"resourceVersion\":\"%s\"}}}",
-				    rv),
-			 0);
+	assert_int_equal(
+	    buf_printf(
+	        &in,
+	        "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"resourceVersion\":\"5\"}}}"
+	        "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"resourceVersion\":\"%s\"}}}",
+	        rv),
+	    0);
 	assert_int_equal(kube_watch_decoder_feed(d, in.ptr, in.len), 0);
 	assert_int_equal(kube_watch_decoder_events(d), 2);
 	assert_string_equal(kube_watch_decoder_last_rv(d), "5"); /* never truncated */
@@ -411,21 +438,21 @@ static void test_overlong_resource_version_ignored(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_recorded_stream_whole),
-		cmocka_unit_test(test_recorded_stream_every_split),
-		cmocka_unit_test(test_recorded_stream_byte_at_a_time),
-		cmocka_unit_test(test_bookmark_moves_last_rv),
-		cmocka_unit_test(test_error_410_is_gone),
-		cmocka_unit_test(test_error_other_status),
-		cmocka_unit_test(test_event_too_large),
-		cmocka_unit_test(test_event_too_large_many_fields),
-		cmocka_unit_test(test_unknown_type),
-		cmocka_unit_test(test_malformed_events),
-		cmocka_unit_test(test_truncated_stream),
-		cmocka_unit_test(test_empty_stream_is_fine),
-		cmocka_unit_test(test_callback_stop),
-		cmocka_unit_test(test_no_callback),
-		cmocka_unit_test(test_overlong_resource_version_ignored),
+	    cmocka_unit_test(test_recorded_stream_whole),
+	    cmocka_unit_test(test_recorded_stream_every_split),
+	    cmocka_unit_test(test_recorded_stream_byte_at_a_time),
+	    cmocka_unit_test(test_bookmark_moves_last_rv),
+	    cmocka_unit_test(test_error_410_is_gone),
+	    cmocka_unit_test(test_error_other_status),
+	    cmocka_unit_test(test_event_too_large),
+	    cmocka_unit_test(test_event_too_large_many_fields),
+	    cmocka_unit_test(test_unknown_type),
+	    cmocka_unit_test(test_malformed_events),
+	    cmocka_unit_test(test_truncated_stream),
+	    cmocka_unit_test(test_empty_stream_is_fine),
+	    cmocka_unit_test(test_callback_stop),
+	    cmocka_unit_test(test_no_callback),
+	    cmocka_unit_test(test_overlong_resource_version_ignored),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

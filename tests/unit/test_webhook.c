@@ -34,13 +34,13 @@ static char *review(const char *kind, const char *op, const char *obj, const cha
 
 	assert_non_null(b);
 	snprintf(b, 1 << 16,
-		 "{'apiVersion':'admission.k8s.io/v1','kind':'AdmissionReview','request':{"
-		 "'uid':'705ab4f5-6393-11e8-b7cc-42010a800002','kind':{'group':'vecward.io',"
-		 "'version':'v1alpha1','kind':'%s'},'resource':{'group':'vecward.io','version':"
-		 "'v1alpha1','resource':'x'},'namespace':'ns1','operation':'%s'%s%s%s%s,"
-		 "'userInfo':{'username':'admin'},'dryRun':false}}",
-		 kind, op, obj ? ",'object':" : "", obj ? obj : "", old ? ",'oldObject':" : "",
-		 old ? old : "");
+	         "{'apiVersion':'admission.k8s.io/v1','kind':'AdmissionReview','request':{"
+	         "'uid':'705ab4f5-6393-11e8-b7cc-42010a800002','kind':{'group':'vecward.io',"
+	         "'version':'v1alpha1','kind':'%s'},'resource':{'group':'vecward.io','version':"
+	         "'v1alpha1','resource':'x'},'namespace':'ns1','operation':'%s'%s%s%s%s,"
+	         "'userInfo':{'username':'admin'},'dryRun':false}}",
+	         kind, op, obj ? ",'object':" : "", obj ? obj : "", old ? ",'oldObject':" : "",
+	         old ? old : "");
 	char *q = Q(b);
 	free(b);
 	return q;
@@ -61,7 +61,8 @@ static int setup(void **state)
 	assert_non_null(f);
 	f->m = wh_memlookup_new();
 	wh_memlookup_bind(f->m, &f->lk);
-	assert_int_equal(wh_memlookup_add_json(f->m, WH_KIND_NAMESPACE, "{\"metadata\":{\"name\":\"ns1\"}}"), 0);
+	assert_int_equal(
+	    wh_memlookup_add_json(f->m, WH_KIND_NAMESPACE, "{\"metadata\":{\"name\":\"ns1\"}}"), 0);
 	buf_init(&f->resp, 1 << 24);
 	*state = f;
 	return 0;
@@ -96,7 +97,7 @@ static void admit(struct fx *f, enum wh_endpoint ep, const char *body, size_t le
 	assert_string_equal(json_get_str(f->r, "apiVersion", NULL), "admission.k8s.io/v1");
 	assert_string_equal(json_get_str(f->r, "kind", NULL), "AdmissionReview");
 	assert_string_equal(json_get_str(f->r, "response", "uid", NULL),
-			    "705ab4f5-6393-11e8-b7cc-42010a800002");
+	                    "705ab4f5-6393-11e8-b7cc-42010a800002");
 }
 
 static void admit_s(struct fx *f, enum wh_endpoint ep, char *body)
@@ -105,13 +106,16 @@ static void admit_s(struct fx *f, enum wh_endpoint ep, char *body)
 	free(body);
 }
 
-#define CLUSTER(spec) "{'apiVersion':'vecward.io/v1alpha1','kind':'Cluster','metadata':{'name':'c1','namespace':'ns1'},'spec':" spec "}"
+#define CLUSTER(spec)                                                                              \
+	"{'apiVersion':'vecward.io/"                                                               \
+	"v1alpha1','kind':'Cluster','metadata':{'name':'c1','namespace':'ns1'},'spec':" spec "}"
 
 static void test_validate_allowed(void **state)
 {
 	struct fx *f = *state;
 
-	admit_s(f, WH_EP_VALIDATE, review("Cluster", "CREATE", CLUSTER("{'tls':{'mode':'mutual'}}"), NULL));
+	admit_s(f, WH_EP_VALIDATE,
+	        review("Cluster", "CREATE", CLUSTER("{'tls':{'mode':'mutual'}}"), NULL));
 	assert_int_equal(f->o.http, 200);
 	assert_string_equal(f->o.result, "allowed");
 	assert_int_equal(json_get_bool(f->r, -1, "response", "allowed", NULL), 1);
@@ -127,27 +131,29 @@ static void test_validate_denied_with_403_and_all_messages(void **state)
 {
 	struct fx *f = *state;
 
-	admit_s(f, WH_EP_VALIDATE,
-		review("Cluster", "CREATE",
-		       CLUSTER("{'tls':{'mode':'disabled'},'network':{'allowedCIDRs':['0.0.0.0/0']},"
-			       "'audit':{'enabled':false}}"),
-		       NULL));
+	admit_s(
+	    f, WH_EP_VALIDATE,
+	    review("Cluster", "CREATE",
+	           CLUSTER("{'tls':{'mode':'disabled'},'network':{'allowedCIDRs':['0.0.0.0/0']},"
+	                   "'audit':{'enabled':false}}"),
+	           NULL));
 	assert_int_equal(f->o.http, 200);
 	assert_string_equal(f->o.result, "denied");
 	assert_int_equal(json_get_bool(f->r, -1, "response", "allowed", NULL), 0);
 	assert_int_equal(json_get_int(f->r, 0, "response", "status", "code", NULL), 403);
 	assert_string_equal(json_get_str(f->r, "response", "status", "reason", NULL), "Forbidden");
 	assert_string_equal(
-		json_get_str(f->r, "response", "status", "message", NULL),
-		"VW001: spec.tls.mode disabled is refused: passwords and vectors cross the network in "
-		"plaintext; use server (the default) or mutual, or for development only label "
-		"namespace ns1 vecward.io/allow-insecure=true; VW004: spec.network.allowedCIDRs[0] "
-		"\"0.0.0.0/0\" allows every address on the network; list your client networks instead "
-		"(the Cluster's own namespace always has access)");
+	    json_get_str(f->r, "response", "status", "message", NULL),
+	    "VW001: spec.tls.mode disabled is refused: passwords and vectors cross the network in "
+	    "plaintext; use server (the default) or mutual, or for development only label "
+	    "namespace ns1 vecward.io/allow-insecure=true; VW004: spec.network.allowedCIDRs[0] "
+	    "\"0.0.0.0/0\" allows every address on the network; list your client networks instead "
+	    "(the Cluster's own namespace always has access)");
 	/* warnings travel with a denial too */
 	yajl_val w = json_get(f->r, "response", "warnings", NULL);
 	assert_int_equal(json_array_len(w), 1);
-	assert_true(strncmp(json_str(json_array_at(w, 0)), "VW014: spec.audit.enabled false", 31) == 0);
+	assert_true(strncmp(json_str(json_array_at(w, 0)), "VW014: spec.audit.enabled false", 31) ==
+	            0);
 }
 
 static void test_validate_warnings_only(void **state)
@@ -155,17 +161,20 @@ static void test_validate_warnings_only(void **state)
 	struct fx *f = *state;
 
 	/* GitOps order: the User's Cluster does not exist yet */
-	admit_s(f, WH_EP_VALIDATE,
-		review("User", "CREATE",
-		       "{'kind':'User','metadata':{'name':'app','namespace':'ns1'},'spec':{'clusterRef':"
-		       "{'name':'prod'},'username':'app'}}",
-		       NULL));
+	admit_s(
+	    f, WH_EP_VALIDATE,
+	    review(
+	        "User", "CREATE",
+	        "{'kind':'User','metadata':{'name':'app','namespace':'ns1'},'spec':{'clusterRef':"
+	        "{'name':'prod'},'username':'app'}}",
+	        NULL));
 	assert_int_equal(json_get_bool(f->r, -1, "response", "allowed", NULL), 1);
 	yajl_val w = json_get(f->r, "response", "warnings", NULL);
 	assert_int_equal(json_array_len(w), 1);
-	assert_string_equal(json_str(json_array_at(w, 0)),
-			    "VW025: Cluster prod (spec.clusterRef) does not exist yet; admitted, the "
-			    "operator creates the user once it appears and checks roles and TLS then");
+	assert_string_equal(
+	    json_str(json_array_at(w, 0)),
+	    "VW025: Cluster prod (spec.clusterRef) does not exist yet; admitted, the "
+	    "operator creates the user once it appears and checks roles and TLS then");
 	assert_int_equal(f->o.res.n_warnings, 1);
 }
 
@@ -173,18 +182,18 @@ static void test_validate_fails_closed(void **state)
 {
 	struct fx *f = *state;
 	char *body = review("User", "CREATE",
-			    "{'metadata':{'name':'app','namespace':'ns1'},'spec':{'clusterRef':"
-			    "{'name':'prod'},'username':'app'}}",
-			    NULL);
+	                    "{'metadata':{'name':'app','namespace':'ns1'},'spec':{'clusterRef':"
+	                    "{'name':'prod'},'username':'app'}}",
+	                    NULL);
 
 	wh_memlookup_fail(f->m, WH_MEM_FAIL_ALL, "dial tcp 127.0.0.1:6443: connection refused");
 	admit(f, WH_EP_VALIDATE, body, strlen(body));
 	assert_int_equal(json_get_bool(f->r, -1, "response", "allowed", NULL), 0);
 	assert_int_equal(json_get_int(f->r, 0, "response", "status", "code", NULL), 403);
 	assert_string_equal(json_get_str(f->r, "response", "status", "message", NULL),
-			    "VW000: cannot decide: reading Cluster ns1/prod failed (dial tcp "
-			    "127.0.0.1:6443: connection refused); denied rather than admitted "
-			    "unchecked, retry when the API server answers");
+	                    "VW000: cannot decide: reading Cluster ns1/prod failed (dial tcp "
+	                    "127.0.0.1:6443: connection refused); denied rather than admitted "
+	                    "unchecked, retry when the API server answers");
 	/* and with no lookup at all */
 	reset(f);
 	assert_int_equal(wh_admit(WH_EP_VALIDATE, body, strlen(body), NULL, &f->resp, &f->o), 0);
@@ -195,29 +204,32 @@ static void test_validate_fails_closed(void **state)
 static void test_validate_update_and_delete(void **state)
 {
 	struct fx *f = *state;
-	const char *key = "{'kind':'EncryptionKey','metadata':{'name':'prod-key','namespace':'ns1'},"
-			  "'spec':{'provider':'aws-kms','keyID':'arn:aws:kms:us-east-1:111122223333:"
-			  "key/1234abcd-12ab-34cd-56ef-1234567890ab'}}";
+	const char *key =
+	    "{'kind':'EncryptionKey','metadata':{'name':'prod-key','namespace':'ns1'},"
+	    "'spec':{'provider':'aws-kms','keyID':'arn:aws:kms:us-east-1:111122223333:"
+	    "key/1234abcd-12ab-34cd-56ef-1234567890ab'}}";
 
-	assert_int_equal(wh_memlookup_add_json(f->m, WH_KIND_CLUSTER,
-					       "{\"metadata\":{\"name\":\"prod\",\"namespace\":\"ns1\"},"
-					       "\"spec\":{\"region\":\"us-east-1\",\"encryption\":"
-					       "{\"keyRef\":{\"name\":\"prod-key\"}}}}"),
-			 0);
+	assert_int_equal(
+	    wh_memlookup_add_json(f->m, WH_KIND_CLUSTER,
+	                          "{\"metadata\":{\"name\":\"prod\",\"namespace\":\"ns1\"},"
+	                          "\"spec\":{\"region\":\"us-east-1\",\"encryption\":"
+	                          "{\"keyRef\":{\"name\":\"prod-key\"}}}}"),
+	    0);
 	admit_s(f, WH_EP_VALIDATE, review("EncryptionKey", "DELETE", NULL, key));
 	assert_int_equal(json_get_bool(f->r, -1, "response", "allowed", NULL), 0);
 	assert_true(strncmp(json_get_str(f->r, "response", "status", "message", NULL),
-			    "VW034: EncryptionKey prod-key is used by Cluster prod", 53) == 0);
+	                    "VW034: EncryptionKey prod-key is used by Cluster prod", 53) == 0);
 	assert_string_equal(f->o.op, "DELETE");
 	assert_string_equal(f->o.object, "ns1/prod-key");
 	/* UPDATE: the old object is used */
-	admit_s(f, WH_EP_VALIDATE,
-		review("Cluster", "UPDATE",
-		       CLUSTER("{'region':'us-east-1','encryption':{'keyRef':{'name':'other'}}}"),
-		       CLUSTER("{'region':'us-east-1','encryption':{'keyRef':{'name':'prod-key'}}}")));
+	admit_s(
+	    f, WH_EP_VALIDATE,
+	    review("Cluster", "UPDATE",
+	           CLUSTER("{'region':'us-east-1','encryption':{'keyRef':{'name':'other'}}}"),
+	           CLUSTER("{'region':'us-east-1','encryption':{'keyRef':{'name':'prod-key'}}}")));
 	assert_int_equal(json_get_bool(f->r, -1, "response", "allowed", NULL), 0);
 	assert_true(strncmp(json_get_str(f->r, "response", "status", "message", NULL),
-			    "VW007: spec.encryption.keyRef can not change once set", 53) == 0);
+	                    "VW007: spec.encryption.keyRef can not change once set", 53) == 0);
 }
 
 static void test_mutate_patch(void **state)
@@ -227,10 +239,10 @@ static void test_mutate_patch(void **state)
 	char *exp;
 
 	admit_s(f, WH_EP_MUTATE,
-		review("User", "CREATE",
-		       "{'metadata':{'name':'reader1','namespace':'ns1'},'spec':{'clusterRef':"
-		       "{'name':'prod'},'tls':{'clientCertificate':true}}}",
-		       NULL));
+	        review("User", "CREATE",
+	               "{'metadata':{'name':'reader1','namespace':'ns1'},'spec':{'clusterRef':"
+	               "{'name':'prod'},'tls':{'clientCertificate':true}}}",
+	               NULL));
 	assert_int_equal(json_get_bool(f->r, -1, "response", "allowed", NULL), 1);
 	assert_string_equal(json_get_str(f->r, "response", "patchType", NULL), "JSONPatch");
 	const char *p = json_get_str(f->r, "response", "patch", NULL);
@@ -243,20 +255,22 @@ static void test_mutate_patch(void **state)
 	buf_free(&dec);
 	/* nothing to add: no patch at all */
 	admit_s(f, WH_EP_MUTATE,
-		review("EncryptionKey", "CREATE",
-		       "{'metadata':{'name':'k','namespace':'ns1'},'spec':{'provider':'local',"
-		       "'region':'x','rotationPeriod':'720h'}}",
-		       NULL));
+	        review("EncryptionKey", "CREATE",
+	               "{'metadata':{'name':'k','namespace':'ns1'},'spec':{'provider':'local',"
+	               "'region':'x','rotationPeriod':'720h'}}",
+	               NULL));
 	assert_int_equal(json_get_bool(f->r, -1, "response", "allowed", NULL), 1);
 	assert_null(json_get(f->r, "response", "patch", NULL));
 	assert_null(json_get(f->r, "response", "patchType", NULL));
 	/* DELETE: nothing to default */
-	admit_s(f, WH_EP_MUTATE, review("EncryptionKey", "DELETE", NULL, "{'metadata':{'name':'k'}}"));
+	admit_s(f, WH_EP_MUTATE,
+	        review("EncryptionKey", "DELETE", NULL, "{'metadata':{'name':'k'}}"));
 	assert_int_equal(json_get_bool(f->r, -1, "response", "allowed", NULL), 1);
 	assert_null(json_get(f->r, "response", "patch", NULL));
 	/* mutate never looks anything up and never denies a spec */
 	wh_memlookup_fail(f->m, WH_MEM_FAIL_ALL, "down");
-	admit_s(f, WH_EP_MUTATE, review("Cluster", "CREATE", CLUSTER("{'tls':{'mode':'disabled'}}"), NULL));
+	admit_s(f, WH_EP_MUTATE,
+	        review("Cluster", "CREATE", CLUSTER("{'tls':{'mode':'disabled'}}"), NULL));
 	assert_int_equal(json_get_bool(f->r, -1, "response", "allowed", NULL), 1);
 	assert_int_equal(f->o.patch_ops, 11);
 	assert_int_equal(wh_memlookup_calls(f->m), 0);
@@ -303,9 +317,11 @@ static void test_bad_requests_get_400(void **state)
 	      "kind must be AdmissionReview, got ConversionReview");
 	bad_q(f, "{'apiVersion':'admission.k8s.io/v1','kind':'AdmissionReview'}",
 	      "the AdmissionReview has no request object");
-	bad_q(f, "{'apiVersion':'admission.k8s.io/v1','kind':'AdmissionReview','request':{'kind':{}}}",
+	bad_q(f,
+	      "{'apiVersion':'admission.k8s.io/v1','kind':'AdmissionReview','request':{'kind':{}}}",
 	      "request.uid is missing, empty or longer than 128 characters");
-	bad_q(f, "{'apiVersion':'admission.k8s.io/v1','kind':'AdmissionReview','request':{'uid':''}}",
+	bad_q(f,
+	      "{'apiVersion':'admission.k8s.io/v1','kind':'AdmissionReview','request':{'uid':''}}",
 	      "request.uid is missing, empty or longer than 128 characters");
 	b = review("Cluster", "CREATE", CLUSTER("{}"), NULL);
 	/* wrong kinds and versions */
@@ -337,9 +353,10 @@ static void test_bad_requests_get_400(void **state)
 	b = review("User", "CREATE", CLUSTER("{}"), NULL);
 	bad(f, b, strlen(b), "the object's kind Cluster does not match request.kind User");
 	free(b);
-	bad_q(f, "{'apiVersion':'admission.k8s.io/v1','kind':'AdmissionReview','request':{'uid':'u',"
-		 "'kind':{'group':'vecward.io','version':'v1alpha1','kind':'Cluster'},'operation':"
-		 "'CREATE','object':{}}}",
+	bad_q(f,
+	      "{'apiVersion':'admission.k8s.io/v1','kind':'AdmissionReview','request':{'uid':'u',"
+	      "'kind':{'group':'vecward.io','version':'v1alpha1','kind':'Cluster'},'operation':"
+	      "'CREATE','object':{}}}",
 	      "request.namespace is missing: vecward kinds are namespaced");
 }
 
@@ -379,8 +396,8 @@ static void test_limits_get_400(void **state)
 
 static void test_encode_escapes_and_is_json(void **state)
 {
-	struct wh_finding w = { "VW014", (char *)"quote \" backslash \\ tab\t" };
-	struct wh_result res = { NULL, 0, &w, 1 };
+	struct wh_finding w = {"VW014", (char *)"quote \" backslash \\ tab\t"};
+	struct wh_result res = {NULL, 0, &w, 1};
 	struct buf out = BUF_INIT(1 << 16);
 	yajl_val v = NULL;
 
@@ -388,7 +405,7 @@ static void test_encode_escapes_and_is_json(void **state)
 	assert_int_equal(json_parse(out.ptr, out.len, 64, 0, &v, NULL, 0), 0);
 	assert_string_equal(json_get_str(v, "response", "status", "message", NULL), "line \"one\"");
 	assert_string_equal(json_str(json_array_at(json_get(v, "response", "warnings", NULL), 0)),
-			    "quote \" backslash \\ tab\t");
+	                    "quote \" backslash \\ tab\t");
 	assert_string_equal(json_get_str(v, "response", "patch", NULL), "W10=");
 	assert_string_equal(json_get_str(v, "response", "status", "status", NULL), "Failure");
 	yajl_tree_free(v);
@@ -399,9 +416,9 @@ static void test_metrics_text(void **state)
 {
 	struct wh_metrics m;
 	struct buf out = BUF_INIT(1 << 20);
-	struct wh_finding d[2] = { { "VW001", (char *)"x" }, { "VW004", (char *)"y" } };
-	struct wh_finding w[1] = { { "VW025", (char *)"z" } };
-	struct wh_result res = { d, 2, w, 1 };
+	struct wh_finding d[2] = {{"VW001", (char *)"x"}, {"VW004", (char *)"y"}};
+	struct wh_finding w[1] = {{"VW025", (char *)"z"}};
+	struct wh_result res = {d, 2, w, 1};
 	const char *s;
 
 	wh_metrics_init(&m);
@@ -415,26 +432,29 @@ static void test_metrics_text(void **state)
 	assert_int_equal(wh_metrics_render(&m, &out), 0);
 	s = buf_str(&out);
 	const char *want[] = {
-		"# TYPE vecward_webhook_requests_total counter\n",
-		"vecward_webhook_requests_total{endpoint=\"validate\",result=\"allowed\"} 2\n",
-		"vecward_webhook_requests_total{endpoint=\"validate\",result=\"denied\"} 1\n",
-		"vecward_webhook_requests_total{endpoint=\"mutate\",result=\"invalid\"} 1\n",
-		"vecward_webhook_requests_total{endpoint=\"mutate\",result=\"allowed\"} 0\n",
-		"vecward_webhook_requests_total{endpoint=\"healthz\",result=\"ok\"} 1\n",
-		"vecward_webhook_denials_total{rule=\"VW001\"} 1\n",
-		"vecward_webhook_denials_total{rule=\"VW004\"} 1\n",
-		"vecward_webhook_denials_total{rule=\"VW036\"} 0\n",
-		"vecward_webhook_warnings_total{rule=\"VW025\"} 1\n",
-		"# TYPE vecward_webhook_request_duration_seconds histogram\n",
-		"vecward_webhook_request_duration_seconds_bucket{endpoint=\"validate\",le=\"0.001\"} 1\n",
-		"vecward_webhook_request_duration_seconds_bucket{endpoint=\"validate\",le=\"0.005\"} 2\n",
-		"vecward_webhook_request_duration_seconds_bucket{endpoint=\"validate\",le=\"2.5\"} 2\n",
-		"vecward_webhook_request_duration_seconds_bucket{endpoint=\"validate\",le=\"+Inf\"} 3\n",
-		"vecward_webhook_request_duration_seconds_count{endpoint=\"validate\"} 3\n",
-		"vecward_webhook_request_duration_seconds_sum{endpoint=\"validate\"} 7.003500\n",
-		"vecward_webhook_request_duration_seconds_bucket{endpoint=\"mutate\",le=\"0.025\"} 1\n",
-		"vecward_webhook_certificate_reloads_total{result=\"ok\"} 2\n",
-		"vecward_webhook_certificate_not_after_timestamp_seconds 1800000000\n",
+	    "# TYPE vecward_webhook_requests_total counter\n",
+	    "vecward_webhook_requests_total{endpoint=\"validate\",result=\"allowed\"} 2\n",
+	    "vecward_webhook_requests_total{endpoint=\"validate\",result=\"denied\"} 1\n",
+	    "vecward_webhook_requests_total{endpoint=\"mutate\",result=\"invalid\"} 1\n",
+	    "vecward_webhook_requests_total{endpoint=\"mutate\",result=\"allowed\"} 0\n",
+	    "vecward_webhook_requests_total{endpoint=\"healthz\",result=\"ok\"} 1\n",
+	    "vecward_webhook_denials_total{rule=\"VW001\"} 1\n",
+	    "vecward_webhook_denials_total{rule=\"VW004\"} 1\n",
+	    "vecward_webhook_denials_total{rule=\"VW036\"} 0\n",
+	    "vecward_webhook_warnings_total{rule=\"VW025\"} 1\n",
+	    "# TYPE vecward_webhook_request_duration_seconds histogram\n",
+	    "vecward_webhook_request_duration_seconds_bucket{endpoint=\"validate\",le=\"0.001\"} "
+	    "1\n",
+	    "vecward_webhook_request_duration_seconds_bucket{endpoint=\"validate\",le=\"0.005\"} "
+	    "2\n",
+	    "vecward_webhook_request_duration_seconds_bucket{endpoint=\"validate\",le=\"2.5\"} 2\n",
+	    "vecward_webhook_request_duration_seconds_bucket{endpoint=\"validate\",le=\"+Inf\"} "
+	    "3\n",
+	    "vecward_webhook_request_duration_seconds_count{endpoint=\"validate\"} 3\n",
+	    "vecward_webhook_request_duration_seconds_sum{endpoint=\"validate\"} 7.003500\n",
+	    "vecward_webhook_request_duration_seconds_bucket{endpoint=\"mutate\",le=\"0.025\"} 1\n",
+	    "vecward_webhook_certificate_reloads_total{result=\"ok\"} 2\n",
+	    "vecward_webhook_certificate_not_after_timestamp_seconds 1800000000\n",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (!strstr(s, want[i]))
@@ -447,17 +467,17 @@ static void test_metrics_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_validate_allowed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_validate_denied_with_403_and_all_messages, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_validate_warnings_only, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_validate_fails_closed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_validate_update_and_delete, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mutate_patch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_requests_get_400, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_limits_get_400, setup, teardown),
-		cmocka_unit_test(test_encode_escapes_and_is_json),
-		cmocka_unit_test(test_metrics_text),
+	    cmocka_unit_test_setup_teardown(test_validate_allowed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_validate_denied_with_403_and_all_messages, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_validate_warnings_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_validate_fails_closed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_validate_update_and_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mutate_patch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_requests_get_400, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_limits_get_400, setup, teardown),
+	    cmocka_unit_test(test_encode_escapes_and_is_json),
+	    cmocka_unit_test(test_metrics_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

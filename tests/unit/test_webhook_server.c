@@ -168,7 +168,8 @@ static int setup(void **state)
 	make_pki("ca1.crt");
 	v->m = wh_memlookup_new();
 	wh_memlookup_bind(v->m, &v->lk);
-	assert_int_equal(wh_memlookup_add_json(v->m, WH_KIND_NAMESPACE, "{\"metadata\":{\"name\":\"ns1\"}}"), 0);
+	assert_int_equal(
+	    wh_memlookup_add_json(v->m, WH_KIND_NAMESPACE, "{\"metadata\":{\"name\":\"ns1\"}}"), 0);
 	v->base = event_base_new();
 	assert_non_null(v->base);
 	memset(&c, 0, sizeof(c));
@@ -234,7 +235,7 @@ static size_t sink(char *p, size_t sz, size_t n, void *ud)
 }
 
 static void req(struct srv *v, const char *scheme, const char *method, const char *p,
-		const char *body, size_t blen, const char *ca, struct resp *r)
+                const char *body, size_t blen, const char *ca, struct resp *r)
 {
 	CURL *h = curl_easy_init();
 	char url[256];
@@ -277,7 +278,7 @@ static void get(struct srv *v, const char *p, const char *ca, struct resp *r)
 static int handshake(struct srv *v, int minv, int maxv, const char *ciphers)
 {
 	SSL_CTX *c = SSL_CTX_new(TLS_client_method());
-	struct sockaddr_in a = { 0 };
+	struct sockaddr_in a = {0};
 	SSL *s;
 	int fd, rc;
 
@@ -304,10 +305,13 @@ static int handshake(struct srv *v, int minv, int maxv, const char *ciphers)
 
 /* ---- tests ---------------------------------------------------------------------------- */
 
-#define REVIEW                                                                                   \
-	"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":"  \
-	"\"u-1\",\"kind\":{\"group\":\"vecward.io\",\"version\":\"v1alpha1\",\"kind\":\"Cluster\"}," \
-	"\"namespace\":\"ns1\",\"operation\":\"CREATE\",\"object\":{\"metadata\":{\"name\":\"c\"},"   \
+#define REVIEW                                                                                     \
+	"{\"apiVersion\":\"admission.k8s.io/"                                                      \
+	"v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":"                                  \
+	"\"u-1\",\"kind\":{\"group\":\"vecward.io\",\"version\":\"v1alpha1\",\"kind\":"            \
+	"\"Cluster\"},"                                                                            \
+	"\"namespace\":\"ns1\",\"operation\":\"CREATE\",\"object\":{\"metadata\":{\"name\":\"c\"}" \
+	","                                                                                        \
 	"\"spec\":{\"tls\":{\"mode\":\"disabled\"}}}}}"
 
 static void test_routes(void **state)
@@ -330,7 +334,7 @@ static void test_routes(void **state)
 	assert_int_equal(r.code, 200);
 	assert_string_equal(r.ctype, "application/json");
 	assert_non_null(strstr(buf_str(&r.body), "\"uid\":\"u-1\",\"allowed\":false,\"status\":"
-						 "{\"code\":403,"));
+	                                         "{\"code\":403,"));
 	assert_non_null(strstr(buf_str(&r.body), "VW001: spec.tls.mode disabled is refused"));
 	buf_free(&r.body);
 	assert_int_equal(v->begins, 1);
@@ -344,7 +348,8 @@ static void test_routes(void **state)
 	assert_int_equal(r.code, 400);
 	assert_string_equal(r.ctype, "text/plain; charset=utf-8");
 	assert_true(strncmp(buf_str(&r.body),
-			    "vecward-webhook: bad AdmissionReview: the body is not valid JSON", 64) == 0);
+	                    "vecward-webhook: bad AdmissionReview: the body is not valid JSON",
+	                    64) == 0);
 	buf_free(&r.body);
 
 	get(v, "/validate", "ca1.crt", &r);
@@ -361,15 +366,15 @@ static void test_routes(void **state)
 	assert_int_equal(r.code, 200);
 	assert_string_equal(r.ctype, "text/plain; version=0.0.4; charset=utf-8");
 	const char *want[] = {
-		"vecward_webhook_requests_total{endpoint=\"validate\",result=\"denied\"} 1\n",
-		"vecward_webhook_requests_total{endpoint=\"validate\",result=\"invalid\"} 2\n",
-		"vecward_webhook_requests_total{endpoint=\"mutate\",result=\"allowed\"} 1\n",
-		"vecward_webhook_requests_total{endpoint=\"healthz\",result=\"ok\"} 1\n",
-		"vecward_webhook_requests_total{endpoint=\"healthz\",result=\"invalid\"} 1\n",
-		"vecward_webhook_requests_total{endpoint=\"other\",result=\"invalid\"} 1\n",
-		"vecward_webhook_requests_total{endpoint=\"metrics\",result=\"ok\"} 1\n",
-		"vecward_webhook_denials_total{rule=\"VW001\"} 1\n",
-		"vecward_webhook_request_duration_seconds_count{endpoint=\"validate\"} 2\n",
+	    "vecward_webhook_requests_total{endpoint=\"validate\",result=\"denied\"} 1\n",
+	    "vecward_webhook_requests_total{endpoint=\"validate\",result=\"invalid\"} 2\n",
+	    "vecward_webhook_requests_total{endpoint=\"mutate\",result=\"allowed\"} 1\n",
+	    "vecward_webhook_requests_total{endpoint=\"healthz\",result=\"ok\"} 1\n",
+	    "vecward_webhook_requests_total{endpoint=\"healthz\",result=\"invalid\"} 1\n",
+	    "vecward_webhook_requests_total{endpoint=\"other\",result=\"invalid\"} 1\n",
+	    "vecward_webhook_requests_total{endpoint=\"metrics\",result=\"ok\"} 1\n",
+	    "vecward_webhook_denials_total{rule=\"VW001\"} 1\n",
+	    "vecward_webhook_request_duration_seconds_count{endpoint=\"validate\"} 2\n",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (!strstr(buf_str(&r.body), want[i]))
@@ -383,12 +388,16 @@ static void test_tls_policy(void **state)
 	struct resp r;
 
 	assert_int_equal(handshake(v, TLS1_3_VERSION, TLS1_3_VERSION, NULL), 0);
-	assert_int_equal(handshake(v, TLS1_2_VERSION, TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256"), 0);
-	assert_int_equal(handshake(v, TLS1_2_VERSION, TLS1_2_VERSION, "ECDHE-ECDSA-CHACHA20-POLY1305"), 0);
+	assert_int_equal(
+	    handshake(v, TLS1_2_VERSION, TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256"), 0);
+	assert_int_equal(
+	    handshake(v, TLS1_2_VERSION, TLS1_2_VERSION, "ECDHE-ECDSA-CHACHA20-POLY1305"), 0);
 	/* old protocols and weak suites are refused */
 	assert_int_equal(handshake(v, TLS1_VERSION, TLS1_1_VERSION, "ALL:@SECLEVEL=0"), -1);
-	assert_int_equal(handshake(v, TLS1_2_VERSION, TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA"), -1);
-	assert_int_equal(handshake(v, TLS1_2_VERSION, TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA256"), -1);
+	assert_int_equal(handshake(v, TLS1_2_VERSION, TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA"),
+	                 -1);
+	assert_int_equal(handshake(v, TLS1_2_VERSION, TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA256"),
+	                 -1);
 	/* plaintext HTTP gets no answer */
 	req(v, "http", "GET", "/healthz", NULL, 0, "ca1.crt", &r);
 	assert_false(r.cc == CURLE_OK && r.code == 200);
@@ -447,11 +456,14 @@ static void test_cert_reload(void **state)
 	EVP_PKEY_free(k);
 	for (i = 0; i < 100; i++) {
 		get(v, "/metrics", "ca2.crt", &r);
-		int seen = strstr(buf_str(&r.body),
-				  "vecward_webhook_certificate_reloads_total{result=\"failed\"} 1\n") != NULL;
+		int seen =
+		    strstr(buf_str(&r.body),
+		           "vecward_webhook_certificate_reloads_total{result=\"failed\"} 1\n") !=
+		    NULL;
 		if (seen)
-			assert_non_null(strstr(buf_str(&r.body),
-					       "vecward_webhook_certificate_reloads_total{result=\"ok\"} 1\n"));
+			assert_non_null(
+			    strstr(buf_str(&r.body),
+			           "vecward_webhook_certificate_reloads_total{result=\"ok\"} 1\n"));
 		buf_free(&r.body);
 		if (seen)
 			break;
@@ -475,19 +487,20 @@ static void test_bad_config(void **state)
 	assert_string_equal(err, "--listen 127.0.0.1: expected HOST:PORT such as 127.0.0.1:9443");
 	c.listen = "127.0.0.1:0";
 	assert_null(wh_server_new(base, &c, err, sizeof(err)));
-	assert_string_equal(err, "cannot read /nonexistent/tls.crt or /nonexistent/tls.key: No such "
-				 "file or directory");
+	assert_string_equal(err,
+	                    "cannot read /nonexistent/tls.crt or /nonexistent/tls.key: No such "
+	                    "file or directory");
 	event_base_free(base);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_routes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tls_policy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_body_cap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cert_reload, setup, teardown),
-		cmocka_unit_test(test_bad_config),
+	    cmocka_unit_test_setup_teardown(test_routes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tls_policy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_body_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cert_reload, setup, teardown),
+	    cmocka_unit_test(test_bad_config),
 	};
 	int rc;
 

@@ -290,7 +290,7 @@ static void *timed_consumer(void *arg)
 static void test_earlier_delay_wakes_sleepers(void **state)
 {
 	struct workqueue *q = wq_new(5, 1000);
-	struct timed_consumer c[3] = { { q, 0 }, { q, 0 }, { q, 0 } };
+	struct timed_consumer c[3] = {{q, 0}, {q, 0}, {q, 0}};
 	pthread_t t[3];
 	long long t0;
 
@@ -378,18 +378,18 @@ static void test_shutdown_wakes_workers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dedup),
-		cmocka_unit_test(test_added_while_processing_is_requeued_once),
-		cmocka_unit_test(test_backoff_doubles_and_caps),
-		cmocka_unit_test(test_early_failure_keeps_the_retry),
-		cmocka_unit_test(test_retry_after_is_a_floor),
-		cmocka_unit_test(test_add_after_waits),
-		cmocka_unit_test(test_shutdown_wakes_workers),
-		cmocka_unit_test(test_heap_orders_many_keys),
-		cmocka_unit_test(test_readd_earlier_and_later),
-		cmocka_unit_test(test_forget_and_due_while_processing),
-		cmocka_unit_test(test_earlier_delay_wakes_sleepers),
-		cmocka_unit_test(test_shutdown_with_delayed_keys),
+	    cmocka_unit_test(test_dedup),
+	    cmocka_unit_test(test_added_while_processing_is_requeued_once),
+	    cmocka_unit_test(test_backoff_doubles_and_caps),
+	    cmocka_unit_test(test_early_failure_keeps_the_retry),
+	    cmocka_unit_test(test_retry_after_is_a_floor),
+	    cmocka_unit_test(test_add_after_waits),
+	    cmocka_unit_test(test_shutdown_wakes_workers),
+	    cmocka_unit_test(test_heap_orders_many_keys),
+	    cmocka_unit_test(test_readd_earlier_and_later),
+	    cmocka_unit_test(test_forget_and_due_while_processing),
+	    cmocka_unit_test(test_earlier_delay_wakes_sleepers),
+	    cmocka_unit_test(test_shutdown_with_delayed_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

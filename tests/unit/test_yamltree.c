@@ -39,17 +39,17 @@ static void assert_dump(yajl_val v, const char *want)
 static void test_scalars_are_strings(void **state)
 {
 	yajl_val v = yaml_ok("a: 1\n"
-			     "b: true\n"
-			     "c: hello world\n"
-			     "d: \"quoted: yes\"\n"
-			     "e: ~\n"
-			     "f:\n"
-			     "g: 'single ''q'''\n"
-			     "h: -0.5e3\n"
-			     "i: |\n"
-			     "  line one\n"
-			     "  line two\n"
-			     "j: \"caf\\u00e9\\n\"\n");
+	                     "b: true\n"
+	                     "c: hello world\n"
+	                     "d: \"quoted: yes\"\n"
+	                     "e: ~\n"
+	                     "f:\n"
+	                     "g: 'single ''q'''\n"
+	                     "h: -0.5e3\n"
+	                     "i: |\n"
+	                     "  line one\n"
+	                     "  line two\n"
+	                     "j: \"caf\\u00e9\\n\"\n");
 
 	assert_int_equal(v->type, yajl_t_object);
 	assert_int_equal(v->u.object.len, 10);
@@ -72,20 +72,22 @@ static void test_scalars_are_strings(void **state)
 static void test_nesting(void **state)
 {
 	yajl_val v = yaml_ok("clusters:\n"
-			     "- name: one\n"
-			     "  cluster:\n"
-			     "    server: https://a\n"
-			     "    extensions: []\n"
-			     "- name: two\n"
-			     "  cluster: {server: 'https://b', tags: [x, y]}\n"
-			     "empty: {}\n");
+	                     "- name: one\n"
+	                     "  cluster:\n"
+	                     "    server: https://a\n"
+	                     "    extensions: []\n"
+	                     "- name: two\n"
+	                     "  cluster: {server: 'https://b', tags: [x, y]}\n"
+	                     "empty: {}\n");
 
-	assert_dump(v, "{\"clusters\":[{\"name\":\"one\",\"cluster\":{\"server\":\"https://a\","
-		       "\"extensions\":[]}},{\"name\":\"two\",\"cluster\":{\"server\":\"https://b\","
-		       "\"tags\":[\"x\",\"y\"]}}],\"empty\":{}}");
+	assert_dump(v,
+	            "{\"clusters\":[{\"name\":\"one\",\"cluster\":{\"server\":\"https://a\","
+	            "\"extensions\":[]}},{\"name\":\"two\",\"cluster\":{\"server\":\"https://b\","
+	            "\"tags\":[\"x\",\"y\"]}}],\"empty\":{}}");
 	yajl_val cl = json_get(v, "clusters", NULL);
 	assert_int_equal(json_array_len(cl), 2);
-	assert_string_equal(json_get_str(json_array_at(cl, 1), "cluster", "server", NULL), "https://b");
+	assert_string_equal(json_get_str(json_array_at(cl, 1), "cluster", "server", NULL),
+	                    "https://b");
 	yajl_tree_free(v);
 }
 
@@ -120,15 +122,16 @@ static void test_alias_followed(void **state)
 static void test_alias_bomb_capped(void **state)
 {
 	/* "billion laughs": 9^9 leaves if expanded */
-	static const char bomb[] = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
-				   "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
-				   "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
-				   "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
-				   "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
-				   "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
-				   "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
-				   "h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
-				   "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n";
+	static const char bomb[] =
+	    "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+	    "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+	    "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+	    "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+	    "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+	    "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+	    "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
+	    "h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
+	    "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n";
 	char want[64];
 
 	snprintf(want, sizeof(want), "yaml: more than %d nodes", YAMLTREE_MAX_NODES);
@@ -136,9 +139,9 @@ static void test_alias_bomb_capped(void **state)
 
 	/* just under the cap is fine: 9^5 leaves + inner nodes */
 	yajl_val v = yaml_ok("a: &a [x,x,x,x,x,x,x,x,x]\n"
-			     "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
-			     "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
-			     "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n");
+	                     "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+	                     "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+	                     "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n");
 	assert_int_equal(json_array_len(json_get(v, "d", NULL)), 9);
 	yajl_tree_free(v);
 }
@@ -226,20 +229,20 @@ static void test_length_is_respected(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scalars_are_strings),
-		cmocka_unit_test(test_nesting),
-		cmocka_unit_test(test_top_level_sequence_and_scalar),
-		cmocka_unit_test(test_json_is_yaml),
-		cmocka_unit_test(test_alias_followed),
-		cmocka_unit_test(test_alias_bomb_capped),
-		cmocka_unit_test(test_recursive_alias_capped),
-		cmocka_unit_test(test_depth_cap),
-		cmocka_unit_test(test_syntax_error),
-		cmocka_unit_test(test_empty_document),
-		cmocka_unit_test(test_non_scalar_key),
-		cmocka_unit_test(test_only_first_document),
-		cmocka_unit_test(test_err_may_be_null),
-		cmocka_unit_test(test_length_is_respected),
+	    cmocka_unit_test(test_scalars_are_strings),
+	    cmocka_unit_test(test_nesting),
+	    cmocka_unit_test(test_top_level_sequence_and_scalar),
+	    cmocka_unit_test(test_json_is_yaml),
+	    cmocka_unit_test(test_alias_followed),
+	    cmocka_unit_test(test_alias_bomb_capped),
+	    cmocka_unit_test(test_recursive_alias_capped),
+	    cmocka_unit_test(test_depth_cap),
+	    cmocka_unit_test(test_syntax_error),
+	    cmocka_unit_test(test_empty_document),
+	    cmocka_unit_test(test_non_scalar_key),
+	    cmocka_unit_test(test_only_first_document),
+	    cmocka_unit_test(test_err_may_be_null),
+	    cmocka_unit_test(test_length_is_respected),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,9 +22,8 @@
 #define UID  "5f0c1d7e-9b7a-4c55-8f7e-3c2b1a0d9e8f"
 #define UID2 "0a1b2c3d-0000-4000-8000-000000000002"
 
-static const uint8_t ROOT[32] = { 1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
-				  12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
-				  23, 24, 25, 26, 27, 28, 29, 30, 31, 32 };
+static const uint8_t ROOT[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
+                                 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
 /* A name of n characters: "d" then n-1 'x'. */
 static char *long_name(size_t n)
@@ -103,10 +102,28 @@ static void test_data_key(void **state)
 	snprintf(db, sizeof(db), "unchanged");
 	v = 77;
 	static const char *const bad[] = {
-		"db.v0",   "db.v01", "db.x1",	 "db.v",   "db",    "db.",    ".v1",
-		"db.v1x",  "db.v-1", "db.v+1",	 "db.v 1", "db.v1 ", " db.v1", "db.V1",
-		"1db.v1",  "a-b.v1", "a.b.v1",	 "db.v1000001", "db.v99999999999999999999",
-		"",	   "db..v1", "db.v1.v2x",
+	    "db.v0",
+	    "db.v01",
+	    "db.x1",
+	    "db.v",
+	    "db",
+	    "db.",
+	    ".v1",
+	    "db.v1x",
+	    "db.v-1",
+	    "db.v+1",
+	    "db.v 1",
+	    "db.v1 ",
+	    " db.v1",
+	    "db.V1",
+	    "1db.v1",
+	    "a-b.v1",
+	    "a.b.v1",
+	    "db.v1000001",
+	    "db.v99999999999999999999",
+	    "",
+	    "db..v1",
+	    "db.v1.v2x",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (zk_parse_data_key(bad[i], db, sizeof(db), &v) != -1)
@@ -157,12 +174,12 @@ static void test_context(void **state)
 	char *uid_max = long_name(KMS_CONTEXT_STR_MAX);
 	char *uid_over = long_name(KMS_CONTEXT_STR_MAX + 1);
 	static const char want_ser[] = "vwkms1"
-				       "\0\0\0\x16vecward.io/cluster-uid\0\0\0\x24" UID
-				       "\0\0\0\x13vecward.io/database\0\0\0\x05sales"
-				       "\0\0\0\x12vecward.io/purpose\0\0\0\x13"
-				       "encryption-zone-key"
-				       "\0\0\0\x12vecward.io/version\0\0\0\x02"
-				       "17";
+	                               "\0\0\0\x16vecward.io/cluster-uid\0\0\0\x24" UID
+	                               "\0\0\0\x13vecward.io/database\0\0\0\x05sales"
+	                               "\0\0\0\x12vecward.io/purpose\0\0\0\x13"
+	                               "encryption-zone-key"
+	                               "\0\0\0\x12vecward.io/version\0\0\0\x02"
+	                               "17";
 
 	assert_int_equal(zk_context(&ctx, UID, "sales", 17, ver), 0);
 	assert_string_equal(ver, "17");
@@ -201,12 +218,12 @@ static void test_context(void **state)
 
 /* ---- stored entries --------------------------------------------------------- */
 
-static const uint8_t WRAPPED[] = { 1, 0, 0xff, 0xfe, 0x10, 0x20, 0x30, 0x40, 0x3e, 0x3f, 0xfb };
+static const uint8_t WRAPPED[] = {1, 0, 0xff, 0xfe, 0x10, 0x20, 0x30, 0x40, 0x3e, 0x3f, 0xfb};
 
-#define ENTRY_JSON                                                                              \
-	"{\"format\":\"vecward.io/zone-key/v1\",\"encryptionKey\":\"prod-key\","               \
-	"\"provider\":\"local\",\"keyID\":\"local:0123456789abcdef\",\"cluster\":\"search\"," \
-	"\"clusterUID\":\"" UID "\",\"database\":\"sales\",\"version\":3,"                     \
+#define ENTRY_JSON                                                                                 \
+	"{\"format\":\"vecward.io/zone-key/v1\",\"encryptionKey\":\"prod-key\","                   \
+	"\"provider\":\"local\",\"keyID\":\"local:0123456789abcdef\",\"cluster\":\"search\","      \
+	"\"clusterUID\":\"" UID "\",\"database\":\"sales\",\"version\":3,"                         \
 	"\"createdAt\":\"2026-01-02T03:04:05Z\",\"wrapped\":\"AQD//hAgMEA+P/s=\"}"
 
 static void fixed_entry(struct zk_entry *e)
@@ -255,11 +272,11 @@ static void test_entry_round_trip(void **state)
 	zk_entry_free(&back);
 	zk_entry_init(&back);
 	static const char reordered[] =
-		"{ \"wrapped\": \"AQD//hAgMEA+P/s=\", \"version\": 3, \"database\": \"sales\",\n"
-		"  \"createdAt\": \"2026-01-02T03:04:05Z\", \"clusterUID\": \"" UID "\",\n"
-		"  \"cluster\": \"search\", \"keyID\": \"k\", \"provider\": \"aws-kms\",\n"
-		"  \"encryptionKey\": \"prod-key\", \"format\": \"vecward.io/zone-key/v1\",\n"
-		"  \"extra\": {\"ignored\": [1, 2]} }";
+	    "{ \"wrapped\": \"AQD//hAgMEA+P/s=\", \"version\": 3, \"database\": \"sales\",\n"
+	    "  \"createdAt\": \"2026-01-02T03:04:05Z\", \"clusterUID\": \"" UID "\",\n"
+	    "  \"cluster\": \"search\", \"keyID\": \"k\", \"provider\": \"aws-kms\",\n"
+	    "  \"encryptionKey\": \"prod-key\", \"format\": \"vecward.io/zone-key/v1\",\n"
+	    "  \"extra\": {\"ignored\": [1, 2]} }";
 	assert_int_equal(zk_entry_parse(reordered, strlen(reordered), &back, err, sizeof(err)), 0);
 	assert_string_equal(back.provider, "aws-kms");
 	assert_memory_equal(back.wrapped.ptr, WRAPPED, sizeof(WRAPPED));
@@ -273,11 +290,12 @@ static void test_entry_round_trip(void **state)
 	snprintf(e.request, sizeof(e.request), "r1");
 	assert_int_equal(zk_entry_encode(&e, &json), 0);
 	assert_string_equal(buf_str(&json),
-			    "{\"format\":\"vecward.io/zone-key/v1\",\"encryptionKey\":\"prod-key\","
-			    "\"provider\":\"local\",\"keyID\":\"local:0123456789abcdef\","
-			    "\"cluster\":\"search\",\"clusterUID\":\"" UID "\",\"database\":\"sales\","
-			    "\"version\":3,\"createdAt\":\"2026-01-02T03:04:05Z\","
-			    "\"rotationRequest\":\"r1\",\"wrapped\":\"AQD//hAgMEA+P/s=\"}");
+	                    "{\"format\":\"vecward.io/zone-key/v1\",\"encryptionKey\":\"prod-key\","
+	                    "\"provider\":\"local\",\"keyID\":\"local:0123456789abcdef\","
+	                    "\"cluster\":\"search\",\"clusterUID\":\"" UID
+	                    "\",\"database\":\"sales\","
+	                    "\"version\":3,\"createdAt\":\"2026-01-02T03:04:05Z\","
+	                    "\"rotationRequest\":\"r1\",\"wrapped\":\"AQD//hAgMEA+P/s=\"}");
 	assert_int_equal(zk_entry_parse(json.ptr, json.len, &back, err, sizeof(err)), 0);
 	assert_string_equal(back.request, "r1");
 
@@ -295,16 +313,36 @@ static void test_entry_encode_rejects(void **state)
 	for (int i = 0; i < 10; i++) {
 		fixed_entry(&e);
 		switch (i) {
-		case 0: e.encryption_key[0] = '\0'; break;
-		case 1: e.provider[0] = '\0'; break;
-		case 2: e.key_id[0] = '\0'; break;
-		case 3: e.cluster[0] = '\0'; break;
-		case 4: e.cluster_uid[0] = '\0'; break;
-		case 5: snprintf(e.database, sizeof(e.database), "a-b"); break;
-		case 6: e.version = 0; break;
-		case 7: e.version = ZK_VERSION_MAX + 1; break;
-		case 8: e.created_at[0] = '\0'; break;
-		case 9: buf_reset(&e.wrapped); break;
+		case 0:
+			e.encryption_key[0] = '\0';
+			break;
+		case 1:
+			e.provider[0] = '\0';
+			break;
+		case 2:
+			e.key_id[0] = '\0';
+			break;
+		case 3:
+			e.cluster[0] = '\0';
+			break;
+		case 4:
+			e.cluster_uid[0] = '\0';
+			break;
+		case 5:
+			snprintf(e.database, sizeof(e.database), "a-b");
+			break;
+		case 6:
+			e.version = 0;
+			break;
+		case 7:
+			e.version = ZK_VERSION_MAX + 1;
+			break;
+		case 8:
+			e.created_at[0] = '\0';
+			break;
+		case 9:
+			buf_reset(&e.wrapped);
+			break;
 		}
 		if (zk_entry_encode(&e, &json) != -1)
 			fail_msg("case %d encoded", i);
@@ -317,20 +355,19 @@ static void test_entry_encode_rejects(void **state)
 /* ENTRY_JSON with one "key":value pair replaced (value NULL: removed). */
 static char *entry_with(const char *key, const char *value)
 {
-	static const char *const keys[] = { "format",	 "encryptionKey", "provider",
-					    "keyID",	 "cluster",	  "clusterUID",
-					    "database",	 "version",	  "createdAt",
-					    "wrapped" };
-	static const char *const vals[] = { "\"vecward.io/zone-key/v1\"",
-					    "\"prod-key\"",
-					    "\"local\"",
-					    "\"local:0123456789abcdef\"",
-					    "\"search\"",
-					    "\"" UID "\"",
-					    "\"sales\"",
-					    "3",
-					    "\"2026-01-02T03:04:05Z\"",
-					    "\"AQD//hAgMEA+P/s=\"" };
+	static const char *const keys[] = {"format",    "encryptionKey", "provider", "keyID",
+	                                   "cluster",   "clusterUID",    "database", "version",
+	                                   "createdAt", "wrapped"};
+	static const char *const vals[] = {"\"vecward.io/zone-key/v1\"",
+	                                   "\"prod-key\"",
+	                                   "\"local\"",
+	                                   "\"local:0123456789abcdef\"",
+	                                   "\"search\"",
+	                                   "\"" UID "\"",
+	                                   "\"sales\"",
+	                                   "3",
+	                                   "\"2026-01-02T03:04:05Z\"",
+	                                   "\"AQD//hAgMEA+P/s=\""};
 	struct buf b = BUF_INIT(1u << 20);
 	int first = 1;
 
@@ -408,8 +445,8 @@ static void test_entry_parse_rejects(void **state)
 	/* too long for its field */
 	/* 64 characters: one more than cluster_uid holds */
 	expect_field_fails("clusterUID",
-			   "\"0123456789012345678901234567890123456789012345678901234567890123\"",
-			   "clusterUID is too long");
+	                   "\"0123456789012345678901234567890123456789012345678901234567890123\"",
+	                   "clusterUID is too long");
 	expect_field_fails("provider", "\"aws-kms-aws-kms-x\"", "provider is too long");
 	{
 		/* rotationRequest is optional, but bounded when present */
@@ -495,29 +532,29 @@ static void test_time(void **state)
 	assert_true(zk_time_parse("2000-02-29T00:00:00Z") > 0);
 
 	static const char *const bad[] = {
-		NULL,
-		"",
-		"2026-01-02T03:04:05",
-		"2026-01-02T03:04:05z",
-		"2026-01-02t03:04:05Z",
-		"2026-01-02T03:04:05.5Z",
-		"2026-01-02T03:04:05+00:00",
-		"2026-01-02 03:04:05Z",
-		"2026- 1-02T03:04:05Z",
-		"2026-01-02T3:04:05ZZ",
-		"+026-01-02T03:04:05Z",
-		"2026-00-02T03:04:05Z",
-		"2026-13-02T03:04:05Z",
-		"2026-01-00T03:04:05Z",
-		"2026-01-32T03:04:05Z",
-		"2026-04-31T03:04:05Z",
-		"2023-02-29T00:00:00Z",
-		"2100-02-29T00:00:00Z",
-		"2026-01-02T24:00:00Z",
-		"2026-01-02T03:60:05Z",
-		"2026-01-02T03:04:60Z",
-		"1969-12-31T23:59:59Z",
-		"0000-01-01T00:00:00Z",
+	    NULL,
+	    "",
+	    "2026-01-02T03:04:05",
+	    "2026-01-02T03:04:05z",
+	    "2026-01-02t03:04:05Z",
+	    "2026-01-02T03:04:05.5Z",
+	    "2026-01-02T03:04:05+00:00",
+	    "2026-01-02 03:04:05Z",
+	    "2026- 1-02T03:04:05Z",
+	    "2026-01-02T3:04:05ZZ",
+	    "+026-01-02T03:04:05Z",
+	    "2026-00-02T03:04:05Z",
+	    "2026-13-02T03:04:05Z",
+	    "2026-01-00T03:04:05Z",
+	    "2026-01-32T03:04:05Z",
+	    "2026-04-31T03:04:05Z",
+	    "2023-02-29T00:00:00Z",
+	    "2100-02-29T00:00:00Z",
+	    "2026-01-02T24:00:00Z",
+	    "2026-01-02T03:60:05Z",
+	    "2026-01-02T03:04:60Z",
+	    "1969-12-31T23:59:59Z",
+	    "0000-01-01T00:00:00Z",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (zk_time_parse(bad[i]) != -1)
@@ -556,12 +593,12 @@ static yajl_val parse(const char *s)
 static void test_latest_version(void **state)
 {
 	yajl_val sec = parse("{\"apiVersion\":\"v1\",\"kind\":\"Secret\","
-			     "\"metadata\":{\"name\":\"search-zone-keys\"},\"data\":{"
-			     "\"sales.v1\":\"e30=\",\"sales.v10\":\"e30=\",\"sales.v2\":\"e30=\","
-			     "\"sales.v011\":\"e30=\",\"sales.v12\":5,\"sales2.v99\":\"e30=\","
-			     "\"sale.v50\":\"e30=\",\"hr.v7\":\"e30=\",\"Sales.v40\":\"e30=\","
-			     "\"sales\":\"e30=\",\"sales.v1000001\":\"e30=\","
-			     "\"x.sales.v30\":\"e30=\"}}");
+	                     "\"metadata\":{\"name\":\"search-zone-keys\"},\"data\":{"
+	                     "\"sales.v1\":\"e30=\",\"sales.v10\":\"e30=\",\"sales.v2\":\"e30=\","
+	                     "\"sales.v011\":\"e30=\",\"sales.v12\":5,\"sales2.v99\":\"e30=\","
+	                     "\"sale.v50\":\"e30=\",\"hr.v7\":\"e30=\",\"Sales.v40\":\"e30=\","
+	                     "\"sales\":\"e30=\",\"sales.v1000001\":\"e30=\","
+	                     "\"x.sales.v30\":\"e30=\"}}");
 	yajl_val none = parse("{\"kind\":\"Secret\",\"metadata\":{\"name\":\"x\"}}");
 	yajl_val empty = parse("{\"kind\":\"Secret\",\"data\":{}}");
 	yajl_val notobj = parse("{\"kind\":\"Secret\",\"data\":[\"sales.v1\"]}");
@@ -601,7 +638,7 @@ static void test_latest_version(void **state)
 
 /* A zone key made by the local provider, stored as an entry of (uid, db, 1). */
 static void make_zone(struct kms *k, const char *uid, const char *db, uint32_t version,
-		      uint8_t ezk[ZK_KEY_LEN], struct zk_entry *e)
+                      uint8_t ezk[ZK_KEY_LEN], struct zk_entry *e)
 {
 	struct kms_context ctx;
 	struct kms_error err;
@@ -626,7 +663,7 @@ static void test_unwrap_zone_local(void **state)
 	struct kms_error err;
 	struct zk_entry e, back;
 	struct buf json = BUF_INIT(ZK_ENTRY_MAX);
-	uint8_t ezk[ZK_KEY_LEN], got[ZK_KEY_LEN], zero[ZK_KEY_LEN] = { 0 };
+	uint8_t ezk[ZK_KEY_LEN], got[ZK_KEY_LEN], zero[ZK_KEY_LEN] = {0};
 	char msg[200];
 
 	assert_int_equal(kms_local_new(ROOT, sizeof(ROOT), &k, &err), 0);
@@ -652,13 +689,19 @@ static void test_unwrap_zone_local(void **state)
 		struct zk_entry c = back; /* shares wrapped: not freed here */
 		const char *expect = UID;
 		switch (i) {
-		case 0: snprintf(c.database, sizeof(c.database), "db2"); break;
-		case 1: c.version = 2; break;
+		case 0:
+			snprintf(c.database, sizeof(c.database), "db2");
+			break;
+		case 1:
+			c.version = 2;
+			break;
 		case 2:
 			snprintf(c.cluster_uid, sizeof(c.cluster_uid), UID2);
 			expect = UID2; /* the caller was fooled too: the KMS refuses */
 			break;
-		case 3: snprintf(c.database, sizeof(c.database), "DB"); break;
+		case 3:
+			snprintf(c.database, sizeof(c.database), "DB");
+			break;
 		}
 		memset(got, 0xa5, sizeof(got));
 		if (kmsconn_unwrap_zone(k, &c, expect, got, &err) != -1)
@@ -702,9 +745,8 @@ struct counting {
 	char want_db[64];
 };
 
-static int cnt_decrypt(void *impl, const struct kms_context *ctx, const void *blob,
-		       size_t bloblen, uint8_t *pt, size_t ptcap, size_t *ptlen,
-		       struct kms_error *err)
+static int cnt_decrypt(void *impl, const struct kms_context *ctx, const void *blob, size_t bloblen,
+                       uint8_t *pt, size_t ptcap, size_t *ptlen, struct kms_error *err)
 {
 	struct counting *c = impl;
 
@@ -725,11 +767,11 @@ static void cnt_free(void *impl)
 {
 }
 
-static const struct kms_ops COUNTING = { "counting", NULL, NULL, NULL, cnt_decrypt, cnt_free };
+static const struct kms_ops COUNTING = {"counting", NULL, NULL, NULL, cnt_decrypt, cnt_free};
 
 static void test_unwrap_zone_refused_before_kms(void **state)
 {
-	struct counting c = { 0, ZK_KEY_LEN, "sales" };
+	struct counting c = {0, ZK_KEY_LEN, "sales"};
 	struct kms *k = kms_new_provider(&COUNTING, &c);
 	struct kms_error err;
 	struct zk_entry e;
@@ -766,7 +808,7 @@ static void test_unwrap_zone_refused_before_kms(void **state)
 	assert_int_equal(err.kind, KMS_ERR_INVALID_CIPHERTEXT);
 	assert_non_null(strstr(err.message, "unwrapped to 16 bytes, not 32"));
 	assert_int_equal(c.decrypts, 2);
-	assert_memory_equal(got, (uint8_t[ZK_KEY_LEN]){ 0 }, sizeof(got));
+	assert_memory_equal(got, (uint8_t[ZK_KEY_LEN]){0}, sizeof(got));
 
 	zk_entry_free(&e);
 	kms_free(k);
@@ -775,18 +817,18 @@ static void test_unwrap_zone_refused_before_kms(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_database_names),
-		cmocka_unit_test(test_data_key),
-		cmocka_unit_test(test_secret_name),
-		cmocka_unit_test(test_context),
-		cmocka_unit_test(test_entry_round_trip),
-		cmocka_unit_test(test_entry_encode_rejects),
-		cmocka_unit_test(test_entry_parse_rejects),
-		cmocka_unit_test(test_time),
-		cmocka_unit_test(test_rotation_due),
-		cmocka_unit_test(test_latest_version),
-		cmocka_unit_test(test_unwrap_zone_local),
-		cmocka_unit_test(test_unwrap_zone_refused_before_kms),
+	    cmocka_unit_test(test_database_names),
+	    cmocka_unit_test(test_data_key),
+	    cmocka_unit_test(test_secret_name),
+	    cmocka_unit_test(test_context),
+	    cmocka_unit_test(test_entry_round_trip),
+	    cmocka_unit_test(test_entry_encode_rejects),
+	    cmocka_unit_test(test_entry_parse_rejects),
+	    cmocka_unit_test(test_time),
+	    cmocka_unit_test(test_rotation_due),
+	    cmocka_unit_test(test_latest_version),
+	    cmocka_unit_test(test_unwrap_zone_local),
+	    cmocka_unit_test(test_unwrap_zone_refused_before_kms),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
