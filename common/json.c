@@ -629,6 +629,37 @@ yajl_val json_clone(yajl_val v)
 	return out;
 }
 
+int json_equal(yajl_val a, yajl_val b)
+{
+	if (!a || !b)
+		return a == b;
+	if (a->type != b->type)
+		return 0;
+	switch (a->type) {
+	case yajl_t_string:
+		return strcmp(a->u.string, b->u.string) == 0;
+	case yajl_t_number:
+		return strcmp(a->u.number.r, b->u.number.r) == 0;
+	case yajl_t_array:
+		if (a->u.array.len != b->u.array.len)
+			return 0;
+		for (size_t i = 0; i < a->u.array.len; i++)
+			if (!json_equal(a->u.array.values[i], b->u.array.values[i]))
+				return 0;
+		return 1;
+	case yajl_t_object:
+		if (a->u.object.len != b->u.object.len)
+			return 0;
+		for (size_t i = 0; i < a->u.object.len; i++)
+			if (!json_equal(a->u.object.values[i],
+			                json_get(b, a->u.object.keys[i], (char *)NULL)))
+				return 0;
+		return 1;
+	default: /* true, false, null: the type says it all */
+		return 1;
+	}
+}
+
 int json_subset(yajl_val want, yajl_val have)
 {
 	if (!want)

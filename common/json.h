@@ -80,6 +80,9 @@ int json_gen_kv(yajl_gen g, const char *k, const char *v); /* skips v == NULL */
  * are ignored, so "the live object already says what we would apply" is
  * json_subset(desired, live). Pure. */
 int json_subset(yajl_val want, yajl_val have);
+/* Deep equality of two JSON trees: numbers by their text, objects whatever the
+ * order of their keys, NULL equal only to NULL. Pure. */
+int json_equal(yajl_val a, yajl_val b);
 
 /* yajl_tree_free after wiping every string and key (trees holding secrets). */
 void json_free_secret(yajl_val v);

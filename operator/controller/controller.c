@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "log.h"
 #include "util.h"
 
@@ -45,10 +46,6 @@ void controller_stats_extra(struct controller *ctl, const char *name,
 	ctl->extra_name = name;
 	ctl->extra_fn = fn;
 }
-
-/* Deep equality of two JSON trees (numbers by their text, objects whatever
- * the order of their keys). Depth is bounded by the parser's cap. */
-static int json_equal(yajl_val a, yajl_val b);
 
 static yajl_val obj_find(yajl_val o, size_t hint, const char *key)
 {
@@ -95,31 +92,6 @@ static int obj_equal_except(yajl_val a, yajl_val b, const char *const *skip, con
 			return 0;
 	}
 	return na == nb;
-}
-
-static int json_equal(yajl_val a, yajl_val b)
-{
-	if (!a || !b)
-		return a == b;
-	if (a->type != b->type)
-		return 0;
-	switch (a->type) {
-	case yajl_t_string:
-		return strcmp(a->u.string, b->u.string) == 0;
-	case yajl_t_number:
-		return strcmp(a->u.number.r, b->u.number.r) == 0;
-	case yajl_t_object:
-		return a->u.object.len == b->u.object.len && obj_equal_except(a, b, NULL, NULL);
-	case yajl_t_array:
-		if (a->u.array.len != b->u.array.len)
-			return 0;
-		for (size_t i = 0; i < a->u.array.len; i++)
-			if (!json_equal(a->u.array.values[i], b->u.array.values[i]))
-				return 0;
-		return 1;
-	default: /* true, false, null: the type says it all */
-		return 1;
-	}
 }
 
 int controller_status_only_change(yajl_val old, yajl_val new)

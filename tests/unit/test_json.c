@@ -581,6 +581,31 @@ static void test_stream_free_mid_value(void **state)
 	buf_free(&c.out);
 }
 
+static void test_equal(void **state)
+{
+	yajl_val a = parse_ok("{\"x\":[1,\"s\",true,null,{\"k\":2}],\"y\":{\"p\":1,\"q\":2}}");
+	yajl_val b = parse_ok("{\"y\":{\"q\":2,\"p\":1},\"x\":[1,\"s\",true,null,{\"k\":2}]}");
+	yajl_val c = parse_ok("{\"y\":{\"q\":2,\"p\":1},\"x\":[1,\"s\",true,null,{\"k\":3}]}");
+	yajl_val d =
+	    parse_ok("{\"y\":{\"q\":2,\"p\":1,\"r\":0},\"x\":[1,\"s\",true,null,{\"k\":2}]}");
+	yajl_val n1 = parse_ok("[1.0]"), n2 = parse_ok("[1]");
+
+	assert_true(json_equal(a, b)); /* key order ignored */
+	assert_true(json_equal(b, a));
+	assert_false(json_equal(a, c)); /* a value deep down */
+	assert_false(json_equal(a, d)); /* a key more */
+	assert_false(json_equal(d, a));
+	assert_false(json_equal(n1, n2)); /* numbers by their text */
+	assert_true(json_equal(NULL, NULL));
+	assert_false(json_equal(a, NULL));
+	yajl_tree_free(a);
+	yajl_tree_free(b);
+	yajl_tree_free(c);
+	yajl_tree_free(d);
+	yajl_tree_free(n1);
+	yajl_tree_free(n2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -609,6 +634,7 @@ int main(void)
 	    cmocka_unit_test(test_stream_long_values_under_cap_pass),
 	    cmocka_unit_test(test_stream_cancel),
 	    cmocka_unit_test(test_stream_free_mid_value),
+	    cmocka_unit_test(test_equal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
